@@ -1,0 +1,158 @@
+"""MediaPipe wrappers returning plain dataclasses: face mesh (478 points with iris),
+body pose (33 points with visibility) and person segmentation, in image mode (each call
+independent) and video mode (tracking across calls). The models ship inside the
+``mediapipe==0.10.21`` wheel; nothing is downloaded.
+
+Coordinates are pixels of the image given: ``x`` right, ``y`` down, ``z`` in the same pixel
+scale (MediaPipe's z times the image width), smaller = nearer the camera.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+N_FACE = 478
+N_POSE = 33
+
+
+@dataclass
+class FaceLandmarks:
+    points: np.ndarray            # (478, 3) float32 pixels
+    image_size: tuple[int, int]   # (width, height)
+
+    @property
+    def bbox(self) -> tuple[float, float, float, float]:
+        """(x0, y0, x1, y1) of the mesh in pixels."""
+        p = self.points
+        return float(p[:, 0].min()), float(p[:, 1].min()), float(p[:, 0].max()), float(p[:, 1].max())
+
+    @property
+    def area(self) -> float:
+        x0, y0, x1, y1 = self.bbox
+        return (x1 - x0) * (y1 - y0)
+
+    @property
+    def width(self) -> float:
+        """Face width: the distance between the outer face-oval points at the cheeks."""
+        return float(np.linalg.norm(self.points[234, :2] - self.points[454, :2]))
+
+
+@dataclass
+class Pose:
+    points: np.ndarray            # (33, 3) float32 pixels (x, y, z)
+    visibility: np.ndarray        # (33,) float32 in [0, 1]
+    image_size: tuple[int, int]   # (width, height)
+
+
+def _rgb(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")
+    return np.ascontiguousarray(image)
+
+
+class FaceMesher:
+    """Face mesh with iris refinement. ``video=True`` tracks across consecutive calls."""
+
+    def __init__(self, max_faces: int = 1, video: bool = False, min_confidence: float = 0.5):
+        import mediapipe as mp
+        self._mesh = mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=not video, max_num_faces=max_faces, refine_landmarks=True,
+            min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence)
+
+    def __call__(self, image: np.ndarray) -> list[FaceLandmarks]:
+        """All faces found, largest first."""
+        image = _rgb(image)
+        h, w = image.shape[:2]
+        res = self._mesh.process(image)
+        faces = []
+        for lm in res.multi_face_landmarks or []:
+            pts = np.array([(p.x * w, p.y * h, p.z * w) for p in lm.landmark], dtype=np.float32)
+            faces.append(FaceLandmarks(pts, (w, h)))
+        faces.sort(key=lambda f: -f.area)
+        return faces
+
+    def close(self) -> None:
+        self._mesh.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class PoseDetector:
+    """33-point body pose (BlazePose full). ``video=True`` tracks across consecutive calls."""
+
+    def __init__(self, video: bool = False, min_confidence: float = 0.5,
+                 segmentation: bool = False):
+        import mediapipe as mp
+        self.segmentation = segmentation
+        self._pose = mp.solutions.pose.Pose(
+            static_image_mode=not video, model_complexity=1, smooth_landmarks=video,
+            enable_segmentation=segmentation, min_detection_confidence=min_confidence,
+            min_tracking_confidence=min_confidence)
+        self.last_mask: np.ndarray | None = None
+
+    def __call__(self, image: np.ndarray) -> Pose | None:
+        image = _rgb(image)
+        h, w = image.shape[:2]
+        res = self._pose.process(image)
+        self.last_mask = None
+        if res.pose_landmarks is None:
+            return None
+        lm = res.pose_landmarks.landmark
+        pts = np.array([(p.x * w, p.y * h, p.z * w) for p in lm], dtype=np.float32)
+        vis = np.array([p.visibility for p in lm], dtype=np.float32)
+        if self.segmentation and res.segmentation_mask is not None:
+            self.last_mask = np.asarray(res.segmentation_mask, dtype=np.float32)
+        return Pose(pts, vis, (w, h))
+
+    def close(self) -> None:
+        self._pose.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class PersonSegmenter:
+    """Soft person mask in [0, 1], (H, W) float32 (MediaPipe selfie segmentation)."""
+
+    def __init__(self, landscape: bool = False):
+        import mediapipe as mp
+        self._seg = mp.solutions.selfie_segmentation.SelfieSegmentation(
+            model_selection=1 if landscape else 0)
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        res = self._seg.process(_rgb(image))
+        return np.asarray(res.segmentation_mask, dtype=np.float32)
+
+    def close(self) -> None:
+        self._seg.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def detect_faces(image: np.ndarray, max_faces: int = 4) -> list[FaceLandmarks]:
+    """Faces in one image, largest first (image mode)."""
+    with FaceMesher(max_faces=max_faces) as mesher:
+        return mesher(image)
+
+
+def detect_pose(image: np.ndarray) -> Pose | None:
+    with PoseDetector() as det:
+        return det(image)
+
+
+def segment_person(image: np.ndarray) -> np.ndarray:
+    with PersonSegmenter() as seg:
+        return seg(image)

@@ -1,0 +1,9 @@
+"""Media I/O: images, audio, streaming video read/write through imageio-ffmpeg's ffmpeg."""
+from .audio import AudioClip, has_audio, load_audio, stream_audio
+from .ffmpeg import atomic_output, check_readable, ffmpeg_exe
+from .image import load_image, save_image
+from .video import VideoReader, VideoWriter, even_frame, open_video, read_video, write_video
+
+__all__ = ["AudioClip", "atomic_output", "VideoReader", "VideoWriter", "check_readable", "even_frame",
+           "ffmpeg_exe", "has_audio", "load_audio", "load_image", "open_video", "read_video",
+           "save_image", "stream_audio", "write_video"]

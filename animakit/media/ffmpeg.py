@@ -1,0 +1,51 @@
+"""The ffmpeg binary that imageio-ffmpeg ships, and up-front checks of input files."""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from ..errors import MediaError
+
+
+@functools.lru_cache(maxsize=1)
+def ffmpeg_exe() -> str:
+    import imageio_ffmpeg
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def check_readable(source: str | Path, name: str = "input") -> Path:
+    """The path, if it names a non-empty regular file; else a :class:`MediaError`."""
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise MediaError(path, f"{name} file not found")
+    if path.is_dir():
+        raise MediaError(path, f"{name} is a folder, not a file")
+    if path.stat().st_size == 0:
+        raise MediaError(path, f"{name} file is empty (0 bytes)")
+    return path
+
+
+class atomic_output:
+    """``with atomic_output("x.npz") as tmp: np.savez(tmp, ...)`` — the file appears at its
+    final path only if the block completes; otherwise the temporary file is removed."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def __enter__(self) -> Path:
+        import os
+        import tempfile
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=f".part{self.path.suffix}",
+                                    dir=self.path.parent)
+        os.close(fd)
+        self.tmp = Path(name)
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        import os
+        if exc_type is None and self.tmp.exists() and self.tmp.stat().st_size > 0:
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+        return False

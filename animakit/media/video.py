@@ -1,0 +1,271 @@
+"""Streaming video I/O through the ffmpeg binary that imageio-ffmpeg ships.
+
+Reading yields (H, W, 3) uint8 RGB frames one at a time with the stream's true fps.
+Writing pipes raw frames into ffmpeg (command built with ffmpeg-python): H.264 yuv420p,
+even dimensions, audio muxed in a second pass, the whole written to a temporary file in
+the destination folder and renamed into place only when complete.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from ..errors import MediaError
+from .audio import AudioClip, has_audio, load_audio
+from .ffmpeg import check_readable, ffmpeg_exe
+
+DEFAULT_CRF = 17
+
+
+class VideoReader:
+    """Metadata up front (``fps``, ``size``, ``duration``, ``num_frames``, ``has_audio``),
+    frames streamed by iteration. Raises :class:`MediaError` for a file that is not video."""
+
+    def __init__(self, source: str | Path, name: str = "video"):
+        self.path = check_readable(source, name)
+        self.name = name
+        self._probe()
+        self._num_frames: int | None = None
+
+    def _probe(self) -> None:
+        import imageio_ffmpeg
+        try:
+            gen = imageio_ffmpeg.read_frames(str(self.path))
+            meta = next(gen)
+            gen.close()
+        except (OSError, RuntimeError, StopIteration) as e:
+            msg = str(e).strip().splitlines()
+            raise MediaError(self.path, f"{self.name} is not a readable video"
+                             f"{' (' + msg[-1][:120] + ')' if msg else ''}") from None
+        self.size = tuple(int(v) for v in meta["size"])   # (width, height), rotation applied
+        self.fps = float(meta.get("fps") or 0.0)
+        self.duration = float(meta.get("duration") or 0.0)
+        if not self.fps or self.fps <= 0 or self.fps > 1000:
+            raise MediaError(self.path, f"{self.name} has no usable frame rate")
+        if self.size[0] <= 0 or self.size[1] <= 0:
+            raise MediaError(self.path, f"{self.name} has no video stream")
+        self.has_audio = bool(meta.get("audio_codec")) or has_audio(self.path)
+
+    @property
+    def width(self) -> int:
+        return self.size[0]
+
+    @property
+    def height(self) -> int:
+        return self.size[1]
+
+    @property
+    def num_frames(self) -> int:
+        """Exact frame count (decodes the stream once, cached)."""
+        if self._num_frames is None:
+            import imageio_ffmpeg
+            try:
+                n, _ = imageio_ffmpeg.count_frames_and_secs(str(self.path))
+            except (OSError, RuntimeError):
+                n = int(round(self.duration * self.fps))
+            self._num_frames = int(n)
+        return self._num_frames
+
+    @property
+    def estimated_frames(self) -> int:
+        return self._num_frames or max(1, int(round(self.duration * self.fps)))
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        import imageio_ffmpeg
+        w, h = self.size
+        gen = imageio_ffmpeg.read_frames(str(self.path), pix_fmt="rgb24")
+        count = 0
+        try:
+            next(gen)
+            for buf in gen:
+                count += 1
+                yield np.frombuffer(buf, dtype=np.uint8).reshape(h, w, 3)
+        except (OSError, RuntimeError) as e:
+            if count == 0:
+                raise MediaError(self.path, f"{self.name} has no decodable frames ({e})") from None
+        finally:
+            gen.close()
+        if count == 0:
+            raise MediaError(self.path, f"{self.name} has no decodable frames")
+        self._num_frames = count
+
+    def read_all(self, max_frames: int | None = None) -> list[np.ndarray]:
+        out = []
+        for f in self:
+            out.append(f.copy())
+            if max_frames and len(out) >= max_frames:
+                break
+        return out
+
+    def audio(self, sr: int = 16000) -> AudioClip | None:
+        return load_audio(self.path, sr=sr, name=self.name) if self.has_audio else None
+
+
+def open_video(source, name: str = "video") -> VideoReader:
+    return source if isinstance(source, VideoReader) else VideoReader(source, name)
+
+
+def even_frame(frame: np.ndarray) -> np.ndarray:
+    """Pad a frame by edge replication to even width and height (yuv420p needs them)."""
+    h, w = frame.shape[:2]
+    ph, pw = h % 2, w % 2
+    if ph or pw:
+        frame = np.pad(frame, ((0, ph), (0, pw), (0, 0)), mode="edge")
+    return frame
+
+
+class VideoWriter:
+    """Context manager::
+
+        with VideoWriter("out.mp4", fps=25, audio=clip) as w:
+            for frame in frames:
+                w.write(frame)
+
+    Nothing appears at ``path`` unless the block completes; on any exception (including
+    KeyboardInterrupt) the partial files are removed.
+    """
+
+    def __init__(self, path: str | Path, fps: float, audio: AudioClip | None = None,
+                 crf: int = DEFAULT_CRF, preset: str = "medium"):
+        self.path = Path(path)
+        if not fps or fps <= 0 or fps > 1000:
+            raise MediaError("fps", f"invalid frame rate {fps!r} for {self.path}")
+        self.fps = float(fps)
+        self.audio = audio
+        self.crf = int(crf)
+        self.preset = preset
+        self.frames_written = 0
+        self._proc: subprocess.Popen | None = None
+        self._size: tuple[int, int] | None = None
+        self._tmp: Path | None = None
+        self._tmp_files: list[Path] = []
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+        return False
+
+    def _tempfile(self, suffix: str) -> Path:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=f".part{suffix}",
+                                    dir=self.path.parent)
+        os.close(fd)
+        p = Path(name)
+        self._tmp_files.append(p)
+        return p
+
+    def _start(self, w: int, h: int) -> None:
+        import ffmpeg
+        self._size = (w, h)
+        self._tmp = self._tempfile(".mp4")
+        stream = ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{w}x{h}",
+                              framerate=self.fps)
+        stream = ffmpeg.output(stream, str(self._tmp), vcodec="libx264", pix_fmt="yuv420p",
+                               crf=self.crf, preset=self.preset, r=self.fps,
+                               movflags="+faststart", an=None)
+        args = ffmpeg.compile(stream, cmd=ffmpeg_exe(), overwrite_output=True)
+        args[1:1] = ["-nostdin", "-v", "error"]
+        self._proc = subprocess.Popen(args, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def write(self, frame: np.ndarray) -> None:
+        frame = np.asarray(frame)
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            self.abort()
+            raise ValueError(f"frames must be (H, W, 3) uint8, got {frame.shape} {frame.dtype}")
+        frame = even_frame(frame)
+        h, w = frame.shape[:2]
+        if self._proc is None:
+            self._start(w, h)
+        elif (w, h) != self._size:
+            self.abort()
+            raise ValueError(f"frame size changed from {self._size} to {(w, h)}")
+        try:
+            self._proc.stdin.write(np.ascontiguousarray(frame).tobytes())
+        except BrokenPipeError:
+            err = self._proc.stderr.read().decode("utf-8", "replace")
+            self.abort()
+            raise MediaError(self.path, f"ffmpeg stopped while encoding: {err.strip()[-200:]}") from None
+        self.frames_written += 1
+
+    def write_all(self, frames: Iterable[np.ndarray]) -> "VideoWriter":
+        for f in frames:
+            self.write(f)
+        return self
+
+    def abort(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc = None
+        for p in self._tmp_files:
+            p.unlink(missing_ok=True)
+        self._tmp_files.clear()
+
+    def close(self) -> Path:
+        if self._proc is None:
+            self.abort()
+            raise MediaError(self.path, "no frames were produced; nothing written")
+        self._proc.stdin.close()
+        err = self._proc.stderr.read().decode("utf-8", "replace")
+        if self._proc.wait() != 0:
+            self.abort()
+            raise MediaError(self.path, f"ffmpeg failed to encode: {err.strip()[-200:]}")
+        self._proc = None
+        final_tmp = self._tmp
+        if self.audio is not None and len(self.audio.samples):
+            final_tmp = self._mux_audio(self._tmp)
+        os.replace(final_tmp, self.path)
+        self._tmp_files = [p for p in self._tmp_files if p != final_tmp]
+        for p in self._tmp_files:
+            p.unlink(missing_ok=True)
+        self._tmp_files.clear()
+        return self.path
+
+    def _mux_audio(self, video_tmp: Path) -> Path:
+        import ffmpeg
+        duration = self.frames_written / self.fps
+        clip = self.audio
+        if clip.path is not None and Path(clip.path).exists():
+            a = ffmpeg.input(str(clip.path), ss=clip.offset) if clip.offset > 0 else \
+                ffmpeg.input(str(clip.path))
+        else:
+            import soundfile as sf
+            wav = self._tempfile(".wav")
+            sf.write(str(wav), clip.samples, clip.sr, format="WAV", subtype="FLOAT")
+            a = ffmpeg.input(str(wav))
+        out_tmp = self._tempfile(".mp4")
+        v = ffmpeg.input(str(video_tmp))
+        stream = ffmpeg.output(v.video, a.audio, str(out_tmp), vcodec="copy", acodec="aac",
+                               audio_bitrate="192k", t=f"{duration:.6f}", movflags="+faststart")
+        args = ffmpeg.compile(stream, cmd=ffmpeg_exe(), overwrite_output=True)
+        args[1:1] = ["-nostdin", "-v", "error"]
+        proc = subprocess.run(args, capture_output=True)
+        if proc.returncode != 0:
+            self.abort()
+            raise MediaError(clip.path or "audio", "could not mux the audio: "
+                             + proc.stderr.decode("utf-8", "replace").strip()[-200:])
+        return out_tmp
+
+
+def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float,
+                audio: AudioClip | None = None, crf: int = DEFAULT_CRF) -> Path:
+    with VideoWriter(path, fps, audio=audio, crf=crf) as w:
+        w.write_all(frames)
+    return Path(path)
+
+
+def read_video(path: str | Path, max_frames: int | None = None) -> tuple[list[np.ndarray], float]:
+    r = VideoReader(path)
+    return r.read_all(max_frames), r.fps

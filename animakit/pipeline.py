@@ -1,0 +1,176 @@
+"""The pipeline protocol.
+
+A pipeline has a dotted ``name``, named ``inputs``, one ``Params`` dataclass (see
+:mod:`animakit.params`) and a dict of ``engines``, one of them ``default_engine``.
+
+Calling it follows diffusers habits::
+
+    pipe = load_pipeline("animakit.kenburns")
+    out = pipe(image="photo.jpg", zoom=1.3, generator=torch.Generator().manual_seed(0))
+    out.frames  # list of (H, W, 3) uint8 RGB arrays
+    out.fps, out.audio
+
+``pipe.stream(...)`` takes the same arguments and returns a :class:`FrameStream`: an iterable
+of frames whose fps, size and audio are known before the first frame, so long renders
+run in bounded memory straight into :class:`animakit.media.VideoWriter`.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Iterable, Iterator
+
+import numpy as np
+
+from .errors import InputError, ParamError
+from .media.audio import AudioClip
+from .params import build_params, param_specs
+
+INPUT_KINDS = ("image", "audio", "video", "file")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One named input. ``kind`` is image / audio / video / file; ``file`` inputs list
+    the accepted ``extensions`` (e.g. ``(".npz",)``); ``accepts`` lists further kinds a
+    single input may take (``driving`` may be a video or a pose file)."""
+    name: str
+    kind: str
+    help: str
+    required: bool = True
+    extensions: tuple[str, ...] = ()
+    accepts: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "help": self.help,
+                "required": self.required, "extensions": list(self.extensions),
+                "accepts": list(self.accepts)}
+
+
+@dataclass
+class PipelineOutput:
+    frames: list[np.ndarray]           # each (H, W, 3) uint8 RGB
+    fps: float
+    audio: AudioClip | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class FrameStream:
+    """Frames produced one at a time, with what the writer needs known up front.
+
+    ``side_outputs`` maps a name (e.g. ``"landmarks"``, ``"preview"``) to a function that
+    writes that extra result to a path once the stream is exhausted (CLI ``--export NAME=PATH``).
+    ``extras`` is free-form data the engine fills in as it goes (measures, warnings).
+    """
+
+    def __init__(self, frames: Iterable[np.ndarray], fps: float, size: tuple[int, int],
+                 num_frames: int | None = None, audio: AudioClip | None = None,
+                 side_outputs: dict[str, Callable[[Path], None]] | None = None,
+                 extras: dict[str, Any] | None = None):
+        self._frames = frames
+        self.fps = float(fps)
+        self.size = (int(size[0]), int(size[1]))   # (width, height)
+        self.num_frames = num_frames
+        self.audio = audio
+        self.side_outputs = side_outputs or {}
+        self.extras = extras if extras is not None else {}
+        self.warnings: list[str] = []
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return iter(self._frames)
+
+    def __len__(self) -> int:
+        if self.num_frames is None:
+            raise TypeError("this stream's length is not known in advance")
+        return self.num_frames
+
+    def collect(self) -> PipelineOutput:
+        frames = list(self)
+        return PipelineOutput(frames=frames, fps=self.fps, audio=self.audio, extras=self.extras)
+
+
+class Engine:
+    """One way of producing a pipeline's frames. Subclasses set ``name``/``help`` and
+    implement :meth:`stream`. Neural engines set ``neural = True``."""
+    name: ClassVar[str] = ""
+    help: ClassVar[str] = ""
+    neural: ClassVar[bool] = False
+
+    def stream(self, inputs: dict[str, Any], params: Any, generator: Any = None) -> FrameStream:
+        raise NotImplementedError
+
+
+class Pipeline:
+    """Base of every pipeline. Subclasses set the class attributes below."""
+    name: ClassVar[str]
+    help: ClassVar[str] = ""
+    inputs: ClassVar[tuple[InputSpec, ...]] = ()
+    Params: ClassVar[type]
+    engines: ClassVar[dict[str, type[Engine]]] = {}
+    default_engine: ClassVar[str] = ""
+
+    def __init__(self):
+        self._engines: dict[str, Engine] = {}
+
+    # -- description -------------------------------------------------------------------
+    @classmethod
+    def describe(cls) -> dict:
+        return {"name": cls.name, "help": cls.help,
+                "inputs": [i.to_json() for i in cls.inputs],
+                "engines": [{"name": n, "help": e.help, "neural": e.neural,
+                             "default": n == cls.default_engine} for n, e in cls.engines.items()],
+                "params": [s.to_json() for s in param_specs(cls.Params)]}
+
+    # -- calling -------------------------------------------------------------------------
+    def engine(self, name: str | None = None) -> Engine:
+        name = name or self.default_engine
+        if name not in self.engines:
+            raise ParamError("engine", f"{self.name} has no engine {name!r}; "
+                             f"choose one of {', '.join(self.engines)}")
+        if name not in self._engines:
+            self._engines[name] = self.engines[name]()
+        return self._engines[name]
+
+    def split_kwargs(self, kwargs: dict[str, Any], params: Any = None) -> tuple[dict, Any]:
+        """Separate input keywords from param overrides; validate both."""
+        input_names = {i.name for i in self.inputs}
+        param_names = {s.name for s in param_specs(self.Params)}
+        inputs, overrides = {}, {}
+        for key, value in kwargs.items():
+            if key in input_names:
+                if value is not None:
+                    inputs[key] = value
+            elif key in param_names:
+                overrides[key] = value
+            else:
+                raise ParamError(key, f"{self.name} takes no input or parameter named {key!r}; "
+                                      f"inputs: {', '.join(sorted(input_names))}")
+        if params is not None and not isinstance(params, self.Params):
+            if isinstance(params, dict):
+                overrides = {**params, **overrides}
+                params = None
+            else:
+                raise ParamError("params", f"expected {self.Params.__name__}")
+        self.check_inputs(inputs)
+        return inputs, build_params(self.Params, overrides, base=params)
+
+    def check_inputs(self, inputs: dict[str, Any]) -> None:
+        """Required inputs present. Pipelines with 'one of' rules override and call super."""
+        for spec in self.inputs:
+            if spec.required and spec.name not in inputs:
+                raise InputError(spec.name, f"{self.name} needs the input {spec.name!r} "
+                                            f"({spec.help})")
+
+    def stream(self, *, params: Any = None, engine: str | None = None, generator: Any = None,
+               **kwargs: Any) -> FrameStream:
+        inputs, p = self.split_kwargs(kwargs, params)
+        return self.engine(engine).stream(inputs, p, generator)
+
+    def __call__(self, *, params: Any = None, engine: str | None = None, generator: Any = None,
+                 **kwargs: Any) -> PipelineOutput:
+        return self.stream(params=params, engine=engine, generator=generator, **kwargs).collect()
+
+
+def replace_params(params: Any, **changes: Any) -> Any:
+    return dataclasses.replace(params, **changes)

@@ -1,0 +1,1 @@
+"""animakit plugin: editing."""
