@@ -65,7 +65,7 @@ class KenBurnsEngine(Engine):
     help = "sub-pixel affine resampling of the source (area filter when zoomed out)"
 
     def stream(self, inputs, params: KenBurnsParams, generator=None) -> FrameStream:
-        image = load_image(inputs["image"], name=str(inputs["image"]), max_side=8192)
+        image = load_image(inputs["image"], name="image", max_side=8192)
         audio = load_audio(inputs["audio"], name="audio") if "audio" in inputs else None
         duration = params.duration or (audio.duration if audio is not None else 5.0)
         n = max(1, int(round(duration * params.fps)))

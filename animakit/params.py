@@ -102,9 +102,10 @@ def coerce_value(spec: ParamSpec, value: Any) -> Any:
             else:
                 value = bool(value)
         elif tp is int:
-            if isinstance(value, float) and not value.is_integer():
+            as_float = float(value)
+            if not as_float.is_integer():
                 raise ValueError(value)
-            value = int(float(value)) if isinstance(value, str) else int(value)
+            value = int(as_float)
         elif tp is float:
             value = float(value)
         elif tp is str:

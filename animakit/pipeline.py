@@ -144,8 +144,9 @@ class Pipeline:
             elif key in param_names:
                 overrides[key] = value
             else:
-                raise ParamError(key, f"{self.name} takes no input or parameter named {key!r}; "
-                                      f"inputs: {', '.join(sorted(input_names))}")
+                raise ParamError(key, f"{self.name} has no input or parameter named {key!r}; "
+                                      f"inputs: {', '.join(sorted(input_names)) or 'none'}; "
+                                      f"params: {', '.join(sorted(param_names))}")
         if params is not None and not isinstance(params, self.Params):
             if isinstance(params, dict):
                 overrides = {**params, **overrides}
@@ -174,3 +175,15 @@ class Pipeline:
 
 def replace_params(params: Any, **changes: Any) -> Any:
     return dataclasses.replace(params, **changes)
+
+
+def numpy_rng(generator: Any = None, default_seed: int = 0) -> np.random.Generator:
+    """A numpy Generator for weight-free engines, seeded from a ``torch.Generator`` (its
+    ``initial_seed()``), an int, or ``default_seed`` so renders are reproducible by default."""
+    if generator is None:
+        return np.random.default_rng(default_seed)
+    if isinstance(generator, (int, np.integer)):
+        return np.random.default_rng(int(generator))
+    if isinstance(generator, np.random.Generator):
+        return generator
+    return np.random.default_rng(int(generator.initial_seed()))

@@ -12,7 +12,7 @@ import functools
 import warnings
 from importlib.metadata import EntryPoint, entry_points
 
-from .errors import PipelineNotFoundError
+from .errors import AnimakitError, PipelineNotFoundError
 from .pipeline import Pipeline
 
 GROUP = "animakit.pipelines"
@@ -30,18 +30,30 @@ def _entry_points() -> dict[str, EntryPoint]:
     return {ep.name: ep for ep in entry_points(group=GROUP)}
 
 
+@functools.lru_cache(maxsize=None)
+def _load(name: str) -> type[Pipeline] | Exception:
+    ep = _entry_points()[name]
+    try:
+        cls = ep.load()
+    except Exception as e:  # a third-party plugin must not take the host down
+        warnings.warn(f"animakit: skipping pipeline {name!r} ({ep.value}): {e}", stacklevel=2)
+        return e
+    if not (isinstance(cls, type) and issubclass(cls, Pipeline)):
+        err = TypeError(f"{ep.value} is not an animakit Pipeline class")
+        warnings.warn(f"animakit: skipping pipeline {name!r}: {err}", stacklevel=2)
+        return err
+    return cls
+
+
 def pipeline_classes() -> dict[str, type[Pipeline]]:
-    """Every pipeline that loads, by name. A broken plugin is skipped with a warning."""
+    """Every pipeline that loads, by name. A broken plugin is skipped with one warning."""
     out: dict[str, type[Pipeline]] = {}
-    for name, ep in sorted(_entry_points().items()):
-        try:
-            cls = ep.load()
-        except Exception as e:  # a third-party plugin must not take the host down
-            warnings.warn(f"animakit: skipping pipeline {name!r} ({ep.value}): {e}")
-            continue
-        out[name] = cls
+    for name in sorted(_entry_points()):
+        cls = _load(name)
+        if not isinstance(cls, Exception):
+            out[name] = cls
     out.update(_extra)
-    return out
+    return dict(sorted(out.items()))
 
 
 def pipeline_names() -> list[str]:
@@ -49,11 +61,17 @@ def pipeline_names() -> list[str]:
 
 
 def load_pipeline(name: str) -> Pipeline:
-    classes = pipeline_classes()
-    if name not in classes:
-        raise PipelineNotFoundError(name, list(classes))
-    return classes[name]()
+    """An instance of pipeline ``name``; only that plugin is imported."""
+    if name in _extra:
+        return _extra[name]()
+    if name not in _entry_points():
+        raise PipelineNotFoundError(name, list(pipeline_classes()))
+    cls = _load(name)
+    if isinstance(cls, Exception):
+        raise AnimakitError(f"pipeline {name!r} is installed but failed to load: {cls}")
+    return cls()
 
 
 def refresh() -> None:
     _entry_points.cache_clear()
+    _load.cache_clear()

@@ -58,7 +58,13 @@ def load_image(source, name: str = "image", max_side: int | None = DEFAULT_MAX_S
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                img = Image.open(path)
+                # our own header check below is stricter than Pillow's bomb guard and
+                # reports the size; Pillow's would fire first with a vaguer message
+                limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+                try:
+                    img = Image.open(path)
+                finally:
+                    Image.MAX_IMAGE_PIXELS = limit
                 w, h = img.size
                 if w * h > MAX_PIXELS:
                     raise ImageTooLargeError(path, f"image is {w}x{h} ({w * h / 1e6:.0f} MP); "

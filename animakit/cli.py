@@ -1,0 +1,157 @@
+"""``animakit`` command line: list pipelines, run one, batch-render a TOML job file.
+
+User mistakes print one line on stderr and exit with code 2; no traceback, no output file.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import AnimakitError, InputError
+
+EXIT_USER = 2
+
+
+def _pairs(items: Sequence[str] | None, flag: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(flag, f"expected KEY=VALUE, got {item!r}")
+        out[key.strip()] = value
+    return out
+
+
+def _generator(seed: int | None):
+    if seed is None:
+        return None
+    import torch
+    return torch.Generator().manual_seed(int(seed))
+
+
+# -- pipelines ---------------------------------------------------------------------------
+def cmd_pipelines(args: argparse.Namespace) -> int:
+    from .registry import pipeline_classes
+    described = [cls.describe() for cls in pipeline_classes().values()]
+    if args.json:
+        print(json.dumps(described, indent=2, default=str))
+        return 0
+    for d in described:
+        print(f"{d['name']}  — {d['help']}")
+        print("  inputs:  " + ", ".join(
+            f"{i['name']} ({i['kind']}{'' if i['required'] else ', optional'})" for i in d["inputs"]))
+        print("  engines: " + ", ".join(
+            f"{e['name']}{' (default)' if e['default'] else ''}{' [neural]' if e['neural'] else ''}"
+            for e in d["engines"]))
+        print("  params:")
+        for p in d["params"]:
+            rng = ""
+            if p["choices"]:
+                rng = " {" + "|".join(map(str, p["choices"])) + "}"
+            elif p["min"] is not None or p["max"] is not None:
+                rng = f" [{p['min']}..{p['max']}]"
+            print(f"    {p['name']} = {p['default']!r}  ({p['type']}{rng})  {p['help']}")
+        print()
+    return 0
+
+
+# -- run ---------------------------------------------------------------------------------
+def run_job(name: str, inputs: dict[str, Any], params: dict[str, Any], output: str | Path,
+            engine: str | None = None, seed: int | None = None,
+            exports: dict[str, str] | None = None, progress: bool = True,
+            desc: str | None = None) -> dict[str, Any]:
+    """Load pipeline ``name`` and render it to ``output``. The one path shared by
+    ``animakit run`` and ``animakit render``."""
+    from .registry import load_pipeline
+    from .render import render_to_file
+    pipe = load_pipeline(name)
+    return render_to_file(pipe, output, inputs=inputs, params=params, engine=engine,
+                          generator=_generator(seed), exports=exports, progress=progress,
+                          desc=desc)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    inputs = _pairs(args.input, "--input")
+    params: dict[str, Any] = _pairs(args.param, "--param")
+    exports = _pairs(args.export, "--export")
+    if args.export_landmarks:
+        exports["landmarks"] = args.export_landmarks
+    if args.export_pose:
+        exports["pose"] = args.export_pose
+    summary = run_job(args.pipeline, inputs, params, args.output, engine=args.engine,
+                      seed=args.seed, exports=exports, progress=not args.quiet)
+    for w in summary["warnings"]:
+        print(f"animakit: warning: {w}", file=sys.stderr)
+    if not args.quiet:
+        print(f"wrote {summary['output']}: {summary['frames']} frames at {summary['fps']:g} fps "
+              f"({summary['seconds']:.2f} s)")
+    return 0
+
+
+# -- render ------------------------------------------------------------------------------
+def cmd_render(args: argparse.Namespace) -> int:
+    from .jobs import load_jobs, run_jobs
+    jobs = load_jobs(args.jobs)
+    results = run_jobs(jobs, workers=args.workers, resume=args.resume, progress=not args.quiet)
+    failed = [r for r in results if r["status"] == "failed"]
+    print(f"\n{len(results)} jobs: {sum(r['status'] == 'done' for r in results)} done, "
+          f"{sum(r['status'] == 'skipped' for r in results)} skipped, {len(failed)} failed")
+    for r in results:
+        line = f"  [{r['status']:>7}] {r['name']} -> {r['output']}"
+        if r["status"] == "failed":
+            line += f"\n            {r['error']}"
+        elif r["status"] == "done":
+            line += f"  ({r['frames']} frames, {r['wall']:.1f} s)"
+        print(line)
+    return 1 if failed else 0
+
+
+# -- entry -------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="animakit", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("pipelines", help="list registered pipelines, their inputs, engines, params")
+    p.add_argument("--json", action="store_true", help="machine-readable list")
+    p.set_defaults(func=cmd_pipelines)
+
+    p = sub.add_parser("run", help="run one pipeline into a video file")
+    p.add_argument("pipeline", help="dotted pipeline name (see `animakit pipelines`)")
+    p.add_argument("--input", "-i", action="append", metavar="KEY=PATH", help="a named input")
+    p.add_argument("--param", "-p", action="append", metavar="KEY=VALUE", help="a parameter")
+    p.add_argument("--engine", "-e", help="engine name (default: the pipeline's default)")
+    p.add_argument("--seed", type=int, help="random seed")
+    p.add_argument("--export", action="append", metavar="NAME=PATH",
+                   help="also write a side output (e.g. landmarks=motion.npz, preview=cmp.mp4)")
+    p.add_argument("--export-landmarks", metavar="PATH", help="shorthand for --export landmarks=PATH")
+    p.add_argument("--export-pose", metavar="PATH", help="shorthand for --export pose=PATH")
+    p.add_argument("--output", "-o", required=True, help="output video (.mp4)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("render", help="batch-render the jobs of a TOML file")
+    p.add_argument("jobs", help="TOML job file (see assets/jobs.example.toml)")
+    p.add_argument("--workers", "-j", type=int, default=1, help="jobs rendered in parallel")
+    p.add_argument("--resume", action="store_true", help="skip jobs whose output already exists")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_render)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except AnimakitError as e:
+        print(f"animakit: error: {e}", file=sys.stderr)
+        return EXIT_USER
+    except KeyboardInterrupt:
+        print("animakit: interrupted; no partial output was kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

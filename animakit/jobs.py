@@ -1,0 +1,142 @@
+"""Batch job files (TOML) for ``animakit render``.
+
+::
+
+    [defaults]                 # optional: merged into every job
+    engine = "affine"
+    [defaults.params]
+    fps = 25
+
+    [[job]]
+    name = "pan"               # optional, defaults to the output's stem
+    pipeline = "animakit.kenburns"
+    output = "out/pan.mp4"     # relative paths are relative to the job file
+    seed = 0                   # optional
+    inputs = { image = "portrait.png", audio = "speech.wav" }
+    params = { zoom_end = 1.5 }
+    exports = { }              # optional side outputs, name = path
+
+A failing job is reported and the others go on.
+"""
+from __future__ import annotations
+
+import time
+import tomllib
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from .errors import AnimakitError, InputError
+from .media.ffmpeg import check_readable
+
+_JOB_KEYS = {"name", "pipeline", "output", "engine", "seed", "inputs", "params", "exports"}
+
+
+@dataclass
+class Job:
+    name: str
+    pipeline: str
+    output: Path
+    inputs: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    exports: dict[str, str] = field(default_factory=dict)
+    engine: str | None = None
+    seed: int | None = None
+
+
+def _resolve(base: Path, value: Any) -> Any:
+    if isinstance(value, str) and value and not Path(value).is_absolute():
+        return str((base / value).resolve())
+    return value
+
+
+def load_jobs(path: str | Path) -> list[Job]:
+    """Parse and check a job file. Raises :class:`InputError` naming the file and job."""
+    path = check_readable(path, "job file")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise InputError(path, f"not valid TOML ({e})") from None
+    defaults = data.get("defaults", {})
+    raw_jobs = data.get("job")
+    if not isinstance(raw_jobs, list) or not raw_jobs:
+        raise InputError(path, "no [[job]] tables found")
+    base = path.parent
+    jobs = []
+    for i, raw in enumerate(raw_jobs, 1):
+        where = f"{path} job {i}"
+        unknown = sorted(set(raw) - _JOB_KEYS)
+        if unknown:
+            raise InputError(where, f"unknown key {unknown[0]!r}; allowed: {', '.join(sorted(_JOB_KEYS))}")
+        merged = {**{k: v for k, v in defaults.items() if k not in ("inputs", "params", "exports")},
+                  **raw}
+        for key in ("inputs", "params", "exports"):
+            merged[key] = {**defaults.get(key, {}), **raw.get(key, {})}
+        for key in ("pipeline", "output"):
+            if not merged.get(key):
+                raise InputError(where, f"missing {key!r}")
+        out = Path(_resolve(base, merged["output"]))
+        jobs.append(Job(name=str(merged.get("name") or out.stem), pipeline=str(merged["pipeline"]),
+                        output=out,
+                        inputs={k: _resolve(base, v) for k, v in merged["inputs"].items()},
+                        params=dict(merged["params"]),
+                        exports={k: _resolve(base, v) for k, v in merged["exports"].items()},
+                        engine=merged.get("engine"), seed=merged.get("seed")))
+    names = [j.output for j in jobs]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise InputError(path, f"two jobs write the same output {sorted(dup)[0]}")
+    return jobs
+
+
+def _run_one(job: Job, progress: bool) -> dict[str, Any]:
+    from .cli import run_job
+    t0 = time.perf_counter()
+    base = {"name": job.name, "output": str(job.output)}
+    try:
+        summary = run_job(job.pipeline, job.inputs, job.params, job.output, engine=job.engine,
+                          seed=job.seed, exports=job.exports, progress=progress, desc=job.name)
+    except AnimakitError as e:
+        return {**base, "status": "failed", "error": str(e)}
+    except Exception as e:  # a bug in one job must not stop the batch
+        return {**base, "status": "failed", "error": f"internal error: {type(e).__name__}: {e}"}
+    return {**base, "status": "done", "frames": summary["frames"],
+            "wall": time.perf_counter() - t0, "warnings": summary["warnings"]}
+
+
+def run_jobs(jobs: list[Job], workers: int = 1, resume: bool = False,
+             progress: bool = True) -> list[dict[str, Any]]:
+    """Render every job; returns one result dict per job, in job order."""
+    results: dict[int, dict[str, Any]] = {}
+    todo = []
+    for i, job in enumerate(jobs):
+        if resume and job.output.exists() and job.output.stat().st_size > 0:
+            results[i] = {"name": job.name, "output": str(job.output), "status": "skipped"}
+        else:
+            todo.append(i)
+    overall = tqdm(total=len(jobs), initial=len(results), desc="jobs", unit="job",
+                   disable=not progress, position=0)
+
+    def done(i: int, r: dict[str, Any]) -> None:
+        results[i] = r
+        overall.update(1)
+        if r["status"] == "failed":
+            tqdm.write(f"animakit: job {r['name']!r} failed: {r['error']}")
+
+    try:
+        if workers <= 1:
+            for i in todo:
+                done(i, _run_one(jobs[i], progress))
+        else:
+            import multiprocessing as mp
+            with ProcessPoolExecutor(max_workers=workers,
+                                     mp_context=mp.get_context("spawn")) as pool:
+                futures = {pool.submit(_run_one, jobs[i], False): i for i in todo}
+                for fut in as_completed(futures):
+                    done(futures[fut], fut.result())
+    finally:
+        overall.close()
+    return [results[i] for i in range(len(jobs)) if i in results]

@@ -1,0 +1,53 @@
+"""Shared fixtures: synthetic media with a known ground truth, made in the test run."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSETS = ROOT / "assets"
+
+
+def moving_square_frames(n: int = 30, size: tuple[int, int] = (96, 64)) -> list[np.ndarray]:
+    """A textured square moving 2 px right per frame on a gradient: each frame distinct."""
+    w, h = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    bg = np.stack([xx * 255 // w, yy * 255 // h, np.full_like(xx, 90)], -1).astype(np.uint8)
+    frames = []
+    for i in range(n):
+        f = bg.copy()
+        x0 = 4 + 2 * i % (w - 20)
+        f[20:36, x0:x0 + 16] = (255, 255, 255)
+        f[24:32, x0 + 4:x0 + 12] = (200, 30, 30)
+        frames.append(f)
+    return frames
+
+
+def sine(seconds: float, sr: int = 16000, freq: float = 440.0) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    return (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+@pytest.fixture
+def video_with_audio(tmp_path) -> tuple[Path, int, float, float]:
+    """A 30-frame 25 fps clip with 1.2 s of sine audio: (path, frames, fps, seconds)."""
+    from animakit.media import AudioClip, write_video
+    path = tmp_path / "clip.mp4"
+    write_video(path, moving_square_frames(30), 25, audio=AudioClip(sine(1.2), 16000))
+    return path, 30, 25.0, 1.2
+
+
+@pytest.fixture
+def portrait() -> Path:
+    return ASSETS / "portrait.png"
+
+
+@pytest.fixture
+def speech() -> Path:
+    return ASSETS / "speech.wav"
