@@ -100,3 +100,10 @@ class KenBurnsPipeline(Pipeline):
     Params = KenBurnsParams
     engines = {"affine": KenBurnsEngine}
     default_engine = "affine"
+    examples = (
+        {"label": "portrait zoom with speech", "inputs": {"image": "portrait.png", "audio": "speech.wav"},
+         "params": {"zoom_end": 1.6, "end": "top", "width": 512}},
+        {"label": "slow pan, no sound", "inputs": {"image": "portrait.png"},
+         "params": {"duration": 3.0, "zoom_start": 1.4, "zoom_end": 1.4, "start": "left",
+                    "end": "right", "width": 640, "height": 360}},
+    )

@@ -109,6 +109,9 @@ class Pipeline:
     Params: ClassVar[type]
     engines: ClassVar[dict[str, type[Engine]]] = {}
     default_engine: ClassVar[str] = ""
+    # One-click examples for the studio and docs: each {"label": str, "inputs": {name: path
+    # relative to assets/}, "params": {...}, optional "engine"}. The first is the tab's default.
+    examples: ClassVar[tuple[dict, ...]] = ()
 
     def __init__(self):
         self._engines: dict[str, Engine] = {}
@@ -120,7 +123,8 @@ class Pipeline:
                 "inputs": [i.to_json() for i in cls.inputs],
                 "engines": [{"name": n, "help": e.help, "neural": e.neural,
                              "default": n == cls.default_engine} for n, e in cls.engines.items()],
-                "params": [s.to_json() for s in param_specs(cls.Params)]}
+                "params": [s.to_json() for s in param_specs(cls.Params)],
+                "examples": [dict(e) for e in cls.examples]}
 
     # -- calling -------------------------------------------------------------------------
     def engine(self, name: str | None = None) -> Engine:
