@@ -1,0 +1,101 @@
+"""What the studio's buttons call: check upload limits, render into the studio's own output
+folder, turn user mistakes into a readable Gradio error."""
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+import traceback
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import ASSETS
+from ..errors import AnimakitError, InputError
+from ..media import VideoReader, load_audio
+from ..registry import load_pipeline
+from ..render import render_to_file
+
+log = logging.getLogger("animakit.studio")
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_upload_mb: int = 200          # enforced by Gradio itself (launch max_file_size)
+    max_seconds: float = 600.0        # audio / video inputs
+    max_side: int = 4096              # video inputs; images are downscaled by load_image
+
+
+LIMITS = Limits()
+
+
+def output_dir() -> Path:
+    d = Path(tempfile.gettempdir()) / "animakit-studio"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def check_limits(kinds: dict[str, str], inputs: dict[str, Any], limits: Limits = LIMITS) -> None:
+    """Reject over-long or oversized uploads up front with a message naming the input."""
+    for name, value in inputs.items():
+        kind, path = kinds.get(name), Path(str(value))
+        if path.suffix.lower() in (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v") or kind == "video":
+            v = VideoReader(path, name=name)
+            if v.duration > limits.max_seconds:
+                raise InputError(path.name, f"{name} is {v.duration:.0f} s long; the studio takes up "
+                                 f"to {limits.max_seconds:.0f} s (use the CLI for longer renders)")
+            if max(v.size) > limits.max_side:
+                raise InputError(path.name, f"{name} is {v.size[0]}x{v.size[1]}; the studio takes "
+                                 f"up to {limits.max_side} px on the long side")
+        elif kind == "audio":
+            clip = load_audio(path, sr=8000, name=name)
+            if clip.duration > limits.max_seconds:
+                raise InputError(path.name, f"{name} is {clip.duration:.0f} s long; the studio takes "
+                                 f"up to {limits.max_seconds:.0f} s (use the CLI for longer renders)")
+
+
+def render(name: str, engine: str | None, inputs: dict[str, Any], params: dict[str, Any],
+           seed: int | None = None, exports: tuple[str, ...] = ()) -> tuple[str, str, dict]:
+    """Render pipeline ``name``; returns (video path, a markdown summary, side-output paths).
+    Raises :class:`AnimakitError` for user mistakes."""
+    pipe = load_pipeline(name)
+    kinds = {i.name: i.kind for i in pipe.inputs}
+    inputs = {k: v for k, v in inputs.items() if v not in (None, "")}
+    check_limits(kinds, inputs)
+    stem = f"{name.replace('.', '_')}-{time.strftime('%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    out = output_dir() / f"{stem}.mp4"
+    generator = None
+    if seed is not None:
+        import torch
+        generator = torch.Generator().manual_seed(int(seed))
+    side = {}
+    t0 = time.perf_counter()
+    summary = render_to_file(pipe, out, inputs=inputs, params=params, engine=engine,
+                             generator=generator, progress=True,
+                             exports={e: output_dir() / f"{stem}-{e}{_suffix(e)}" for e in exports})
+    for e in exports:
+        p = output_dir() / f"{stem}-{e}{_suffix(e)}"
+        if p.exists():
+            side[e] = str(p)
+    wall = time.perf_counter() - t0
+    lines = [f"**{summary['frames']} frames** at {summary['fps']:g} fps "
+             f"({summary['seconds']:.2f} s of video) rendered in {wall:.1f} s "
+             f"({1000 * wall / max(1, summary['frames']):.0f} ms/frame)"]
+    lines += [f"⚠️ {w}" for w in summary["warnings"]]
+    return str(out), "\n\n".join(lines), side
+
+
+def _suffix(export: str) -> str:
+    return ".mp4" if export == "preview" else ".npz"
+
+
+def example_inputs(example: dict) -> dict[str, str]:
+    return {k: str(ASSETS / v) for k, v in example.get("inputs", {}).items()}
+
+
+def describe_error(e: Exception) -> str:
+    if isinstance(e, AnimakitError):
+        return str(e)
+    log.error("internal error in the studio:\n%s", traceback.format_exc())
+    return f"internal error ({type(e).__name__}: {e}); the details are in the server log"
