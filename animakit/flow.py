@@ -1,0 +1,196 @@
+"""Dense optical flow helpers shared by the plugins.
+
+Conventions (used everywhere in this module):
+
+- A *flow* is an ``(H, W, 2)`` float32 array of ``(dx, dy)`` pixel displacements.
+  ``flow_ab = dense_flow(a, b)`` says where each pixel of ``a`` is found in ``b``:
+  ``a[y, x] ~ b[y + dy, x + dx]``.
+- *Backward warping* pulls pixels: ``warp(b, flow_ab)`` is ``b`` resampled on the grid of
+  ``a`` (so it looks like ``a`` wherever the flow is right and nothing is occluded).
+- A *map* is an ``(H, W, 2)`` float32 array of absolute ``(x, y)`` sample positions, the
+  form ``cv2.remap`` takes; ``flow_to_map``/``map_to_flow`` convert.
+
+Flow is OpenCV's DIS (Kroeger et al. 2016, "Fast Optical Flow using Dense Inverse
+Search") from mediapipe's opencv-contrib build; occlusions are found with the
+forward-backward consistency test of Sundaram et al. 2010.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+           "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+           "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
+
+_INTERP = {"nearest": cv2.INTER_NEAREST, "linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC}
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """(H, W) uint8 luminance of an (H, W, 3) RGB or (H, W) image."""
+    image = np.asarray(image)
+    if image.ndim == 2:
+        return image if image.dtype == np.uint8 else np.clip(image, 0, 255).astype(np.uint8)
+    if image.dtype != np.uint8:
+        image = np.clip(image, 0, 255).astype(np.uint8)
+    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+
+
+class FlowEstimator:
+    """Reusable DIS flow estimator.
+
+    ``preset`` is ``ultrafast`` / ``fast`` / ``medium``; ``scale`` < 1 estimates on a
+    downscaled copy and upsamples the result (faster, smoother).
+    """
+
+    def __init__(self, preset: str = "fast", scale: float = 1.0):
+        if preset not in PRESETS:
+            raise ValueError(f"unknown DIS preset {preset!r}; choose one of {', '.join(PRESETS)}")
+        self.preset = preset
+        self.scale = float(scale)
+        self._dis = cv2.DISOpticalFlow_create(PRESETS[preset])
+
+    def __call__(self, a: np.ndarray, b: np.ndarray, init: np.ndarray | None = None) -> np.ndarray:
+        """Flow ``(H, W, 2)`` float32 from image ``a`` to image ``b`` (same size; RGB or gray).
+        ``init`` is an optional starting flow of the same shape (refined, not replaced)."""
+        ga, gb = to_gray(a), to_gray(b)
+        if ga.shape != gb.shape:
+            raise ValueError(f"flow needs images of one size, got {ga.shape} and {gb.shape}")
+        h, w = ga.shape
+        s = self.scale
+        if s != 1.0:
+            size = (max(8, round(w * s)), max(8, round(h * s)))
+            ga = cv2.resize(ga, size, interpolation=cv2.INTER_AREA)
+            gb = cv2.resize(gb, size, interpolation=cv2.INTER_AREA)
+            if init is not None:
+                init = resize_flow(init, size)
+        if init is not None:   # DIS starts from a flow passed in with the right shape
+            flow = self._dis.calc(ga, gb, np.array(init, dtype=np.float32, order="C"))
+        else:
+            flow = self._dis.calc(ga, gb, None)
+        if s != 1.0:
+            flow = resize_flow(flow, (w, h))
+        return flow
+
+
+def dense_flow(a: np.ndarray, b: np.ndarray, preset: str = "fast",
+               init: np.ndarray | None = None) -> np.ndarray:
+    """One-off DIS flow ``(H, W, 2)`` from ``a`` to ``b``; see :class:`FlowEstimator`."""
+    return FlowEstimator(preset)(a, b, init)
+
+
+def resize_flow(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Flow resampled to ``size`` = (width, height), vectors rescaled to match."""
+    h, w = flow.shape[:2]
+    out = cv2.resize(flow, size, interpolation=cv2.INTER_LINEAR)
+    out[..., 0] *= size[0] / w
+    out[..., 1] *= size[1] / h
+    return out
+
+
+def identity_map(h: int, w: int) -> np.ndarray:
+    """(H, W, 2) float32 map whose entry at (y, x) is (x, y)."""
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return np.stack([xs, ys], axis=-1)
+
+
+def flow_to_map(flow: np.ndarray) -> np.ndarray:
+    """Absolute sample positions (H, W, 2) for a flow."""
+    return flow + identity_map(*flow.shape[:2])
+
+
+def map_to_flow(coords: np.ndarray) -> np.ndarray:
+    """Displacements (H, W, 2) for absolute sample positions."""
+    return coords - identity_map(*coords.shape[:2])
+
+
+def remap(image: np.ndarray, coords: np.ndarray, interpolation: str = "linear",
+          border: str = "replicate") -> np.ndarray:
+    """``image`` sampled at the absolute positions ``coords`` (H, W, 2). Works for any
+    channel count (OpenCV's 4-channel limit is handled by splitting). ``border`` is
+    ``replicate`` / ``constant`` (zeros) / ``reflect``."""
+    mode = {"replicate": cv2.BORDER_REPLICATE, "constant": cv2.BORDER_CONSTANT,
+            "reflect": cv2.BORDER_REFLECT101}[border]
+    mx = np.ascontiguousarray(coords[..., 0], dtype=np.float32)
+    my = np.ascontiguousarray(coords[..., 1], dtype=np.float32)
+    if mx.shape[0] * mx.shape[1] > 4096:   # fixed-point maps make repeated remaps ~2x faster
+        mx, my = cv2.convertMaps(mx, my, cv2.CV_16SC2)
+    flag = _INTERP[interpolation]
+    if image.ndim == 3 and image.shape[2] > 4:
+        parts = [cv2.remap(np.ascontiguousarray(image[..., i:i + 4]), mx, my, flag,
+                           borderMode=mode) for i in range(0, image.shape[2], 4)]
+        parts = [p[..., None] if p.ndim == 2 else p for p in parts]
+        return np.concatenate(parts, axis=2)
+    out = cv2.remap(image, mx, my, flag, borderMode=mode)
+    if image.ndim == 3 and out.ndim == 2:
+        out = out[..., None]
+    return out
+
+
+def warp(image: np.ndarray, flow: np.ndarray, interpolation: str = "linear",
+         border: str = "replicate") -> np.ndarray:
+    """Backward warp: ``out[y, x] = image[y + dy, x + dx]`` with ``flow`` (H, W, 2).
+    ``image`` is (H', W', C) or (H', W'); the output takes the flow's (H, W)."""
+    return remap(image, flow_to_map(flow), interpolation, border)
+
+
+def compose_flows(flow_ab: np.ndarray, flow_bc: np.ndarray) -> np.ndarray:
+    """Flow a -> c from flows a -> b and b -> c: ``f_ab(x) + f_bc(x + f_ab(x))``."""
+    return flow_ab + warp(flow_bc, flow_ab)
+
+
+def compose_maps(map_ab: np.ndarray, map_bc: np.ndarray) -> np.ndarray:
+    """Absolute map a -> c from absolute maps a -> b and b -> c (``map_bc`` sampled at
+    ``map_ab``). Chaining maps keeps the source sampled once however long the chain."""
+    return remap(map_bc, map_ab)
+
+
+def fb_consistency(flow_fw: np.ndarray, flow_bw: np.ndarray, alpha: float = 0.01,
+                   beta: float = 0.5) -> np.ndarray:
+    """(H, W) bool: pixels of ``a`` whose forward flow ``a -> b`` is undone by the backward
+    flow ``b -> a`` (Sundaram et al. 2010): ``|fw + bw(x + fw)|^2 < alpha (|fw|^2 +
+    |bw(x + fw)|^2) + beta``. False marks occluded or mismatched pixels, and pixels whose
+    flow leaves the frame."""
+    h, w = flow_fw.shape[:2]
+    bw_at = warp(flow_bw, flow_fw)
+    err = np.sum((flow_fw + bw_at) ** 2, axis=-1)
+    mag = np.sum(flow_fw ** 2, axis=-1) + np.sum(bw_at ** 2, axis=-1)
+    ok = err < alpha * mag + beta
+    target = flow_to_map(flow_fw)
+    inside = ((target[..., 0] >= -0.5) & (target[..., 0] <= w - 0.5)
+              & (target[..., 1] >= -0.5) & (target[..., 1] <= h - 0.5))
+    return ok & inside
+
+
+def occlusion_mask(flow_fw: np.ndarray, flow_bw: np.ndarray, **kw) -> np.ndarray:
+    """(H, W) bool, True where a pixel of ``a`` has no reliable match in ``b``."""
+    return ~fb_consistency(flow_fw, flow_bw, **kw)
+
+
+def photometric_error(a: np.ndarray, b: np.ndarray, flow_ab: np.ndarray) -> np.ndarray:
+    """(H, W) float32 mean absolute RGB difference between ``a`` and ``b`` warped onto it."""
+    wb = warp(b, flow_ab).astype(np.float32)
+    d = np.abs(a.astype(np.float32) - wb)
+    return d.mean(axis=-1) if d.ndim == 3 else d
+
+
+def warp_error(frames_a: np.ndarray, frames_b: np.ndarray, flow_ab: np.ndarray,
+               valid: np.ndarray | None = None) -> float:
+    """Mean squared RGB error (0-255 scale) between ``frames_a`` and ``frames_b`` warped
+    onto it, over ``valid`` pixels: the usual temporal-consistency measure."""
+    wb = warp(frames_b, flow_ab).astype(np.float32)
+    d = np.mean((frames_a.astype(np.float32) - wb) ** 2, axis=-1)
+    if valid is not None:
+        d = d[valid]
+    return float(d.mean()) if d.size else 0.0
+
+
+def flow_to_rgb(flow: np.ndarray, max_mag: float | None = None) -> np.ndarray:
+    """(H, W, 3) uint8 visualisation: hue = direction, brightness = magnitude."""
+    mag, ang = cv2.cartToPolar(flow[..., 0], flow[..., 1])
+    top = max_mag or float(np.percentile(mag, 99)) or 1.0
+    hsv = np.zeros(flow.shape[:2] + (3,), np.uint8)
+    hsv[..., 0] = (ang * 90 / np.pi).astype(np.uint8)
+    hsv[..., 1] = 255
+    hsv[..., 2] = np.clip(mag / top * 255, 0, 255).astype(np.uint8)
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)

@@ -1,0 +1,108 @@
+"""The edit's colour transform: a mapping from source colours to edited colours, fitted on
+the first frame (and keyframes) and applied to pixels the flow cannot carry the edit to.
+
+The transform is a global affine colour matrix (exact for channel mixing, hue rotation in
+RGB, brightness / contrast / tint) plus a smooth colour-dependent correction stored as a
+3-D lookup table, so non-linear grades (curves, posterisation-like looks) are captured too.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+_FIT_BINS = 16          # residual LUT resolution while fitting (per channel)
+_APPLY_BITS = 6         # table resolution when applying (64 levels per channel)
+
+
+@dataclass
+class ColourTransform:
+    """``T(rgb) = rgb @ matrix.T + bias + lut[q(rgb)]`` on float RGB in 0-255.
+
+    ``matrix`` (3, 3), ``bias`` (3,), ``lut`` (64**3, 3) float32 residual table indexed by the
+    top 6 bits of each channel."""
+    matrix: np.ndarray
+    bias: np.ndarray
+    lut: np.ndarray
+
+    @classmethod
+    def identity(cls) -> "ColourTransform":
+        n = 1 << _APPLY_BITS
+        return cls(np.eye(3, dtype=np.float32), np.zeros(3, np.float32),
+                   np.zeros((n ** 3, 3), np.float32))
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        """(..., 3) float32 transformed colours (not clipped) for uint8 ``rgb`` (..., 3)."""
+        rgb = np.asarray(rgb)
+        flat = rgb.reshape(-1, 3)
+        out = flat.astype(np.float32) @ self.matrix.T + self.bias
+        out += self.lut[_table_index(flat)]
+        return out.reshape(rgb.shape[:-1] + (3,))
+
+
+def _table_index(rgb_u8: np.ndarray) -> np.ndarray:
+    """Flat LUT index (N,) from (N, 3) uint8 colours: 6 bits per channel."""
+    q = (rgb_u8 >> (8 - _APPLY_BITS)).astype(np.int32)
+    return (q[:, 0] << (2 * _APPLY_BITS)) | (q[:, 1] << _APPLY_BITS) | q[:, 2]
+
+
+def fit_colour_transform(source: np.ndarray, edited: np.ndarray,
+                         weights: np.ndarray | None = None, ridge: float = 1e-3,
+                         max_samples: int = 200_000) -> ColourTransform:
+    """Fit ``T`` so that ``T(source) ~ edited``.
+
+    ``source``, ``edited``: (H, W, 3) uint8 (or (N, 3)); ``weights``: (H, W) or (N,) in
+    [0, 1], where to fit (the edit mask). Empty weights give the identity."""
+    s = np.asarray(source).reshape(-1, 3)
+    e = np.asarray(edited).reshape(-1, 3).astype(np.float32)
+    w = np.ones(len(s), np.float32) if weights is None else \
+        np.asarray(weights, np.float32).reshape(-1)
+    keep = w > 1e-3
+    if keep.sum() < 16:
+        return ColourTransform.identity()
+    s, e, w = s[keep], e[keep], w[keep]
+    if len(s) > max_samples:
+        idx = np.random.default_rng(0).choice(len(s), max_samples, replace=False)
+        s, e, w = s[idx], e[idx], w[idx]
+    sf = s.astype(np.float32)
+    matrix, bias = _fit_affine(sf, e, w, ridge)
+    resid = e - (sf @ matrix.T + bias)
+    lut = _fit_residual_lut(s, resid, w)
+    return ColourTransform(matrix.astype(np.float32), bias.astype(np.float32), lut)
+
+
+def _fit_affine(s: np.ndarray, e: np.ndarray, w: np.ndarray,
+                ridge: float) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted least squares ``e ~ s @ M.T + b``, regularised towards the identity."""
+    x = np.concatenate([s / 255.0, np.ones((len(s), 1), np.float32)], axis=1)   # (N, 4)
+    y = e / 255.0 - s / 255.0                                                   # fit M - I
+    xtw = x.T * w
+    a = xtw @ x + ridge * w.sum() * np.eye(4, dtype=np.float32)
+    coef = np.linalg.solve(a.astype(np.float64), (xtw @ y).astype(np.float64))   # (4, 3)
+    matrix = coef[:3].T + np.eye(3)
+    bias = coef[3] * 255.0
+    return matrix, bias
+
+
+def _fit_residual_lut(s: np.ndarray, resid: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Smooth colour-dependent correction: weighted bin means of the affine residual on a
+    16^3 grid (normalised Gaussian smoothing fills sparse bins and shrinks them to zero),
+    resampled to the 64^3 apply table."""
+    n = _FIT_BINS
+    q = np.minimum((s.astype(np.int32) * n) // 256, n - 1)
+    idx = (q[:, 0] * n + q[:, 1]) * n + q[:, 2]
+    count = np.bincount(idx, weights=w, minlength=n ** 3).reshape(n, n, n)
+    sums = [np.bincount(idx, weights=w * resid[:, c], minlength=n ** 3).reshape(n, n, n)
+            for c in range(3)]
+    prior = max(1.0, 1e-4 * float(w.sum()))        # pseudo-count pulling thin bins to 0
+    count_s = ndimage.gaussian_filter(count, 0.7, mode="nearest")
+    grid = np.stack([ndimage.gaussian_filter(sm, 0.7, mode="nearest") / (count_s + prior)
+                     for sm in sums], axis=-1)     # (n, n, n, 3)
+    m = 1 << _APPLY_BITS
+    centres = ((np.arange(m) + 0.5) * (256 / m)) * n / 256 - 0.5                # bin coords
+    cr, cg, cb = np.meshgrid(centres, centres, centres, indexing="ij")
+    pts = np.stack([cr.ravel(), cg.ravel(), cb.ravel()])
+    table = np.stack([ndimage.map_coordinates(grid[..., c], pts, order=1, mode="nearest")
+                      for c in range(3)], axis=-1)
+    return table.astype(np.float32)

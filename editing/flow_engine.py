@@ -1,0 +1,197 @@
+"""The weight-free "flow" engine: DIS optical flow propagation of the edited first frame
+(and keyframes) through the source video, streamed frame by frame.
+
+Without keyframes the clip is one forward pass that holds only a few frames in memory.
+With keyframes, each stretch between two keyframes is propagated from both ends: the
+stretch's source frames and the backward pass's layers are kept in temporary disk-backed
+arrays (RAM stays bounded; disk use is about 20 bytes per pixel per frame of the
+stretch), then the forward pass blends the two by confidence and distance.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import cv2
+import numpy as np
+
+from animakit.flow import FlowEstimator
+from animakit.pipeline import Engine, FrameStream
+
+from .colour import ColourTransform, fit_colour_transform
+from .inputs import (check_keyframe_indices, keyframe_sources, load_edit_image, load_mask,
+                     open_source_video)
+from .propagate import PropagationSettings, Propagator, compose, initial_layer
+
+FULL_FRAME_FRACTION = 0.4    # an automatic mask above this share of the frame = whole frame
+
+
+def auto_mask(source: np.ndarray, edited: np.ndarray, threshold: float, grow: int) -> np.ndarray:
+    """(H, W) float32 soft mask of where ``edited`` differs from ``source``; the whole
+    frame when the edit covers most of it (a restyle)."""
+    diff = cv2.absdiff(source, edited).max(axis=2)
+    hard = (cv2.blur(diff, (3, 3)) > threshold).astype(np.uint8)
+    hard = cv2.morphologyEx(hard, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    if hard.mean() > FULL_FRAME_FRACTION:
+        return np.ones(source.shape[:2], np.float32)
+    if grow > 0:
+        hard = cv2.dilate(hard, cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
+                                                          (2 * grow + 1, 2 * grow + 1)))
+    soft = cv2.GaussianBlur(hard.astype(np.float32), (0, 0), max(1.0, grow / 3))
+    return np.clip(soft, 0, 1)
+
+
+class _Setup:
+    """Everything the frame generator needs, loaded and checked up front."""
+
+    def __init__(self, inputs: dict[str, Any], params: Any):
+        self.reader, self.num_frames = open_source_video(inputs["video"])
+        self.size = self.reader.size
+        self.notes: list[str] = []
+        self.edits = {0: load_edit_image(inputs["edited"], "edited", self.size, self.notes)}
+        if "keyframes" in inputs:
+            sources = keyframe_sources(inputs["keyframes"])
+            check_keyframe_indices(list(sources), self.num_frames)
+            for i, src in sorted(sources.items()):
+                self.edits[i] = load_edit_image(src, f"keyframe {i}", self.size, self.notes)
+        self.user_mask = load_mask(inputs["mask"], self.size, self.notes) \
+            if "mask" in inputs else None
+        self.params = params
+        self.settings = PropagationSettings(
+            transfer=params.transfer, refine_every=params.refine_every,
+            photo_lo=params.match_tolerance, photo_hi=params.match_tolerance * 2.8,
+            feather=params.feather)
+        long_side = max(self.size)
+        self.flow_scale = min(1.0, params.flow_size / long_side)
+
+    def estimators(self) -> tuple[FlowEstimator, FlowEstimator]:
+        """(consecutive-frame estimator, anchor-refinement estimator)."""
+        p = self.params
+        return (FlowEstimator("fast", min(1.0, self.flow_scale * 0.5 if max(self.size) >= 384
+                                          else self.flow_scale)),
+                FlowEstimator(p.flow_preset, self.flow_scale))
+
+
+def _anchor_masks(setup: _Setup, sources: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+    p = setup.params
+    masks = {}
+    for i, edited in setup.edits.items():
+        if i == 0 and setup.user_mask is not None:
+            masks[i] = setup.user_mask
+        else:
+            masks[i] = auto_mask(sources[i], edited, p.mask_threshold, p.mask_grow)
+    return masks
+
+
+def _fit_colour(setup: _Setup, sources: dict[int, np.ndarray],
+                masks: dict[int, np.ndarray]) -> ColourTransform:
+    src = np.concatenate([sources[i].reshape(-1, 3) for i in setup.edits])
+    edt = np.concatenate([setup.edits[i].reshape(-1, 3) for i in setup.edits])
+    w = np.concatenate([masks[i].reshape(-1) for i in setup.edits])
+    return fit_colour_transform(src, edt, (w > 0.5).astype(np.float32))
+
+
+def _read_keyframe_sources(setup: _Setup) -> dict[int, np.ndarray]:
+    """Source frames at the keyframe indices (one extra decode pass when there are keyframes)."""
+    wanted = set(setup.edits)
+    out = {}
+    for i, frame in enumerate(setup.reader):
+        if i in wanted:
+            out[i] = frame.copy()
+            if len(out) == len(wanted):
+                break
+    return out
+
+
+def _frames(setup: _Setup, extras: dict) -> Iterator[np.ndarray]:
+    p = setup.params
+    sources = _read_keyframe_sources(setup)
+    masks = _anchor_masks(setup, sources)
+    colour = _fit_colour(setup, sources, masks)
+    layers = {i: initial_layer(sources[i], setup.edits[i], masks[i], colour, p.transfer)
+              for i in setup.edits}
+    keys = sorted(layers)
+    extras["keyframes"] = keys
+    extras["edit_mask_coverage"] = float(masks[0].mean())
+    fast, precise = setup.estimators()
+    frames = _Frames(setup.reader)
+    for k, start in enumerate(keys):
+        end = keys[k + 1] if k + 1 < len(keys) else None
+        first = next(frames).copy()
+        yield compose(first, layers[start], colour, p.transfer)
+        prop = Propagator(first, layers[start], colour, setup.settings, fast, precise)
+        if end is None:
+            for frame in frames:
+                layer, _ = prop.step(frame)
+                yield compose(frame, layer, colour, p.transfer)
+        else:
+            yield from _two_sided(frames, start, end, prop, layers[end], colour, setup,
+                                  fast, precise)
+        extras["anchor_switches"] = extras.get("anchor_switches", 0) + prop.anchors_used - 1
+
+
+def _two_sided(frames: "_Frames", start: int, end: int, forward: Propagator,
+               end_layer: np.ndarray, colour: ColourTransform, setup: _Setup,
+               fast: FlowEstimator, precise: FlowEstimator) -> Iterator[np.ndarray]:
+    """Frames start+1 .. end-1, blending the forward propagation with a backward one from
+    the keyframe at ``end``; leaves ``frames`` positioned at ``end``."""
+    n = end - start - 1
+    w, h = setup.size
+    with tempfile.TemporaryDirectory(prefix="animakit-edit-") as tmp:
+        src = np.lib.format.open_memmap(Path(tmp) / "src.npy", "w+", np.uint8, (n + 1, h, w, 3))
+        for j in range(n + 1):
+            src[j] = next(frames)
+        back_layers = np.lib.format.open_memmap(Path(tmp) / "lay.npy", "w+", np.float16,
+                                                (max(n, 1), h, w, 4))
+        back_conf = np.lib.format.open_memmap(Path(tmp) / "conf.npy", "w+", np.float16,
+                                              (max(n, 1), h, w))
+        backward = Propagator(np.array(src[n]), end_layer, colour, setup.settings, fast, precise)
+        for j in range(n - 1, -1, -1):
+            back_layers[j], back_conf[j] = backward.step(np.array(src[j]))
+        for j in range(n):
+            frame = np.array(src[j])
+            layer_f, conf_f = forward.step(frame)
+            t = (j + 1) / (n + 1)                           # 0 at start, 1 at end
+            wf = conf_f * (1 - t) + 1e-3 * (1 - t)
+            wb = back_conf[j].astype(np.float32) * t + 1e-3 * t
+            a = (wb / (wf + wb))[..., None]
+            layer = (1 - a) * layer_f + a * back_layers[j].astype(np.float32)
+            yield compose(frame, layer, colour, setup.params.transfer)
+        frames.pending = np.array(src[n])       # the keyframe opens the next stretch
+
+
+class _Frames:
+    """Iterator over the reader's frames that allows one frame to be pushed back."""
+
+    def __init__(self, reader):
+        self._it = iter(reader)
+        self.pending: np.ndarray | None = None
+
+    def __iter__(self) -> "_Frames":
+        return self
+
+    def __next__(self) -> np.ndarray:
+        if self.pending is not None:
+            frame, self.pending = self.pending, None
+            return frame
+        return next(self._it)
+
+
+class FlowEditEngine(Engine):
+    name = "flow"
+    help = ("weight-free: DIS optical flow with forward-backward occlusion checks, "
+            "re-anchored propagation and keyframe blending (CPU, real time at 512 px)")
+
+    def stream(self, inputs: dict[str, Any], params: Any, generator: Any = None) -> FrameStream:
+        setup = _Setup(inputs, params)
+        extras: dict[str, Any] = {}
+        stream = FrameStream(_generate(setup, extras), fps=setup.reader.fps, size=setup.size,
+                             num_frames=setup.num_frames, audio=setup.reader.audio(),
+                             extras=extras)
+        stream.warnings.extend(setup.notes)
+        return stream
+
+
+def _generate(setup: _Setup, extras: dict) -> Iterator[np.ndarray]:
+    yield from _frames(setup, extras)

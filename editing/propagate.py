@@ -1,0 +1,167 @@
+"""Carrying an edited frame's edit along a run of source frames by dense optical flow.
+
+The edit is held as a *layer*: an (H, W, 4) float32 array whose first three channels are
+the payload and whose last is the edit mask (0 = leave the source, 1 = edited). Two
+payload kinds (``transfer``):
+
+- ``"detail"``: payload = edited - T(source), T the edit's colour transform
+  (:mod:`editing.colour`). A frame is rebuilt as ``T(frame) + payload``, so the current
+  frame's own detail, lighting and shape stay sharp and only the edit's departure from
+  a pure colour change travels along the flow.
+- ``"pixels"``: payload = the edited pixels themselves (EbSynth-like; best for opaque
+  additions that should not take on the source's changes).
+
+Per frame, :class:`Propagator` chains the backward flows into an absolute map from the
+frame to its anchor (so the anchor's layer is resampled once however long the chain),
+refines that map by direct DIS flow against the anchor every ``refine_every`` frames
+(re-anchoring: the chain's drift is corrected and pixels lost to a passing occlusion
+come back), and checks it with forward-backward consistency and the source frames'
+photometric agreement. Pixels the anchor cannot supply take the previous frame's layer
+where that is consistent, and otherwise are *revealed*: they get the payload of a pure
+colour edit (the source pixels through T), never a smear.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from animakit.flow import (FlowEstimator, fb_consistency, flow_to_map, identity_map,
+                           map_to_flow, remap, to_gray)
+
+from .colour import ColourTransform
+
+
+@dataclass
+class PropagationSettings:
+    transfer: str = "detail"         # "detail" or "pixels"
+    refine_every: int = 1            # direct re-anchoring flow every N frames (0 = never)
+    min_coverage: float = 0.35       # switch anchor when it supplies less of the frame
+    photo_lo: float = 10.0           # mean abs RGB error fully trusted ...
+    photo_hi: float = 28.0           # ... and fully rejected
+    feather: int = 5                 # px of blending at seams between sources
+
+
+def initial_layer(source: np.ndarray, edited: np.ndarray, mask: np.ndarray,
+                  colour: ColourTransform, transfer: str) -> np.ndarray:
+    """(H, W, 4) float32 layer of an edited anchor frame; ``mask`` (H, W) float in [0, 1]."""
+    payload = edited.astype(np.float32)
+    if transfer == "detail":
+        payload = payload - colour(source)
+    return np.concatenate([payload, mask[..., None].astype(np.float32)], axis=2)
+
+
+def revealed_layer(frame: np.ndarray, colour: ColourTransform, transfer: str,
+                   mask: np.ndarray) -> np.ndarray:
+    """(H, W, 4) layer for pixels no earlier frame explains: the pure colour edit."""
+    h, w = frame.shape[:2]
+    if transfer == "detail":
+        payload = np.zeros((h, w, 3), np.float32)
+    else:
+        payload = colour(frame)
+    return np.concatenate([payload, mask[..., None]], axis=2)
+
+
+def compose(frame: np.ndarray, layer: np.ndarray, colour: ColourTransform,
+            transfer: str) -> np.ndarray:
+    """(H, W, 3) uint8 output frame: the source with the layer's edit applied."""
+    src = frame.astype(np.float32)
+    edited = layer[..., :3] + colour(frame) if transfer == "detail" else layer[..., :3]
+    m = layer[..., 3:4]
+    out = src + m * (edited - src)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def _ramp(err: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    return np.clip((hi - err) / (hi - lo), 0.0, 1.0)
+
+
+def _photo_error(a: np.ndarray, b_warped: np.ndarray) -> np.ndarray:
+    """(H, W) float32 locally averaged mean abs RGB difference."""
+    d = cv2.absdiff(a, b_warped).astype(np.float32).mean(axis=2)
+    return cv2.blur(d, (5, 5))
+
+
+class Propagator:
+    """Carries one anchor's layer frame by frame. Call :meth:`step` with each next source
+    frame; it returns ``(layer, confidence)``: the (H, W, 4) layer for that frame and an
+    (H, W) float32 confidence in [0, 1] (1 = straight from an anchor, lower = carried from
+    the previous frame, 0 = revealed), used to blend propagations from two keyframes."""
+
+    def __init__(self, source: np.ndarray, layer: np.ndarray, colour: ColourTransform,
+                 settings: PropagationSettings, flow: FlowEstimator,
+                 anchor_flow: FlowEstimator | None = None):
+        self.settings = settings
+        self.colour = colour
+        self.flow = flow                           # consecutive frames (chaining, occlusion)
+        self.anchor_flow = anchor_flow or flow     # frame -> anchor refinement
+        self.anchors_used = 1
+        self._set_anchor(source, layer)
+        self._prev = source
+        self._prev_gray = to_gray(source)
+        self._prev_layer = layer
+        self._prev_conf = np.ones(source.shape[:2], np.float32)
+
+    def _set_anchor(self, source: np.ndarray, layer: np.ndarray) -> None:
+        h, w = source.shape[:2]
+        self._anchor = source
+        self._anchor_gray = to_gray(source)
+        self._anchor_layer = layer
+        self._coords = identity_map(h, w)
+        self._valid = np.ones((h, w), np.float32)
+        self._since_refine = 0
+
+    def step(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        s = self.settings
+        gray = to_gray(frame)
+        back = self.flow(gray, self._prev_gray)          # frame t -> t-1
+        fwd = self.flow(self._prev_gray, gray)           # frame t-1 -> t
+        cons = fb_consistency(back, fwd).astype(np.float32)
+        pmap = flow_to_map(back)
+        self._coords = remap(self._coords, pmap)
+        self._valid = remap(self._valid, pmap) * cons
+        self._since_refine += 1
+        if s.refine_every and self._since_refine >= s.refine_every:
+            self._refine(gray, frame)
+        w_a = self._valid * _ramp(_photo_error(frame, remap(self._anchor, self._coords)),
+                                  s.photo_lo, s.photo_hi)
+        w_p = cons * _ramp(_photo_error(frame, remap(self._prev, pmap)), s.photo_lo, s.photo_hi)
+        from_prev = remap(self._prev_layer, pmap)
+        fill = revealed_layer(frame, self.colour, s.transfer, from_prev[..., 3])
+        w_a, w_p = self._feather(w_a), self._feather(w_p)
+        from_anchor = remap(self._anchor_layer, self._coords)
+        carried = w_p[..., None] * from_prev + (1 - w_p[..., None]) * fill
+        layer = w_a[..., None] * from_anchor + (1 - w_a[..., None]) * carried
+        conf = w_a + (1 - w_a) * w_p * 0.5 * remap(self._prev_conf, pmap)
+        if float(w_a.mean()) < s.min_coverage:          # anchor mostly out of view: move it
+            self._set_anchor(frame, layer)
+            self.anchors_used += 1
+        self._prev, self._prev_gray, self._prev_layer, self._prev_conf = frame, gray, layer, conf
+        return layer, conf
+
+    def _refine(self, gray: np.ndarray, frame: np.ndarray) -> None:
+        """Re-anchor: direct flow frame -> anchor, started from the chained map; keep, per
+        pixel, whichever of the chained and direct maps explains the frame better (the
+        chain's drift is removed without trusting the direct flow where it fails)."""
+        self._since_refine = 0
+        s = self.settings
+        direct = self.anchor_flow(gray, self._anchor_gray, init=map_to_flow(self._coords))
+        new = flow_to_map(direct)
+        err_new = _photo_error(frame, remap(self._anchor, new))
+        err_old = _photo_error(frame, remap(self._anchor, self._coords)) + \
+            (1 - self._valid) * 1e3
+        # pixels the chain lost come back only when the direct flow explains them well
+        take = (err_new < err_old) & ((self._valid > 0.5) | (err_new < 0.5 * s.photo_lo))
+        self._coords = np.where(take[..., None], new, self._coords)
+        # a pixel the chain lost (occluded on the way) is trusted again once the direct
+        # flow explains it; the photometric ramp in step() still judges it
+        self._valid = np.where(take, np.float32(1.0), self._valid)
+
+    def _feather(self, weight: np.ndarray) -> np.ndarray:
+        k = self.settings.feather
+        if k <= 1:
+            return weight
+        # erode then blur: seams move into the trusted side, never onto untrusted pixels
+        w = cv2.erode(weight, np.ones((k, k), np.uint8))
+        return cv2.blur(w, (k, k))

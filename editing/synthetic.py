@@ -1,0 +1,105 @@
+"""Synthetic clips with a known edited truth, for tests, the benchmark and the example asset.
+
+A textured background pans (with a slow wobble) behind a textured disc that travels,
+turns and occludes / reveals the background. The *edit* is a colour grade (an RGB
+hue rotation with a contrast lift) applied to the whole scene plus a stripe pattern painted
+on the disc's own texture, so it moves and turns with the disc. Because the grade is
+affine and both clips are rendered from textures by the same resampling, the edited clip
+is exactly the clip a perfect propagation of the edited first frame would produce.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass
+class SyntheticClip:
+    source: np.ndarray    # (T, H, W, 3) uint8
+    truth: np.ndarray     # (T, H, W, 3) uint8, the source with the edit on every frame
+    flows: np.ndarray     # (T-1, H, W, 2) float32 true backward flow, frame t -> t-1
+
+    @property
+    def edited_first(self) -> np.ndarray:
+        return self.truth[0]
+
+
+def _texture(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+    """(h, w, 3) float32 colourful multi-scale noise in 0-255."""
+    out = np.zeros((h, w, 3), np.float32)
+    for sigma, amp in ((12.0, 1.0), (5.0, 0.7), (2.0, 0.45)):
+        n = rng.standard_normal((h, w, 3)).astype(np.float32)
+        n = cv2.GaussianBlur(n, (0, 0), sigma)
+        out += amp * n / (n.std() + 1e-6)
+    out = 128 + 38 * out
+    return np.clip(out, 8, 247)
+
+
+def grade(rgb: np.ndarray) -> np.ndarray:
+    """The colour part of the edit: a 120 degree hue rotation in RGB and a contrast lift
+    (affine, so it commutes with resampling). (..., 3) float -> (..., 3) float."""
+    a = np.deg2rad(120.0)
+    c, s = np.cos(a), np.sin(a)
+    k = (1 - c) / 3
+    r3 = np.sqrt(1 / 3) * s
+    rot = np.array([[c + k, k - r3, k + r3], [k + r3, c + k, k - r3], [k - r3, k + r3, c + k]])
+    return (rgb - 128.0) @ rot.T * 1.15 + 128.0
+
+
+def _stripes(size: int) -> np.ndarray:
+    """(size, size, 1) float32 soft diagonal stripe weights in [0, 1]."""
+    y, x = np.mgrid[0:size, 0:size].astype(np.float32)
+    return (0.5 + 0.5 * np.sin((x + y) * 2 * np.pi / 14.0))[..., None] ** 2
+
+
+def make_clip(num_frames: int = 48, size: int = 256, seed: int = 0,
+              speed: float = 1.0) -> SyntheticClip:
+    """A ``num_frames`` x ``size`` x ``size`` clip and its edited truth. ``speed`` scales
+    every motion (1.0: background ~1.5 px/frame, disc ~3 px/frame)."""
+    rng = np.random.default_rng(seed)
+    margin = int(size * 0.2 + 3 * speed * num_frames)
+    bg = _texture(size + 2 * margin, size + 2 * margin, rng)
+    d = int(size * 0.38)                              # disc texture side
+    fg = _texture(d, d, rng)
+    yy, xx = np.mgrid[0:d, 0:d].astype(np.float32)
+    alpha = np.clip(d * 0.46 - np.hypot(xx - d / 2 + 0.5, yy - d / 2 + 0.5) + 0.5, 0, 1)
+    fg_edit = grade(fg) * (1 - 0.75 * _stripes(d)) + np.array([250, 230, 40]) * 0.75 * _stripes(d)
+    bg_edit = grade(bg)
+    src, tru, flows = [], [], []
+    prev_bg = prev_fg = None
+    for t in range(num_frames):
+        bx = margin - size * 0.1 + speed * (1.5 * t + 4 * np.sin(t / 7.0))
+        by = margin - size * 0.05 + speed * (0.6 * t + 3 * np.cos(t / 9.0))
+        m_bg = np.array([[1, 0, -bx], [0, 1, -by]], np.float64)
+        cx = size * 0.3 + speed * 3.0 * t * (size / 256) ** 0.5
+        cy = size * 0.55 - speed * 1.2 * t * (size / 256) ** 0.5 + 6 * np.sin(t / 5.0)
+        m_fg = cv2.getRotationMatrix2D((d / 2, d / 2), 0.3 * speed * t, 1.0)
+        m_fg[:, 2] += (cx - d / 2, cy - d / 2)
+        frames = []
+        for bgt, fgt in ((bg, fg), (bg_edit, fg_edit)):
+            b = cv2.warpAffine(bgt.astype(np.float32), m_bg, (size, size), flags=cv2.INTER_CUBIC)
+            f = cv2.warpAffine(fgt.astype(np.float32), m_fg, (size, size), flags=cv2.INTER_CUBIC)
+            a = cv2.warpAffine(alpha, m_fg, (size, size), flags=cv2.INTER_LINEAR)[..., None]
+            frames.append(np.clip(b * (1 - a) + f * a + 0.5, 0, 255).astype(np.uint8))
+        src.append(frames[0])
+        tru.append(frames[1])
+        if prev_bg is not None:
+            flows.append(_true_backward_flow(m_bg, m_fg, prev_bg, prev_fg, alpha, size))
+        prev_bg, prev_fg = m_bg, m_fg
+    return SyntheticClip(np.stack(src), np.stack(tru),
+                         np.stack(flows) if flows else np.zeros((0, size, size, 2), np.float32))
+
+
+def _true_backward_flow(m_bg, m_fg, prev_bg, prev_fg, alpha, size) -> np.ndarray:
+    """(H, W, 2) flow frame t -> t-1 from the known layer transforms (disc where it covers)."""
+    grid = np.stack(np.meshgrid(np.arange(size), np.arange(size)), -1).reshape(-1, 2).astype(np.float64)
+    out = []
+    for m, pm in ((m_bg, prev_bg), (m_fg, prev_fg)):
+        inv = cv2.invertAffineTransform(m)            # frame -> layer texture
+        tex = grid @ inv[:, :2].T + inv[:, 2]
+        prev = tex @ pm[:, :2].T + pm[:, 2]           # layer texture -> previous frame
+        out.append((prev - grid).reshape(size, size, 2))
+    a = cv2.warpAffine(alpha, m_fg, (size, size), flags=cv2.INTER_LINEAR)[..., None] > 0.5
+    return np.where(a, out[1], out[0]).astype(np.float32)
