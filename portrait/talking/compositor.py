@@ -1,0 +1,90 @@
+"""Crop, warp, paint the mouth, paste back: one source face rendered at full resolution."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from animakit.meshwarp import MeshWarp
+
+from .mouth import MouthPainter
+from .rig import LOWER_LIP_INNER, UPPER_LIP_INNER, face_frame, face_width
+
+_UPPER = np.array(UPPER_LIP_INNER[1:-1])
+_LOWER = np.array(LOWER_LIP_INNER[1:-1])
+
+
+def crop_box(points: np.ndarray, image_size: tuple[int, int], scale: float) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): a square of ``scale`` times the mesh's larger side around its
+    center, a little lower (the jaw moves down), clipped to the image."""
+    w, h = image_size
+    lo, hi = points[:, :2].min(0), points[:, :2].max(0)
+    side = scale * float((hi - lo).max())
+    cx, cy = (lo + hi) / 2 + [0.0, 0.06 * side]
+    x0, y0 = int(np.floor(max(cx - side / 2, 0))), int(np.floor(max(cy - side / 2, 0)))
+    x1, y1 = int(np.ceil(min(cx + side / 2, w))), int(np.ceil(min(cy + side / 2, h)))
+    return x0, y0, x1, y1
+
+
+def feather_mask(size: tuple[int, int], width: float) -> np.ndarray:
+    """(h, w, 1) float32: 1 inside, easing to 0 over ``width`` pixels at the edge."""
+    w, h = size
+    ramp_x = np.clip(np.minimum(np.arange(w), np.arange(w)[::-1]) / max(width, 1e-6), 0, 1)
+    ramp_y = np.clip(np.minimum(np.arange(h), np.arange(h)[::-1]) / max(width, 1e-6), 0, 1)
+    m = np.minimum(ramp_y[:, None], ramp_x[None, :])
+    return (m * m * (3 - 2 * m)).astype(np.float32)[..., None]
+
+
+class FaceCompositor:
+    """Renders posed landmarks of one source face into full frames.
+
+    ``image``: (H, W, 3) uint8; ``points``: (478, 3) source landmarks in image pixels;
+    ``crop_scale``: the warped square's side over the face's size; ``feather``: seam width
+    as a fraction of that side.
+    """
+
+    def __init__(self, image: np.ndarray, points: np.ndarray, crop_scale: float = 1.9,
+                 feather: float = 0.06, max_grid: int = 192):
+        self.image = np.ascontiguousarray(image)
+        self.points = np.asarray(points, dtype=np.float64)
+        h, w = image.shape[:2]
+        self.box = crop_box(self.points, (w, h), crop_scale)
+        x0, y0, x1, y1 = self.box
+        self.offset = np.array([x0, y0], dtype=np.float64)
+        self.crop = np.ascontiguousarray(image[y0:y1, x0:x1])
+        local = self.points[:, :2] - self.offset
+        self.warp = MeshWarp(local, (x1 - x0, y1 - y0), max_grid=max_grid)
+        self.mouth = MouthPainter(self.crop, local, face_width(self.points))
+        alpha = feather_mask((x1 - x0, y1 - y0), feather * max(x1 - x0, y1 - y0))[..., 0]
+        self._alpha, self._beta = alpha, np.ascontiguousarray(1.0 - alpha)
+        self._ey = face_frame(self.points)[2]
+
+    def uncrossed(self, target: np.ndarray) -> np.ndarray:
+        """``target`` with each lower inner-lip point kept at or below its upper partner
+        (a closing mouth meets at the middle instead of folding through itself)."""
+        ey = self._ey
+        up, low = target[_UPPER, :2], target[_LOWER, :2]
+        gap = (low - up) @ ey                                          # (9,)
+        if (gap >= 0).all():
+            return target
+        fix = np.minimum(gap, 0.0)[:, None] * ey / 2
+        out = target.copy()
+        out[_UPPER, :2] += fix
+        out[_LOWER, :2] -= fix
+        return out
+
+    def render_crop(self, target: np.ndarray) -> np.ndarray:
+        """(h, w, 3) uint8 warped crop for posed landmarks ``target`` (478, 2+) in image pixels."""
+        target = self.uncrossed(target)
+        deltas = target[:, :2] - self.points[:, :2]
+        out = self.warp.warp(self.crop, deltas)
+        upper = deltas[UPPER_LIP_INNER[1:-1]].mean(0)
+        self.mouth.paint(out, target[:, :2] - self.offset, upper)
+        return out
+
+    def render(self, target: np.ndarray) -> np.ndarray:
+        """(H, W, 3) uint8 full frame: the warped crop blended into the source with a feathered seam."""
+        crop = self.render_crop(target)
+        frame = self.image.copy()
+        x0, y0, x1, y1 = self.box
+        frame[y0:y1, x0:x1] = cv2.blendLinear(crop, self.crop, self._alpha, self._beta)
+        return frame

@@ -1,0 +1,41 @@
+"""``portrait.talking``: a portrait that talks, driven by audio, a driving video or a landmark file."""
+from __future__ import annotations
+
+from typing import Any
+
+from animakit.errors import InputError
+from animakit.pipeline import InputSpec, Pipeline
+
+from .engine import MeshEngine
+from .params import TalkingParams
+
+DRIVERS = ("audio", "driving", "landmarks")
+
+
+class TalkingPortraitPipeline(Pipeline):
+    """Source portrait + at most one driver. With no driver, the portrait holds its pose
+    with the expression offsets, natural blinks and a faint idle sway for ``duration``
+    seconds (5 by default)."""
+    name = "portrait.talking"
+    help = ("Talking portrait from speech audio, a driving face video or a landmark file: "
+            "lips, jaw, blinks, brows and head motion, pasted back at full resolution.")
+    inputs = (
+        InputSpec("image", "image", "the portrait to animate (the largest face unless face_index)"),
+        InputSpec("audio", "audio", "speech (wav/mp3/ogg/flac, any rate and length) that drives "
+                                    "lips, jaw, blinks, brows and head", required=False),
+        InputSpec("driving", "video", "a face video whose expression and head motion are "
+                                      "transferred (relative to its first face)", required=False),
+        InputSpec("landmarks", "file", "a landmark sequence .npz (478x3 per frame + fps), as "
+                                       "exported with --export landmarks=...", required=False,
+                  extensions=(".npz",)),
+    )
+    Params = TalkingParams
+    engines = {"mesh": MeshEngine}
+    default_engine = "mesh"
+
+    def check_inputs(self, inputs: dict[str, Any]) -> None:
+        super().check_inputs(inputs)
+        given = [d for d in DRIVERS if d in inputs]
+        if len(given) > 1:
+            raise InputError(given[1], f"{self.name} takes one driver at a time; got "
+                                       f"{' and '.join(given)} (drop all but one)")
