@@ -1,0 +1,63 @@
+"""``portrait.pose``: make the person in a photo move like a driver (a dance video or a pose
+file). Engines: ``rig`` (weight-free, default) and ``mimicmotion`` (diffusers, SVD-based)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from animakit.params import param
+from animakit.pipeline import InputSpec, Pipeline
+
+from .rig_engine import RigEngine
+
+VIDEO_OR_POSE = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".gif", ".npz")
+
+
+@dataclass
+class PoseParams:
+    size: int = param(768, "long side of the output in pixels (0 = the reference's, capped at 1024)",
+                      min=0, max=2048)
+    fps: float | None = param(None, "output frame rate (default: the driver's)", min=1, max=120)
+    duration: float | None = param(None, "seconds of video (default: the whole driver)",
+                                   min=0.04, max=3600)
+    retarget: str = param("skeleton", "skeleton = the reference's bone lengths, root and ground "
+                          "line; scale = the driver's proportions scaled; off = driver points as is",
+                          choices=("skeleton", "scale", "off"))
+    root_motion: float = param(1.0, "how much of the driver's travel across the frame to follow "
+                               "(0 = stay in place)", min=0.0, max=2.0)
+    smoothing: float = param(0.5, "temporal smoothing of the driver's keypoints (0 = off)",
+                             min=0.0, max=1.0)
+    inpaint: bool = param(True, "fill the background revealed behind the moved body (rig)")
+    # neural engine
+    weights: str = param("", "mimicmotion: folder or hub id of an SVD img2vid-xt checkpoint "
+                         "(diffusers layout) holding the MimicMotion .safetensors, or the "
+                         "checkpoint file itself next to an SVD folder", )
+    steps: int = param(25, "mimicmotion: denoising steps", min=1, max=200)
+    guidance: float = param(2.0, "mimicmotion: classifier-free guidance scale", min=1.0, max=10.0)
+    window: int = param(16, "mimicmotion: frames per window", min=2, max=72)
+    overlap: int = param(6, "mimicmotion: frames shared by consecutive windows", min=0, max=64)
+    noise_aug: float = param(0.0, "mimicmotion: noise added to the reference latents",
+                             min=0.0, max=1.0)
+    device: str = param("auto", "mimicmotion: torch device (auto = cuda if available)")
+    dtype: str = param("auto", "mimicmotion: float16 / bfloat16 / float32 (auto: fp16 on GPU)",
+                       choices=("auto", "float16", "bfloat16", "float32"))
+
+
+class PosePipeline(Pipeline):
+    name = "portrait.pose"
+    help = "Animate a full-body photo with the motion of a dance video or a pose sequence."
+    inputs = (
+        InputSpec("image", "image", "the reference person (full or upper body)"),
+        InputSpec("driving", "video", "driving video, or a pose sequence .npz "
+                  "(what --export pose=PATH writes)", extensions=VIDEO_OR_POSE,
+                  accepts=("video", "file")),
+        InputSpec("background", "image", "background to put the person on (default: the "
+                  "reference's own, inpainted behind the body)", required=False),
+        InputSpec("keypoints", "file", "reference keypoints, if the detector misses them: .json "
+                  "with 33 MediaPipe [x, y] points, or a pose .npz", required=False,
+                  extensions=(".json", ".npz")),
+        InputSpec("mask", "image", "reference person mask (white = person), if segmentation "
+                  "misses it", required=False),
+    )
+    Params = PoseParams
+    engines = {"rig": RigEngine}
+    default_engine = "rig"

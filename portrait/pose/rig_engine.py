@@ -1,0 +1,126 @@
+"""The weight-free ``rig`` engine: retarget the driver onto the reference, skin a per-part
+triangle mesh to the skeleton, render it texture-mapped over an inpainted background."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from animakit.media import VideoWriter, load_image
+from animakit.pipeline import Engine, FrameStream
+from animakit.skeleton import draw_skeleton
+
+from .posefile import PoseSequence
+from .raster import clean_plate, draw_part
+from .reference import Reference, Targets, load_driver, load_reference, targets
+from .retarget import extend
+from .rig import DEPTH_JOINTS, Rig, build_rig
+from .skinning import frame_transforms, skin
+
+LEGS_WARNING = ("{name}: the legs are out of frame in the reference; animating the visible "
+                "upper body only (the legs keep their pose)")
+
+
+class RigRenderer:
+    """Renders frames of a rig at target poses. ``render(points)`` -> (H, W, 3) uint8;
+    ``last_coverage`` is the body's alpha (H, W) float32 in the last frame."""
+
+    def __init__(self, rig: Rig, background: np.ndarray):
+        self.rig = rig
+        self.background = background.astype(np.float32)
+        self.last_coverage: np.ndarray | None = None
+
+    def order(self, ext: np.ndarray) -> list[int]:
+        """Part indices back to front by mean joint depth (z: smaller is nearer)."""
+        depth = []
+        for i, part in enumerate(self.rig.parts):
+            z = float(np.mean(ext[list(DEPTH_JOINTS[part.name]), 2]))
+            if part.name == "head":
+                z -= 1e6          # the head is never hidden behind its own torso
+            depth.append((-z, i))
+        return [i for _, i in sorted(depth)]
+
+    def render(self, points: np.ndarray) -> np.ndarray:
+        ext = extend(points[None].astype(np.float64))[0]
+        transforms = frame_transforms(self.rig.ref_ext, ext)
+        canvas = self.background.copy()
+        coverage = np.zeros(canvas.shape[:2], np.float32)
+        for i in self.order(ext):
+            part = self.rig.parts[i]
+            draw_part(canvas, part, skin(part.vertices, part.weights, transforms, part.uv),
+                      coverage)
+        self.last_coverage = coverage
+        return np.clip(canvas + 0.5, 0, 255).astype(np.uint8)
+
+
+def load_background(source: Any, size: tuple[int, int]) -> np.ndarray:
+    """A user background, cover-fitted (scaled and centre-cropped) to ``size`` (W, H)."""
+    name = str(source) if isinstance(source, (str, Path)) else "background"
+    bg = load_image(source, name=name)
+    w, h = size
+    s = max(w / bg.shape[1], h / bg.shape[0])
+    bg = cv2.resize(bg, (max(w, round(bg.shape[1] * s)), max(h, round(bg.shape[0] * s))),
+                    interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
+    y0, x0 = (bg.shape[0] - h) // 2, (bg.shape[1] - w) // 2
+    return np.ascontiguousarray(bg[y0:y0 + h, x0:x0 + w])
+
+
+def write_pose(path: Path, tg: Targets, fps: float, size: tuple[int, int], seq: PoseSequence) -> None:
+    PoseSequence(tg.points, tg.visibility, fps, size).save(
+        path, driver_points=tg.driver.astype(np.float32),
+        driver_visibility=seq.visibility.astype(np.float32),
+        driver_image_size=np.array(seq.image_size, np.int32))
+
+
+def write_preview(path: Path, renderer: RigRenderer, tg: Targets, fps: float) -> None:
+    """The output with the retargeted skeleton drawn over it."""
+    with VideoWriter(path, fps) as writer:
+        for pts, vis in zip(tg.points, tg.visibility):
+            writer.write(draw_skeleton(renderer.render(pts), pts, vis))
+
+
+class RigEngine(Engine):
+    name = "rig"
+    help = ("weight-free: MediaPipe pose + mask, retargeting, per-part triangle mesh with linear "
+            "blend skinning, texture-mapped render over an inpainted background (CPU, real time)")
+
+    def stream(self, inputs: dict[str, Any], params: Any, generator: Any = None) -> FrameStream:
+        ref = load_reference(inputs, params.size)
+        warnings = [] if ref.legs else [LEGS_WARNING.format(name=ref.name)]
+        seq = load_driver(inputs["driving"], params.fps, params.duration)
+        tg = targets(ref, seq, smoothing=params.smoothing, mode=params.retarget,
+                     root_motion=params.root_motion)
+        if tg.lost_frames:
+            warnings.append(f"driving: no person in {tg.lost_frames} of {len(seq)} frames; "
+                            "held the last pose and eased into the next")
+        renderer = rig_renderer(ref, inputs.get("background"), params.inpaint)
+        h, w = ref.image.shape[:2]
+
+        def frames():
+            for pts in tg.points:
+                yield renderer.render(pts)
+
+        stream = FrameStream(frames(), fps=seq.fps, size=(w, h), num_frames=len(tg.points),
+                             side_outputs={
+                                 "pose": lambda p: write_pose(Path(p), tg, seq.fps, (w, h), seq),
+                                 "preview": lambda p: write_preview(Path(p), renderer, tg, seq.fps)},
+                             extras={"parts": len(renderer.rig.parts), "legs_rigged": ref.legs,
+                                     "lost_frames": tg.lost_frames,
+                                     "flipped_frames": tg.flipped_frames,
+                                     "targets": tg.points, "warnings": warnings})
+        stream.warnings.extend(warnings)
+        return stream
+
+
+def rig_renderer(ref: Reference, background: Any, inpaint: bool) -> RigRenderer:
+    rig = build_rig(ref.image, ref.alpha, ref.points, ref.visibility, ref.legs)
+    h, w = ref.image.shape[:2]
+    if background is not None:
+        bg = load_background(background, (w, h))
+    elif inpaint:
+        bg = clean_plate(ref.image, ref.alpha)
+    else:
+        bg = ref.image
+    return RigRenderer(rig, bg)
