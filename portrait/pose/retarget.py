@@ -130,7 +130,7 @@ def _ground_shift(d_ext: np.ndarray, out: np.ndarray, r_ext: np.ndarray, s: floa
     the driver's scaled clearance above its own ground."""
     feet = list(FEET)
     d_low = d_ext[:, feet, 1].max(axis=1)
-    d_ground = np.percentile(d_low, 95)
+    d_ground = d_low.max()          # the driver's points are already smoothed
     clearance = np.maximum(d_ground - d_low, 0.0) * s
     r_ground = r_ext[feet, 1].max()
     return (r_ground - clearance) - out[:, feet, 1].max(axis=1)

@@ -189,9 +189,10 @@ def motion(kind: str, n: int) -> list[Angles]:
                         head=6 * np.sin(ph), lean=-3 * np.sin(ph))
         elif kind == "dance":
             up = 0.5 - 0.5 * np.cos(ph)
-            a = replace(a, l_arm=25 + 130 * up, l_fore=15 + 150 * up, r_arm=-25 - 60 * up,
-                        r_fore=-15 + 80 * up, r_arm_z=-0.3 * up, lean=8 * np.sin(ph),
-                        l_leg=6 + 10 * up, r_leg=-6 - 4 * up, l_shin=3 + 4 * up,
+            a = replace(a, l_arm=a.l_arm + 120 * up, l_fore=a.l_fore + 140 * up,
+                        r_arm=a.r_arm - 55 * up, r_fore=a.r_fore + 85 * up, r_arm_z=-0.3 * up,
+                        lean=8 * np.sin(ph), l_leg=a.l_leg + 10 * up, r_leg=a.r_leg - 4 * up,
+                        l_shin=a.l_shin + 4 * up,
                         root=(0.05 * np.sin(ph), 0.0), head=-8 * np.sin(ph))
         else:
             raise ValueError(f"unknown motion {kind!r}")

@@ -1,0 +1,245 @@
+"""portrait.pose, rig engine: exact checks on a synthetic figure with known joints driven by
+procedural pose sequences, plus the shipped assets through MediaPipe."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from animakit import load_pipeline
+from animakit.errors import InputError, MediaError, NoPersonError
+from animakit.skeleton import MIRROR, pck, render_pose_image
+from portrait.pose.filters import facing, fill_lost_frames, fix_flips, smooth_points
+from portrait.pose.posefile import PoseSequence, load_pose_file
+from portrait.pose.retarget import bone_lengths, extend, retarget
+from portrait.pose.synthetic import (SKIN, Angles, draw_figure, figure_pose, framing, motion,
+                                     motion_sequence, reference_figure)
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets" / "pose"
+SIZE = (240, 400)          # small frames keep the file fast
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    return load_pipeline("portrait.pose")
+
+
+@pytest.fixture(scope="module")
+def figure(tmp_path_factory):
+    d = tmp_path_factory.mktemp("figure")
+    img, mask, pts, vis = reference_figure(SIZE)
+    from animakit.media import save_image
+    save_image(d / "ref.png", img)
+    save_image(d / "mask.png", mask)
+    (d / "kp.json").write_text(json.dumps({"points": pts[:, :2].tolist(), "visibility": vis.tolist()}))
+    return {"dir": d, "img": img, "mask": mask, "pts": pts, "vis": vis}
+
+
+def _driver(path: Path, kind: str, n: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    p, v = motion_sequence(kind, n, SIZE)
+    PoseSequence(p, v, 24.0, SIZE).save(path)
+    return p, v
+
+
+def _inputs(fig, driving, **kw):
+    d = fig["dir"]
+    return dict(image=str(d / "ref.png"), keypoints=str(d / "kp.json"), mask=str(d / "mask.png"),
+                driving=str(driving), size=max(SIZE), smoothing=0.0, **kw)
+
+
+# ---- retargeting -----------------------------------------------------------------------
+def test_retarget_same_proportions_reproduces_driver():
+    p, v = motion_sequence("dance", 12, SIZE)
+    out = retarget(p, np.ones(v.shape, bool), p[0], v[0], ground=False)
+    assert np.abs(out[:, :, :2] - p[:, :, :2]).max() < 1.0
+    # with the ground line, the lowest foot over the clip lands on the reference's floor
+    grounded = retarget(p, np.ones(v.shape, bool), p[0], v[0])
+    feet = [27, 28, 29, 30, 31, 32]
+    assert abs(grounded[:, feet, 1].max() - p[0, feet, 1].max()) < 0.5
+
+
+def test_retarget_keeps_reference_proportions_and_ground():
+    hip, unit = framing(SIZE)
+    ref, vis = figure_pose(Angles(), hip, unit)
+    drv = np.array([figure_pose(a, (hip[0] + 30, hip[1] - 20), unit * 1.3)[0]
+                    for a in motion("walk", 16)])
+    out = retarget(drv, np.ones(drv.shape[:2], bool), ref, vis)
+    r_len, o_len = bone_lengths(extend(ref[None]))[0], bone_lengths(extend(out))
+    for j in (13, 15, 14, 16, 25, 27, 26, 28):          # in-plane limbs keep the reference length
+        assert np.allclose(o_len[:, j], r_len[j], rtol=0.02), j
+    torso = [0, 11, 12, 23, 24]
+    assert np.allclose(out[0, torso, 0], ref[torso, 0], atol=1.5)   # frame 0 on the reference
+    feet = [27, 28, 29, 30, 31, 32]
+    low_o, low_d = out[:, feet, 1].max(axis=1), drv[:, feet, 1].max(axis=1)
+    assert abs(low_o.max() - ref[feet, 1].max()) < 0.5          # stands on the reference's floor
+    assert np.allclose(low_o.max() - low_o, (low_d.max() - low_d) / 1.3, atol=0.5)  # bobs scaled
+    # the driver's travel is scaled by 1/1.3 onto the reference
+    travel_d = drv[:, 23:25, 0].mean(1) - drv[0, 23:25, 0].mean()
+    travel_o = out[:, 23:25, 0].mean(1) - out[0, 23:25, 0].mean()
+    assert np.allclose(travel_o, travel_d / 1.3, atol=1.0)
+
+
+# ---- temporal filters -------------------------------------------------------------------
+def test_hold_and_ease_fills_lost_frames():
+    pts = np.zeros((10, 33, 3), np.float32)
+    pts[:, :, 0] = np.arange(10)[:, None] * 10.0
+    valid = np.array([0, 1, 1, 0, 0, 0, 1, 1, 1, 0], bool)
+    out = fill_lost_frames(pts, valid)
+    x = out[:, 0, 0]
+    assert x[0] == 10 and x[9] == 80                     # held at both ends
+    assert x[2] == 20 and x[6] == 60
+    assert np.all(np.diff(x[2:7]) > 0)                   # eased, monotone inside the gap
+    assert x[3] - x[2] < x[4] - x[3]                     # slow start (smoothstep)
+
+
+def test_smoothing_removes_jitter_without_lag():
+    p, _ = motion_sequence("wave", 48, SIZE)
+    noisy = p + np.random.default_rng(0).normal(0, 2.0, p.shape).astype(np.float32)
+    sm = smooth_points(noisy, 24.0, 0.6, scale=150.0)
+    assert np.abs(sm - p).mean() < 0.6 * np.abs(noisy - p).mean()
+
+
+def test_left_right_flips_are_undone():
+    p, v = motion_sequence("walk", 8, SIZE)
+    flipped = p.copy()
+    flipped[3] = p[3][list(MIRROR)]
+    assert facing(flipped)[3] != facing(p[0])
+    fixed, _, n = fix_flips(flipped, v, int(facing(p[0])))
+    assert n == 1 and np.allclose(fixed, p)
+
+
+# ---- rendering --------------------------------------------------------------------------
+def test_render_matches_ground_truth_figure(pipe, figure, tmp_path):
+    p, _ = _driver(tmp_path / "dance.npz", "dance")
+    out = pipe(**_inputs(figure, tmp_path / "dance.npz", retarget="off"))
+    assert len(out.frames) == len(p) and out.fps == 24.0
+    assert out.frames[0].shape == figure["img"].shape
+    assert np.abs(out.frames[0].astype(int) - figure["img"]).mean() < 2.0   # rest pose = reference
+    hip, unit = framing(SIZE)
+    ious = []
+    for t in range(0, len(p), 3):
+        gt, gt_mask = draw_figure(p[t], SIZE, unit)
+        body = np.abs(out.frames[t].astype(int) - gt).sum(2) > 60
+        # pixels that differ from the ground truth frame: few, relative to the body area
+        ious.append(body.sum() / (gt_mask > 127).sum())
+    assert max(ious) < 0.2, ious
+
+
+def test_background_unchanged_outside_swept_region(pipe, figure, tmp_path):
+    import cv2
+    p, _ = _driver(tmp_path / "walk.npz", "walk")
+    out = pipe(**_inputs(figure, tmp_path / "walk.npz", retarget="off"))
+    hip, unit = framing(SIZE)
+    swept = figure["mask"] > 0
+    for t in range(len(p)):
+        swept |= draw_figure(p[t], SIZE, unit)[1] > 0
+    swept = cv2.dilate(swept.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
+    for f in out.frames[::4]:
+        assert np.array_equal(f[~swept], figure["img"][~swept])
+
+
+def test_forearm_crossing_the_torso_is_drawn_in_front(pipe, figure, tmp_path):
+    n = 16
+    p, _ = _driver(tmp_path / "dance.npz", "dance", n)
+    out = pipe(**_inputs(figure, tmp_path / "dance.npz"))
+    t = n // 2                                   # peak: right forearm across the chest, nearer
+    mid = ((p[t, 14, :2] + p[t, 16, :2]) / 2).round().astype(int)
+    colour = out.frames[t][mid[1] - 1:mid[1] + 2, mid[0] - 1:mid[0] + 2].reshape(-1, 3).mean(0)
+    assert np.abs(colour - SKIN).max() < 30, colour
+
+
+def test_legs_out_of_frame_warns_and_animates(pipe, figure, tmp_path):
+    from animakit.media import save_image
+    h = int(figure["pts"][25, 1]) - 20           # crop above the knees
+    save_image(tmp_path / "top.png", figure["img"][:h])
+    save_image(tmp_path / "top_mask.png", figure["mask"][:h])
+    pts = figure["pts"].copy()
+    vis = figure["vis"].copy()
+    vis[25:] = 0.0
+    (tmp_path / "kp.json").write_text(json.dumps({"points": pts[:, :2].tolist(), "visibility": vis.tolist()}))
+    _driver(tmp_path / "wave.npz", "wave", 8)
+    stream = pipe.stream(image=str(tmp_path / "top.png"), mask=str(tmp_path / "top_mask.png"),
+                         keypoints=str(tmp_path / "kp.json"), driving=str(tmp_path / "wave.npz"),
+                         size=0)
+    assert any("legs are out of frame" in w for w in stream.warnings)
+    frames = list(stream)
+    assert len(frames) == 8 and frames[0].shape[0] == h - h % 2
+    assert np.abs(frames[4].astype(int) - frames[0]).mean() > 1.0      # the arm waved
+
+
+def test_side_outputs_round_trip(pipe, figure, tmp_path):
+    _driver(tmp_path / "walk.npz", "walk", 8)
+    stream = pipe.stream(**_inputs(figure, tmp_path / "walk.npz"))
+    frames = list(stream)
+    stream.side_outputs["pose"](tmp_path / "out.npz")
+    stream.side_outputs["preview"](tmp_path / "preview.mp4")
+    seq = load_pose_file(tmp_path / "out.npz")
+    assert seq.points.shape == (8, 33, 3) and seq.image_size == SIZE and seq.fps == 24.0
+    assert (tmp_path / "preview.mp4").stat().st_size > 1000
+    again = pipe(**_inputs(figure, tmp_path / "out.npz", retarget="off"))
+    assert np.abs(again.frames[5].astype(int) - frames[5]).mean() < 1.0
+
+
+# ---- bad input --------------------------------------------------------------------------
+def test_no_person_in_reference(pipe, tmp_path):
+    from animakit.media import save_image
+    save_image(tmp_path / "empty.png", np.full((200, 120, 3), 128, np.uint8))
+    _driver(tmp_path / "walk.npz", "walk", 4)
+    with pytest.raises(NoPersonError, match="empty.png"):
+        pipe(image=str(tmp_path / "empty.png"), driving=str(tmp_path / "walk.npz"))
+
+
+def test_driver_without_person(pipe, figure, tmp_path):
+    PoseSequence(np.zeros((5, 33, 3), np.float32), np.zeros((5, 33), np.float32), 24.0,
+                 SIZE).save(tmp_path / "none.npz")
+    with pytest.raises(NoPersonError, match="none.npz"):
+        pipe(**_inputs(figure, tmp_path / "none.npz"))
+
+
+def test_bad_pose_files(pipe, figure, tmp_path):
+    np.savez(tmp_path / "nofps.npz", points=np.zeros((3, 33, 3)), image_size=np.array(SIZE))
+    with pytest.raises(MediaError, match="fps"):
+        pipe(**_inputs(figure, tmp_path / "nofps.npz"))
+    np.savez(tmp_path / "shape.npz", points=np.zeros((3, 17, 2)), fps=24.0)
+    with pytest.raises(MediaError, match="33"):
+        pipe(**_inputs(figure, tmp_path / "shape.npz"))
+    (tmp_path / "kp.json").write_text("[[1, 2]]")
+    _driver(tmp_path / "walk.npz", "walk", 4)
+    with pytest.raises(InputError, match="kp.json"):
+        pipe(**{**_inputs(figure, tmp_path / "walk.npz"), "keypoints": str(tmp_path / "kp.json")})
+
+
+# ---- shipped assets through MediaPipe ---------------------------------------------------
+def test_mediapipe_finds_the_shipped_figure():
+    from animakit.landmarks import detect_pose
+    from animakit.media import load_image
+    img = load_image(ASSETS / "figure.png")
+    known = json.loads((ASSETS / "figure_keypoints.json").read_text())
+    pose = detect_pose(img)
+    assert pose is not None
+    assert pck(pose.points, np.array(known["points"]), 0.1,
+               joints=(0, 11, 12, 13, 14, 15, 16, 23, 24, 27, 28)) >= 0.8
+
+
+def test_shipped_clip_end_to_end_pck(pipe):
+    """Detect the shipped driving clip, render, re-detect the output: PCK@0.1 vs target."""
+    from animakit.landmarks import PoseDetector
+    out = pipe(image=str(ASSETS / "figure.png"), driving=str(ASSETS / "dance_driver.mp4"),
+               duration=0.5, size=512)
+    targets = out.extras["targets"]
+    scores = []
+    with PoseDetector() as det:
+        for f, tgt in zip(out.frames[::2], targets[::2]):
+            pose = det(f)
+            assert pose is not None
+            scores.append(pck(pose.points, tgt, 0.1, joints=tuple(range(11, 29))))
+    assert np.mean(scores) >= 0.8, scores
+
+
+def test_pose_image_is_openpose_coloured():
+    p, v = motion_sequence("walk", 1, SIZE)
+    img = render_pose_image(p[0], v[0], SIZE)
+    assert img.shape == (SIZE[1], SIZE[0], 3) and img.max() > 200
+    assert (img.sum(2) > 0).mean() < 0.2               # a skeleton on black, not a fill
