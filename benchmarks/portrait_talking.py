@@ -1,0 +1,179 @@
+"""Figures of ``portrait.talking`` (weight-free mesh engine); prints one JSON object.
+
+    .venv/bin/python benchmarks/portrait_talking.py [--quick] [--dev-data DIR]
+
+Speed (ms per frame at 512x512, with and without H.264 encoding), lip sync (Pearson r of
+the re-detected mouth opening against the audio RMS envelope), faithfulness (PSNR outside
+the dilated face region, before and after encoding, against the codec alone), silence
+stability (re-detected eye/nose jitter), driving-video fidelity (normalized mean error of
+re-detected output landmarks against the transferred motion) and peak memory for long
+audio (10 min vs 10 s; --quick uses 2 min). Inputs: the shipped assets; with --dev-data,
+also the dev driving clip and speech.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import animakit  # noqa: E402
+from animakit.landmarks import FaceMesher  # noqa: E402
+from animakit.media import load_audio, load_image, read_video, write_video  # noqa: E402
+from animakit.render import render_to_file  # noqa: E402
+from portrait.talking import measures as M  # noqa: E402
+
+IMAGE = ROOT / "assets/portrait.png"
+SPEECH = ROOT / "assets/speech.wav"
+CLIP = ROOT / "assets/talking/driving_face.mp4"
+
+
+def timed_frames(pipe, **kw) -> tuple[list[np.ndarray], float, float, dict]:
+    """(frames, setup s, ms per frame, extras) iterating the stream without encoding."""
+    t0 = time.perf_counter()
+    stream = pipe.stream(**kw)
+    t1 = time.perf_counter()
+    frames = list(stream)
+    t2 = time.perf_counter()
+    return frames, t1 - t0, 1000 * (t2 - t1) / len(frames), stream.extras
+
+
+def timed_render(pipe, out: Path, exports=None, **inputs) -> float:
+    """ms per frame of a full render_to_file (setup, motion, warp, encode, mux)."""
+    t0 = time.perf_counter()
+    info = render_to_file(pipe, out, inputs=inputs, exports=exports, progress=False)
+    return 1000 * (time.perf_counter() - t0) / info["frames"]
+
+
+def audio_figures(pipe, tmp: Path, speech: Path, tag: str) -> dict:
+    frames, setup, ms, _ = timed_frames(pipe, image=IMAGE, audio=speech)
+    lm = M.redetect(frames)
+    clip = load_audio(speech)
+    env = M.rms_envelope(clip.samples, clip.sr, 25.0, len(frames))
+    out = {f"{tag}_ms_per_frame_no_encoding": round(ms, 2), f"{tag}_setup_s": round(setup, 2),
+           f"{tag}_lip_sync_pearson_r": round(M.pearson(M.mouth_opening(lm), env), 3)}
+    return out, frames
+
+
+def faithfulness(frames: list[np.ndarray], tmp: Path) -> dict:
+    src = load_image(IMAGE)
+    with FaceMesher() as mesher:
+        pts = mesher(src)[0].points
+    outside = ~M.face_region_mask(pts, src.shape[:2], dilate=0.5)
+    before = min(M.psnr(f, src, outside) for f in frames)
+    enc, _ = _roundtrip(frames, tmp / "enc.mp4")
+    codec, _ = _roundtrip([src] * len(frames), tmp / "codec.mp4")
+    after = float(np.mean([M.psnr(f, src, outside) for f in enc]))
+    codec_only = float(np.mean([M.psnr(f, src, outside) for f in codec]))
+    return {"psnr_outside_face_before_encoding_min_db": round(before, 2),
+            "psnr_outside_face_after_encoding_db": round(after, 2),
+            "psnr_outside_face_codec_alone_db": round(codec_only, 2),
+            "psnr_encoding_gap_db": round(codec_only - after, 2),
+            "face_region": "mesh hull dilated by 0.5 face widths"}
+
+
+def _roundtrip(frames, path: Path):
+    write_video(path, frames, 25.0)
+    return read_video(path)
+
+
+def silence_figures(pipe, tmp: Path) -> dict:
+    wav = tmp / "silence.wav"
+    sf.write(wav, np.zeros(16000 * 4, np.float32), 16000)
+    frames, _, ms, _ = timed_frames(pipe, image=IMAGE, audio=wav)
+    lm = M.redetect(frames)
+    jit = M.jitter(lm) * 100
+    still = M.jitter(M.redetect([frames[0]] * 20)) * 100
+    op = M.mouth_opening(lm)
+    return {"silence_jitter_eyes_nose_mean_pct_face_width": round(float(np.nanmean(jit)), 3),
+            "silence_jitter_eyes_nose_max_pct_face_width": round(float(np.nanmax(jit)), 3),
+            "silence_jitter_detector_floor_pct_face_width": round(float(np.nanmean(still)), 3),
+            "silence_mouth_opening_std_pct_face_width": round(float(np.nanstd(op) * 100), 3)}
+
+
+def driving_figures(pipe, tmp: Path, clip: Path, tag: str) -> dict:
+    frames, setup, ms, extras = timed_frames(pipe, image=IMAGE, driving=clip)
+    lm_path = tmp / f"{tag}.npz"
+    enc_ms = timed_render(pipe, tmp / f"{tag}.mp4", exports={"landmarks": lm_path},
+                          image=IMAGE, driving=clip)
+    targets = np.load(lm_path)["landmarks"].astype(np.float64)
+    found = M.redetect(frames)
+    static = np.repeat(np.load(lm_path)["reference"][None].astype(np.float64), len(targets), 0)
+    return {f"{tag}_fps_no_encoding": round(1000 / ms, 1),
+            f"{tag}_fps_with_encoding": round(1000 / enc_ms, 1),
+            f"{tag}_setup_s": round(setup, 2),
+            f"{tag}_lost_frames": extras.get("lost_frames", 0),
+            f"{tag}_nme_output_vs_transferred_motion": round(M.normalized_mean_error(found, targets), 4),
+            f"{tag}_nme_still_source_vs_motion": round(M.normalized_mean_error(static, targets), 4)}
+
+
+MEMORY_SCRIPT = """
+import resource, sys
+import animakit
+pipe = animakit.load_pipeline("portrait.talking")
+n = 0
+for f in pipe.stream(image=sys.argv[1], audio=sys.argv[2]):
+    n += 1
+print(n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def peak_rss_mb(audio: Path) -> tuple[int, float]:
+    out = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, str(IMAGE), str(audio)],
+                         capture_output=True, text=True, cwd=ROOT, check=True).stdout.split()
+    return int(out[-2]), int(out[-1]) / 1024.0
+
+
+def memory_figures(tmp: Path, long_seconds: float) -> dict:
+    speech = load_audio(SPEECH).samples
+    reps = int(np.ceil(long_seconds * 16000 / len(speech)))
+    long_wav, short_wav = tmp / "long.wav", tmp / "short.wav"
+    sf.write(long_wav, np.tile(speech, reps)[: int(long_seconds * 16000)], 16000)
+    sf.write(short_wav, np.tile(speech, 2)[: 10 * 16000], 16000)
+    n_short, short = peak_rss_mb(short_wav)
+    t0 = time.perf_counter()
+    n_long, long_ = peak_rss_mb(long_wav)
+    return {"memory_long_audio_seconds": long_seconds, "memory_frames_long": n_long,
+            "memory_long_render_s": round(time.perf_counter() - t0, 1),
+            "peak_rss_10s_mb": round(short, 1), "peak_rss_long_mb": round(long_, 1),
+            "peak_rss_increase_mb": round(long_ - short, 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="2 min of audio for the memory figure")
+    ap.add_argument("--dev-data", type=Path, default=Path("/work/shared/dev-data"))
+    args = ap.parse_args()
+    pipe = animakit.load_pipeline("portrait.talking")
+    res: dict = {"pipeline": "portrait.talking", "engine": "mesh", "image": "assets/portrait.png 512x512",
+                 "cpu_count": os.cpu_count()}
+    with tempfile.TemporaryDirectory() as t:
+        tmp = Path(t)
+        fig, frames = audio_figures(pipe, tmp, SPEECH, "audio")
+        res.update(fig)
+        res["audio_ms_per_frame_with_encoding"] = round(
+            timed_render(pipe, tmp / "a.mp4", image=IMAGE, audio=SPEECH), 2)
+        res.update(faithfulness(frames, tmp))
+        res.update(silence_figures(pipe, tmp))
+        res.update(driving_figures(pipe, tmp, CLIP, "driving_asset"))
+        dev = args.dev_data
+        if (dev / "face_driving_d11.mp4").exists():
+            res.update(driving_figures(pipe, tmp, dev / "face_driving_d11.mp4", "driving_dev_d11"))
+        if (dev / "speech_en.wav").exists():
+            res.update(audio_figures(pipe, tmp, dev / "speech_en.wav", "audio_dev_en")[0])
+        res.update(memory_figures(tmp, 120.0 if args.quick else 600.0))
+    print(json.dumps(res, indent=1))
+
+
+if __name__ == "__main__":
+    main()
