@@ -23,6 +23,10 @@ def param_control(spec: ParamSpec) -> gr.Component:
         return gr.Dropdown(list(spec.choices), value=spec.default, label=label, info=info)
     if spec.type is bool:
         return gr.Checkbox(value=bool(spec.default), label=label, info=info)
+    if spec.type in (int, float) and spec.optional:
+        # None means "automatic": an empty box reads better than a 0 that fails the range
+        return gr.Textbox(value="" if spec.default is None else str(spec.default), label=label,
+                          info=info, placeholder="auto (leave empty)")
     if spec.type in (int, float):
         bounded = spec.min is not None and spec.max is not None and spec.default is not None
         if bounded and spec.max - spec.min <= 10000:
@@ -52,7 +56,7 @@ def input_control(spec: InputSpec) -> gr.Component:
             types += [".png", ".jpg", ".jpeg", ".webp"]
         return gr.File(label=label, file_types=types or None, type="filepath")
     if spec.kind == "image":
-        return gr.Image(label=label, type="filepath", sources=["upload", "clipboard"])
+        return LenientImage(label=label, type="filepath", sources=["upload", "clipboard"])
     if spec.kind == "audio":
         return gr.Audio(label=label, type="filepath", sources=["upload", "microphone"])
     if spec.kind == "video":
@@ -60,10 +64,27 @@ def input_control(spec: InputSpec) -> gr.Component:
     raise ValueError(f"unknown input kind {spec.kind!r}")
 
 
+class LenientImage(gr.Image):
+    """An image upload that hands an unreadable file to the pipeline instead of failing in
+    Gradio's preprocessing, so the user sees animakit's message naming the file."""
+
+    @classmethod
+    def get_block_name(cls) -> str:
+        return "image"
+
+    def preprocess(self, payload):
+        try:
+            return super().preprocess(payload)
+        except Exception:
+            return getattr(payload, "path", None)
+
+
 def clean_param_value(spec: ParamSpec, value: Any) -> Any:
     """Gradio hands back '' for an empty textbox and floats for int sliders."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None if spec.optional else spec.default
+    if isinstance(value, str) and spec.type in (int, float):
+        return value.strip()        # build_params coerces and range-checks it
     if spec.type is int and isinstance(value, float) and value.is_integer():
         return int(value)
     return value

@@ -84,7 +84,7 @@ def engine_note(cls: type[Pipeline]) -> str:
 
 def build_tab(cls: type[Pipeline], custom: Callable[[TabContext], None] | None = None) -> TabContext:
     ctx = TabContext(cls)
-    with gr.Tab(cls.name, id=slug(cls.name)):
+    with gr.Tab(cls.name, id=slug(cls.name), elem_id=f"tab_{slug(cls.name)}"):
         gr.Markdown(f"### {cls.name}\n{cls.help}")
         with gr.Row():
             with gr.Column(scale=1):
@@ -107,10 +107,10 @@ def build_tab(cls: type[Pipeline], custom: Callable[[TabContext], None] | None =
                     cancel_btn = gr.Button("Cancel", variant="stop")
                 if custom is not None:
                     custom(ctx)
-        run = ctx.make_runner()
+                run = ctx.make_runner()
+                _examples(ctx, run)
         event = run_btn.click(run, ctx.all_controls(), ctx.outputs(), api_name=f"run_{slug(cls.name)}")
         cancel_btn.click(None, None, None, cancels=[event])
-        _examples(ctx, run)
     return ctx
 
 

@@ -1,0 +1,139 @@
+"""The studio as users meet it: a launched app, driven by gradio_client and by a real
+headless Chromium (Debian's, through Playwright's executable-path launch — nothing downloaded)."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from animakit.media import VideoReader
+from animakit.registry import pipeline_classes
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory):
+    port = _free_port()
+    log = tmp_path_factory.mktemp("studio") / "app.log"
+    env = {**os.environ, "ANIMAKIT_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
+    with open(log, "w") as fh:
+        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=fh,
+                                stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 180
+    import urllib.request
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("studio exited:\n" + log.read_text()[-3000:])
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            time.sleep(1)
+    else:
+        proc.kill()
+        raise RuntimeError("studio did not start:\n" + log.read_text()[-3000:])
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def client(studio):
+    from gradio_client import Client
+    return Client(studio, verbose=False)
+
+
+def _slug(name: str) -> str:
+    return name.replace(".", "_")
+
+
+EXAMPLE_PIPELINES = [n for n, c in pipeline_classes().items() if c.examples]
+
+
+@pytest.mark.parametrize("name", EXAMPLE_PIPELINES)
+def test_every_tab_example_returns_a_playable_mp4(client, name):
+    video, info = client.predict(0, api_name=f"/example_{_slug(name)}")
+    path = Path(video["video"] if isinstance(video, dict) else video)
+    r = VideoReader(path)
+    assert r.num_frames >= 2 and r.fps > 0
+    assert f"**{r.num_frames} frames** at {r.fps:g} fps" in info
+
+
+def test_every_registered_pipeline_has_a_tab_and_an_example(client):
+    endpoints = client.view_api(return_format="dict")["named_endpoints"]
+    for name in pipeline_classes():
+        assert f"/run_{_slug(name)}" in endpoints
+    assert set(EXAMPLE_PIPELINES) == set(pipeline_classes())
+
+
+def test_bad_upload_shows_the_error_and_the_app_keeps_serving(client, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+    bogus = tmp_path / "notes.png"
+    bogus.write_text("this is a text file, not an image")
+    cls = pipeline_classes()["animakit.kenburns"]
+    defaults = [("" if p["default"] is None else p["default"]) for p in cls.describe()["params"]]
+    args = [handle_file(str(bogus)), None, "affine", 0] + defaults
+    with pytest.raises(AppError, match="not a readable image"):
+        client.predict(*args, api_name="/run_animakit_kenburns")
+    video, info = client.predict(1, api_name="/example_animakit_kenburns")
+    assert VideoReader(Path(video["video"] if isinstance(video, dict) else video)).num_frames > 2
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def test_browser_renders_an_example_plays_it_and_screenshots_tabs(studio):
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is required for the browser test: run `make test` as root "
+                    "or `apt-get install chromium`")
+    from playwright.sync_api import sync_playwright
+    classes = pipeline_classes()
+    first = next(n for n in ("portrait.talking", "animakit.kenburns")
+                 if n in classes and classes[n].examples)
+    DOCS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(studio, wait_until="networkidle", timeout=120_000)
+        page.get_by_role("tab", name=first).click()
+        # the first example of the tab: one click fills the controls and renders
+        page.locator(f"#tab_{_slug(first)} button.gallery-item").first.click()
+        video = page.locator(f"#video_{_slug(first)} video")
+        video.wait_for(state="attached", timeout=240_000)
+        page.wait_for_function(
+            """id => { const v = document.querySelector('#' + id + ' video');
+                       return v && v.readyState >= 2 && v.duration > 0; }""",
+            arg=f"video_{_slug(first)}", timeout=120_000)
+        playing = page.evaluate(
+            """async id => { const v = document.querySelector('#' + id + ' video');
+                             v.muted = true; await v.play();
+                             await new Promise(r => setTimeout(r, 800));
+                             return {t: v.currentTime, paused: v.paused, w: v.videoWidth}; }""",
+            f"video_{_slug(first)}")
+        assert playing["t"] > 0 and not playing["paused"] and playing["w"] > 0
+        for name in pipeline_classes():
+            page.get_by_role("tab", name=name).click()
+            page.wait_for_timeout(600)
+            page.screenshot(path=str(DOCS / f"studio_{_slug(name)}.png"), full_page=False)
+        browser.close()
