@@ -109,23 +109,24 @@ class MeshWarp:
             u = cv2.remap(d, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         return u
 
-    def maps(self, deltas: np.ndarray, iterations: int = 3) -> tuple[np.ndarray, np.ndarray]:
-        """``cv2.remap`` maps (h, w) float32 ``(map_x, map_y)`` of the warp."""
+    def sampling_map(self, deltas: np.ndarray, iterations: int = 3) -> np.ndarray:
+        """(h, w, 2) float32 source position of every output pixel: pass it to
+        ``cv2.remap(image, map, None, ...)`` to warp any image or mask of the region."""
         u = self.inverse_field(deltas, iterations)
         w, h = self.size
         if self.grid != self.size:
             u = cv2.resize(u, (w, h), interpolation=cv2.INTER_LINEAR)
-        ix, iy = self._identity
-        return ix - u[..., 0], iy - u[..., 1]
+        return cv2.subtract(self._identity, u)
 
     def warp(self, image: np.ndarray, deltas: np.ndarray, iterations: int = 3,
              interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
         """``image`` (h, w, C) warped so that each mesh point moves by its delta."""
-        mx, my = self.maps(deltas, iterations)
-        return cv2.remap(image, mx, my, interpolation, borderMode=cv2.BORDER_REPLICATE)
+        return cv2.remap(image, self.sampling_map(deltas, iterations), None, interpolation,
+                         borderMode=cv2.BORDER_REPLICATE)
 
 
-def _identity_maps(w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
+def _identity_maps(w: int, h: int) -> np.ndarray:
+    """(h, w, 2) float32 pixel coordinates (x, y)."""
     x, y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    return x, y
+    return np.ascontiguousarray(np.stack([x, y], 2))
 

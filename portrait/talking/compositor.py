@@ -6,8 +6,10 @@ import numpy as np
 
 from animakit.meshwarp import MeshWarp
 
+from .eyes import EyePainter
 from .mouth import MouthPainter
-from .rig import LOWER_LIP_INNER, UPPER_LIP_INNER, face_frame, face_width
+from .rig import (LINEAR_CONTROLS, LOWER_LIP_INNER, UPPER_LIP_INNER, FaceRig, face_frame,
+                  face_width)
 
 _UPPER = np.array(UPPER_LIP_INNER[1:-1])
 _LOWER = np.array(LOWER_LIP_INNER[1:-1])
@@ -43,7 +45,7 @@ class FaceCompositor:
     """
 
     def __init__(self, image: np.ndarray, points: np.ndarray, crop_scale: float = 1.9,
-                 feather: float = 0.06, max_grid: int = 192):
+                 feather: float = 0.06, max_grid: int = 192, rig: FaceRig | None = None):
         self.image = np.ascontiguousarray(image)
         self.points = np.asarray(points, dtype=np.float64)
         h, w = image.shape[:2]
@@ -54,6 +56,10 @@ class FaceCompositor:
         local = self.points[:, :2] - self.offset
         self.warp = MeshWarp(local, (x1 - x0, y1 - y0), max_grid=max_grid)
         self.mouth = MouthPainter(self.crop, local, face_width(self.points))
+        self.eyes = EyePainter(self.crop, local, face_width(self.points))
+        rig = rig or FaceRig(self.points)
+        self._blink_r = rig.bases[LINEAR_CONTROLS.index("blink_r")]
+        self._blink_l = rig.bases[LINEAR_CONTROLS.index("blink_l")]
         alpha = feather_mask((x1 - x0, y1 - y0), feather * max(x1 - x0, y1 - y0))[..., 0]
         self._alpha, self._beta = alpha, np.ascontiguousarray(1.0 - alpha)
         self._ey = face_frame(self.points)[2]
@@ -74,11 +80,16 @@ class FaceCompositor:
 
     def render_crop(self, target: np.ndarray) -> np.ndarray:
         """(h, w, 3) uint8 warped crop for posed landmarks ``target`` (478, 2+) in image pixels."""
-        target = self.uncrossed(target)
-        deltas = target[:, :2] - self.points[:, :2]
+        target = self.uncrossed(target)[:, :2]
+        c_r, c_l = self.eyes.closure(target)
+        if c_r > 0 or c_l > 0:          # closing lids are painted, not warped
+            target = target - c_r * self._blink_r - c_l * self._blink_l
+        deltas = target - self.points[:, :2]
         out = self.warp.warp(self.crop, deltas)
         upper = deltas[UPPER_LIP_INNER[1:-1]].mean(0)
-        self.mouth.paint(out, target[:, :2] - self.offset, upper)
+        local = target - self.offset
+        self.mouth.paint(out, local, upper)
+        self.eyes.paint(out, local, (c_r, c_l))
         return out
 
     def render(self, target: np.ndarray) -> np.ndarray:

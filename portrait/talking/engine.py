@@ -135,7 +135,7 @@ def prepare(inputs: dict[str, Any], p: TalkingParams, seed: int) -> Job:
     image = load_image(src, name=name)
     points = source_face(image, name, p.face_index)
     rig = FaceRig(points)
-    comp = FaceCompositor(image, points, p.crop_scale, p.feather)
+    comp = FaceCompositor(image, points, p.crop_scale, p.feather, rig=rig)
     extras: dict[str, Any] = {"face_width": round(rig.width, 2), "crop_box": list(comp.box)}
     private: dict[str, Any] = {}
     audio, make = None, _speech_targets

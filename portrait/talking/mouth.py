@@ -49,7 +49,9 @@ class MouthPainter:
         self.tongue = np.clip(lip * np.array([0.62, 0.36, 0.36]), 0, 255)
         skin = np.median(crop.reshape(-1, 3), 0)
         light = float(np.clip(skin.mean() / 170.0, 0.55, 1.1))
-        self.teeth = np.clip(np.array([232.0, 226, 214]) * light, 0, 255)
+        # off-white, tinted by the picture's own colour cast (a painting's varnish, warm light)
+        neutral = np.array([232.0, 226, 214]) * light
+        self.teeth = np.clip(0.55 * neutral + 0.45 * np.minimum(skin * 1.3, 250), 0, 255)
         self.has_interior = self.src_gap > 4e-4
 
     def paint(self, crop: np.ndarray, points: np.ndarray, upper_shift: np.ndarray) -> None:
@@ -96,18 +98,20 @@ class MouthPainter:
         tongue = _smoothstep((ty - 0.45) / 0.55) * np.clip(gap / (0.05 * self.fw), 0, 1)
         base = (self.cavity * (1 - tongue[..., None]) + self.tongue * tongue[..., None])
         img = base * side[None, :, None]
-        teeth_h = np.minimum(0.42 * gap, 0.05 * self.fw)
+        teeth_h = np.minimum(0.34 * gap, 0.04 * self.fw)
         d_up = ys - y_up
         band = _smoothstep((teeth_h - d_up) / 0.8) * _smoothstep(d_up + 1.0)
-        band *= _smoothstep((0.78 - np.abs(tx)) / 0.2)[None, :]
+        band *= _smoothstep((0.68 - np.abs(tx)) / 0.28)[None, :]
         if not self.has_interior:
-            shade = (0.8 + 0.2 * (1 - tx ** 2))[None, :] * (1.0 - 0.25 * np.clip(d_up / np.maximum(teeth_h, 1e-3), 0, 1))
+            # in the upper lip's shadow at the gum line, lit in the middle, dimmer at the tips
+            depth = np.clip(d_up / np.maximum(teeth_h, 1e-3), 0, 1)
+            shade = (0.72 + 0.28 * (1 - tx ** 2))[None, :] * (0.78 + 0.3 * np.sin(np.pi * (0.25 + 0.6 * depth)))
             img = img * (1 - band[..., None]) + (self.teeth * shade[..., None]) * band[..., None]
-        lo_h = np.minimum(0.18 * gap, 0.025 * self.fw) * (gap > 0.05 * self.fw)
+        lo_h = np.minimum(0.12 * gap, 0.018 * self.fw) * (gap > 0.07 * self.fw)
         d_low = y_low - ys
         lband = _smoothstep((lo_h - d_low) / 0.8) * _smoothstep(d_low + 0.5) * (lo_h > 0)
-        lband *= _smoothstep((0.6 - np.abs(tx)) / 0.2)[None, :]
-        img = img * (1 - lband[..., None]) + (0.82 * self.teeth * [1.0, 0.96, 0.92]) * lband[..., None]
+        lband *= _smoothstep((0.5 - np.abs(tx)) / 0.25)[None, :]
+        img = img * (1 - lband[..., None]) + (0.62 * self.teeth) * lband[..., None]
         return img.astype(np.float32)
 
     def _paste_source(self, interior: np.ndarray, shape, offset, upper_shift) -> None:

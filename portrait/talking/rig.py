@@ -93,8 +93,8 @@ class FaceRig:
         b["jaw"] = self._jaw()
         b["width"], b["smile"] = self._corners()
         b["brow"] = self._brow()
-        b["blink_r"] = self._blink(RIGHT_UPPER_LID, RIGHT_LOWER_LID, RIGHT_CREASE, RIGHT_IRIS)
-        b["blink_l"] = self._blink(LEFT_UPPER_LID, LEFT_LOWER_LID, LEFT_CREASE, LEFT_IRIS)
+        b["blink_r"] = self._blink(RIGHT_UPPER_LID, RIGHT_LOWER_LID, RIGHT_CREASE)
+        b["blink_l"] = self._blink(LEFT_UPPER_LID, LEFT_LOWER_LID, LEFT_CREASE)
         b["gaze_x"], b["gaze_y"] = self._gaze()
         self.bases = np.stack([b[n] for n in LINEAR_CONTROLS])          # (K, 478, 2) pixels
         z = self.points[:, 2]
@@ -148,21 +148,16 @@ class FaceRig:
         w[RIGHT_CREASE + LEFT_CREASE] = 0.35
         return self._to_px(np.zeros(NUM_POINTS), -0.04 * w)
 
-    def _blink(self, upper: list[int], lower: list[int], crease: list[int],
-               iris: list[int]) -> np.ndarray:
-        """Full closure: the upper lid meets the lower one 20 % above it; what lies between
-        (iris) is squashed onto the meeting line; the crease follows half way."""
+    def _blink(self, upper: list[int], lower: list[int], crease: list[int]) -> np.ndarray:
+        """Full closure: the upper lid meets the lower one a quarter above it; the crease
+        follows part way. (The renderer paints closing lids over the eye rather than
+        warping it; negative amounts widen the eye by warping.)"""
         p = self.points[:, :2]
         d = np.zeros((NUM_POINTS, 2))
-        meet = p[lower] + 0.2 * (p[upper] - p[lower])
+        meet = p[lower] + 0.25 * (p[upper] - p[lower])
         d[upper] = meet - p[upper]
         d[lower] = meet - p[lower]
-        d[crease] = 0.45 * d[upper]
-        line_x, line_y = meet[:, 0], meet[:, 1]
-        order = np.argsort(line_x)
-        for i in iris:
-            y = np.interp(p[i, 0], line_x[order], line_y[order])
-            d[i] = [0.0, y - p[i, 1]]
+        d[crease] = 0.3 * d[upper]
         return d
 
     def _gaze(self) -> tuple[np.ndarray, np.ndarray]:
