@@ -19,7 +19,7 @@ COLOURS = [(255, 80, 40), (40, 160, 255), (60, 220, 90), (240, 200, 30), (200, 7
 
 
 def empty_state() -> dict[str, Any]:
-    return {"strokes": [], "static": [], "points": []}
+    return {"strokes": [], "static": [], "points": [], "history": []}
 
 
 def mask_from_editor(value: Any, size: tuple[int, int]) -> np.ndarray:
@@ -71,8 +71,9 @@ def commit(state: dict, editor: Any, image_path: str | None, static: bool,
     polys = polygons(mask_from_editor(editor, (w, h)))
     if not polys:
         raise InputError("brush", "paint a region on the image first")
+    history = [*state.get("history", []), ["static" if static else "strokes", len(polys)]]
     if static:
-        return {**state, "static": [*state["static"], *polys], "points": []}
+        return {**state, "static": [*state["static"], *polys], "points": [], "history": history}
     if len(state["points"]) < 1:
         raise InputError("brush", "click on the image where the painted region should go "
                                   "(one point or more along the path)")
@@ -81,17 +82,18 @@ def commit(state: dict, editor: Any, image_path: str | None, static: bool,
     traj = [start, *state["points"]]
     strokes = [*state["strokes"], *({"mask": p, "trajectory": traj, "strength": float(strength)}
                                     for p in polys)]
-    return {**state, "strokes": strokes, "points": []}
+    return {**state, "strokes": strokes, "points": [], "history": history}
 
 
 def undo(state: dict) -> dict:
+    """Remove the last clicked point, else the last stroke or static region added."""
     if state["points"]:
         return {**state, "points": state["points"][:-1]}
-    if state["strokes"]:
-        return {**state, "strokes": state["strokes"][:-1]}
-    if state["static"]:
-        return {**state, "static": state["static"][:-1]}
-    return state
+    history = list(state.get("history", []))
+    if not history:
+        return state
+    key, count = history.pop()
+    return {**state, key: state[key][:-count], "history": history}
 
 
 def brush_json(state: dict) -> dict:
