@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from animakit.params import param
 from animakit.pipeline import InputSpec, Pipeline
 
+from .mimic_engine import MimicMotionEngine
 from .rig_engine import RigEngine
 
 VIDEO_OR_POSE = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".gif", ".npz")
@@ -28,9 +29,10 @@ class PoseParams:
                              min=0.0, max=1.0)
     inpaint: bool = param(True, "fill the background revealed behind the moved body (rig)")
     # neural engine
-    weights: str = param("", "mimicmotion: folder or hub id of an SVD img2vid-xt checkpoint "
-                         "(diffusers layout) holding the MimicMotion .safetensors, or the "
-                         "checkpoint file itself next to an SVD folder", )
+    weights: str = param("", "mimicmotion: folder or cached hub id of an SVD img2vid-xt "
+                         "checkpoint (diffusers layout; default $ANIMAKIT_SVD_WEIGHTS)")
+    checkpoint: str = param("", "mimicmotion: MimicMotion .safetensors (default: "
+                            "MimicMotion*.safetensors inside the weights folder)")
     steps: int = param(25, "mimicmotion: denoising steps", min=1, max=200)
     guidance: float = param(2.0, "mimicmotion: classifier-free guidance scale", min=1.0, max=10.0)
     window: int = param(16, "mimicmotion: frames per window", min=2, max=72)
@@ -59,5 +61,5 @@ class PosePipeline(Pipeline):
                   "misses it", required=False),
     )
     Params = PoseParams
-    engines = {"rig": RigEngine}
+    engines = {"rig": RigEngine, "mimicmotion": MimicMotionEngine}
     default_engine = "rig"
