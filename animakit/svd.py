@@ -205,12 +205,13 @@ def img2vid_xt_configs() -> dict[str, dict]:
     })
 
 
-def tiny_svd_configs() -> dict[str, dict]:
+def tiny_svd_configs(num_frames: int = 8) -> dict[str, dict]:
     """Tiny configs (the sizes of diffusers' SVD fast tests): a UNet of a few hundred k
-    parameters, a 2x-downsampling VAE, a 32-px CLIP. Same keys as :func:`img2vid_xt_configs`."""
+    parameters, a 2x-downsampling VAE, a 32-px CLIP. Same keys as :func:`img2vid_xt_configs`.
+    ``num_frames`` is the UNet's nominal clip length (engines chain segments beyond it)."""
     return copy.deepcopy({
         "unet": dict(
-            sample_size=32, in_channels=8, out_channels=4, num_frames=8,
+            sample_size=32, in_channels=8, out_channels=4, num_frames=num_frames,
             down_block_types=("CrossAttnDownBlockSpatioTemporal", "DownBlockSpatioTemporal"),
             up_block_types=("UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"),
             block_out_channels=(32, 64), layers_per_block=2, cross_attention_dim=32,
@@ -260,9 +261,9 @@ def random_svd_components(configs: dict[str, dict] | None = None, *, seed: int =
     return comps
 
 
-def tiny_svd_components(seed: int = 0) -> SVDComponents:
+def tiny_svd_components(seed: int = 0, num_frames: int = 8) -> SVDComponents:
     """Tiny random-weight SVD parts for CPU tests (seconds per clip, deterministic per seed)."""
-    return random_svd_components(tiny_svd_configs(), seed=seed)
+    return random_svd_components(tiny_svd_configs(num_frames), seed=seed)
 
 
 # -- switches -------------------------------------------------------------------------------
