@@ -39,6 +39,18 @@ def test_round_trip_frames_fps_duration_audio(video_with_audio):
     assert err < 3.0
 
 
+def test_outputs_get_ordinary_permissions(tmp_path):
+    import os
+    from animakit.media import atomic_output
+    out = write_video(tmp_path / "p.mp4", moving_square_frames(3), 25)
+    with atomic_output(tmp_path / "x.npz") as tmp:
+        tmp.write_bytes(b"data")
+    umask = os.umask(0)
+    os.umask(umask)
+    for p in (out, tmp_path / "x.npz"):
+        assert p.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
 def test_odd_frame_rate_and_odd_size(tmp_path):
     frames = [np.full((33, 47, 3), i * 8, np.uint8) for i in range(12)]
     path = write_video(tmp_path / "odd.mp4", frames, 30000 / 1001)

@@ -25,6 +25,16 @@ def check_readable(source: str | Path, name: str = "input") -> Path:
     return path
 
 
+def publish(tmp: Path, final: Path) -> None:
+    """Rename a finished temporary file into place with ordinary permissions (mkstemp makes
+    its files 0600; an output should be as readable as any file the user creates)."""
+    import os
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, final)
+
+
 class atomic_output:
     """``with atomic_output("x.npz") as tmp: np.savez(tmp, ...)`` — the file appears at its
     final path only if the block completes; otherwise the temporary file is removed."""
@@ -45,7 +55,7 @@ class atomic_output:
     def __exit__(self, exc_type, exc, tb) -> bool:
         import os
         if exc_type is None and self.tmp.exists() and self.tmp.stat().st_size > 0:
-            os.replace(self.tmp, self.path)
+            publish(self.tmp, self.path)
         else:
             self.tmp.unlink(missing_ok=True)
         return False

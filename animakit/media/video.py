@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import MediaError
 from .audio import AudioClip, has_audio, load_audio
-from .ffmpeg import check_readable, ffmpeg_exe
+from .ffmpeg import check_readable, ffmpeg_exe, publish
 
 DEFAULT_CRF = 17
 
@@ -226,7 +226,7 @@ class VideoWriter:
         final_tmp = self._tmp
         if self.audio is not None and len(self.audio.samples):
             final_tmp = self._mux_audio(self._tmp)
-        os.replace(final_tmp, self.path)
+        publish(final_tmp, self.path)
         self._tmp_files = [p for p in self._tmp_files if p != final_tmp]
         for p in self._tmp_files:
             p.unlink(missing_ok=True)
