@@ -56,6 +56,7 @@ class SVDComponents:
     feature_extractor: Any   # transformers.CLIPImageProcessor
     scheduler: Any           # diffusers.EulerDiscreteScheduler
     source: str = "<random>"
+    execution_device: torch.device | None = None   # set by CPU offload: where the nets run
 
     @property
     def vae_scale_factor(self) -> int:
@@ -64,7 +65,8 @@ class SVDComponents:
 
     @property
     def device(self) -> torch.device:
-        return self.unet.device
+        """Where the networks run (the GPU under CPU offload, though weights sit on the CPU)."""
+        return self.execution_device or self.unet.device
 
     @property
     def dtype(self) -> torch.dtype:
@@ -98,7 +100,8 @@ class SVDComponents:
                                             feature_extractor=self.feature_extractor)
 
     def as_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "source"}
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name not in ("source", "execution_device")}
 
 
 # -- loading --------------------------------------------------------------------------------
@@ -298,6 +301,7 @@ def enable_model_cpu_offload(comps: SVDComponents, device: str | torch.device = 
     the networks directly as usual — the hooks move them."""
     pipe = comps.as_pipeline()
     pipe.enable_model_cpu_offload(device=device)
+    comps.execution_device = torch.device(device)
     return pipe
 
 
@@ -310,8 +314,7 @@ def encode_clip_image(comps: SVDComponents, image: torch.Tensor) -> torch.Tensor
     size = int(comps.image_encoder.config.image_size)
     mean = torch.tensor(getattr(comps.feature_extractor, "image_mean", CLIP_MEAN))
     std = torch.tensor(getattr(comps.feature_extractor, "image_std", CLIP_STD))
-    enc_device = next(comps.image_encoder.parameters()).device
-    x = image.float().to(enc_device)
+    x = image.float().to(comps.device)
     x = F.interpolate(x, size=(size, size), mode="bicubic", antialias=True, align_corners=False)
     x = (x.clamp(0, 1) - mean.view(1, 3, 1, 1).to(x)) / std.view(1, 3, 1, 1).to(x)
     x = x.to(comps.image_encoder.dtype)
@@ -322,10 +325,9 @@ def encode_vae_latents(comps: SVDComponents, frames: torch.Tensor, *, sample: bo
                        generator: torch.Generator | None = None, chunk_size: int = 8) -> torch.Tensor:
     """VAE latents (N, 4, H/f, W/f) of ``frames`` (N, 3, H, W) in [-1, 1], unscaled (multiply
     by ``vae.config.scaling_factor`` for diffusion space). ``sample=False`` takes the mode."""
-    vae_device = next(comps.vae.parameters()).device
     out = []
     for i in range(0, frames.shape[0], chunk_size):
-        x = frames[i:i + chunk_size].to(vae_device, comps.vae.dtype)
+        x = frames[i:i + chunk_size].to(comps.device, comps.vae.dtype)
         dist = comps.vae.encode(x).latent_dist
         out.append(dist.sample(generator) if sample else dist.mode())
     return torch.cat(out)
@@ -336,11 +338,10 @@ def decode_vae_latents(comps: SVDComponents, latents: torch.Tensor,
     """Frames (N, 3, H, W) in [-1, 1], float32, from diffusion-space latents (N, 4, h, w):
     divided by the scaling factor, decoded ``chunk_size`` frames at a time (the temporal
     decoder mixes frames inside a chunk; smaller chunks use less memory)."""
-    vae_device = next(comps.vae.parameters()).device
     scale = comps.vae.config.scaling_factor
     out = []
     for i in range(0, latents.shape[0], max(1, chunk_size)):
-        z = latents[i:i + chunk_size].to(vae_device, comps.vae.dtype) / scale
+        z = latents[i:i + chunk_size].to(comps.device, comps.vae.dtype) / scale
         out.append(comps.vae.decode(z, num_frames=z.shape[0]).sample.float())
     return torch.cat(out)
 
