@@ -19,11 +19,19 @@ from .audio_motion import Blinker, SpeechMotion, frame_features, initial_level
 from .compositor import FaceCompositor
 from .drive import RelativeMotion
 from .params import TalkingParams, offsets_of
-from .rig import Expression, FaceRig
+from .mouth import INNER_POLY, OUTER_POLY
+from .rig import (LEFT_BROW, LEFT_LOWER_LID, LEFT_UPPER_LID, RIGHT_BROW, RIGHT_LOWER_LID,
+                  RIGHT_UPPER_LID, Expression, FaceRig)
 from .sources import (ANALYSIS_SR, LandmarkSpool, audio_blocks, first_face, load_landmark_file,
                       open_audio, source_face, video_landmarks)
 
 DEFAULT_FPS = 25.0
+FACE_OVAL = [10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400,
+             377, 152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109]
+SKETCH = [(FACE_OVAL, True), (OUTER_POLY, True), (INNER_POLY, True),
+          (RIGHT_UPPER_LID, False), (RIGHT_LOWER_LID, False), (LEFT_UPPER_LID, False),
+          (LEFT_LOWER_LID, False), (RIGHT_BROW[:5], False), (LEFT_BROW[:5], False),
+          ([1, 4, 5, 195, 197, 6, 168], False)]
 NO_DRIVER_SECONDS = 5.0
 SILENT_FEATURES = np.array([-120.0, -120.0, 0.0, 0.0])
 
@@ -181,12 +189,14 @@ def driver_panel(job: Job, target: np.ndarray, view: Any, height: int) -> np.nda
     x0, y0, x1, y1 = job.compositor.box
     s = 0.9 * height / max(x1 - x0, y1 - y0)
     xy = (target[:, :2] - [x0, y0]) * s + 0.05 * height
-    xy = np.clip(np.round(xy).astype(int), 0, height - 1)
-    panel[xy[:, 1], xy[:, 0]] = (120, 220, 255)
+    thick = max(1, height // 256)
+    for idx, closed in SKETCH:
+        pts = np.round(xy[idx] * 8).astype(np.int32)
+        cv2.polylines(panel, [pts], closed, (120, 220, 255), thick, cv2.LINE_AA, shift=3)
     if job.driver == "audio" and isinstance(view, np.ndarray):
         level = float(np.clip((view[0] + 60.0) / 60.0, 0, 1))
         bar = int(level * (height - 8))
-        panel[height - 4 - bar:height - 4, 4:10] = (255, 180, 60)
+        panel[height - 4 - bar:height - 4, 4:4 + max(6, height // 40)] = (255, 180, 60)
     return panel
 
 
