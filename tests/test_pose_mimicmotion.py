@@ -15,6 +15,21 @@ from portrait.pose.synthetic import motion_sequence, reference_figure
 SIZE = (32, 48)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny networks gain nothing from threads; on a loaded shared CPU, oversubscribed torch
+    threads made this file 10x slower."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def comps():
+    return tiny_svd_components(0)
+
+
 def test_posenet_keys_follow_mimicmotion_layout():
     keys = set(PoseNet(320).state_dict())
     for i in (0, 2, 4, 6, 8, 10, 12, 14):
@@ -31,9 +46,8 @@ def test_windows_cover_every_frame_with_anchor():
     assert w.argmax() in (7, 8) and w[0] < 0.1 and w[-1] < 0.1
 
 
-def test_checkpoint_round_trip_and_errors(tmp_path):
+def test_checkpoint_round_trip_and_errors(tmp_path, comps):
     from safetensors.torch import save_file
-    comps = tiny_svd_components(0)
     net = PoseNet(comps.unet.config.block_out_channels[0])
     torch.nn.init.normal_(net.final_proj.weight)
     state = {f"pose_net.{k}": v for k, v in net.state_dict().items()}
@@ -55,7 +69,7 @@ def test_missing_weights_is_a_clear_error(tmp_path, monkeypatch):
         pipe(image="x.png", driving="y.npz", engine="mimicmotion", weights=str(tmp_path / "nope"))
 
 
-def test_end_to_end_tiny_random(tmp_path):
+def test_end_to_end_tiny_random(tmp_path, comps):
     from animakit.media import save_image
     img, mask, pts, vis = reference_figure(SIZE)
     save_image(tmp_path / "ref.png", img)
@@ -65,7 +79,6 @@ def test_end_to_end_tiny_random(tmp_path):
     p, v = motion_sequence("wave", 5, SIZE)
     PoseSequence(p, v, 24.0, SIZE).save(tmp_path / "wave.npz")
     pipe = load_pipeline("portrait.pose")
-    comps = tiny_svd_components(0)
     net = PoseNet(comps.unet.config.block_out_channels[0])
     torch.nn.init.normal_(net.final_proj.weight, std=0.1)
     pipe.engine("mimicmotion").components = (comps, net)

@@ -63,3 +63,16 @@ class PosePipeline(Pipeline):
     Params = PoseParams
     engines = {"rig": RigEngine, "mimicmotion": MimicMotionEngine}
     default_engine = "rig"
+    examples = (
+        {"label": "figure waves (pose file, given keypoints and mask: no detection, ~2 s)",
+         "inputs": {"image": "pose/figure.png", "driving": "pose/wave.npz",
+                    "keypoints": "pose/figure_keypoints.json", "mask": "pose/figure_mask.png"},
+         "params": {"size": 512}},
+        {"label": "figure copies a dance video (retargeted from a shorter dancer)",
+         "inputs": {"image": "pose/figure.png", "driving": "pose/dance_driver.mp4"},
+         "params": {"size": 512, "root_motion": 0.5}},
+        {"label": "figure walks in place",
+         "inputs": {"image": "pose/figure.png", "driving": "pose/walk.npz",
+                    "keypoints": "pose/figure_keypoints.json", "mask": "pose/figure_mask.png"},
+         "params": {"size": 512, "root_motion": 0.0}},
+    )
