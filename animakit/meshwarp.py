@@ -86,6 +86,7 @@ class MeshWarp:
         # grid index coordinates of pixel positions, for sampling the coarse field
         self._to_grid = (np.float32(gw / w), np.float32(gh / h))
         self._identity = _identity_maps(w, h)
+        self._buffer: np.ndarray | None = None
 
     def field(self, deltas: np.ndarray) -> np.ndarray:
         """Forward displacement (gh, gw, 2) float32 on the coarse grid for point ``deltas`` (V, 2)."""
@@ -109,20 +110,27 @@ class MeshWarp:
             u = cv2.remap(d, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         return u
 
-    def sampling_map(self, deltas: np.ndarray, iterations: int = 3) -> np.ndarray:
+    def sampling_map(self, deltas: np.ndarray, iterations: int = 3,
+                     out: np.ndarray | None = None) -> np.ndarray:
         """(h, w, 2) float32 source position of every output pixel: pass it to
-        ``cv2.remap(image, map, None, ...)`` to warp any image or mask of the region."""
+        ``cv2.remap(image, map, None, ...)`` to warp any image or mask of the region.
+        ``out``: an (h, w, 2) float32 buffer to fill instead of allocating one."""
         u = self.inverse_field(deltas, iterations)
         w, h = self.size
+        if out is None:
+            out = np.empty((h, w, 2), np.float32)
         if self.grid != self.size:
-            u = cv2.resize(u, (w, h), interpolation=cv2.INTER_LINEAR)
-        return cv2.subtract(self._identity, u)
+            u = cv2.resize(u, (w, h), dst=out, interpolation=cv2.INTER_LINEAR)
+        return cv2.subtract(self._identity, u, dst=out)
 
     def warp(self, image: np.ndarray, deltas: np.ndarray, iterations: int = 3,
-             interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
-        """``image`` (h, w, C) warped so that each mesh point moves by its delta."""
-        return cv2.remap(image, self.sampling_map(deltas, iterations), None, interpolation,
-                         borderMode=cv2.BORDER_REPLICATE)
+             interpolation: int = cv2.INTER_LINEAR, out: np.ndarray | None = None) -> np.ndarray:
+        """``image`` (h, w, C) warped so that each mesh point moves by its delta (into
+        ``out`` when given, a buffer of the same shape and dtype)."""
+        if self._buffer is None:
+            self._buffer = np.empty((self.size[1], self.size[0], 2), np.float32)
+        m = self.sampling_map(deltas, iterations, out=self._buffer)
+        return cv2.remap(image, m, None, interpolation, dst=out, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _identity_maps(w: int, h: int) -> np.ndarray:

@@ -36,6 +36,16 @@ def feather_mask(size: tuple[int, int], width: float) -> np.ndarray:
     return (m * m * (3 - 2 * m)).astype(np.float32)[..., None]
 
 
+def _ring_strips(size: tuple[int, int], ring: int) -> list[tuple[slice, slice]]:
+    """Slices (rows, cols) of four non-overlapping strips covering a ``ring``-pixel border."""
+    w, h = size
+    r = max(0, min(ring, w // 2, h // 2))
+    if r == 0:
+        return []
+    return [(slice(0, r), slice(0, w)), (slice(h - r, h), slice(0, w)),
+            (slice(r, h - r), slice(0, r)), (slice(r, h - r), slice(w - r, w))]
+
+
 class FaceCompositor:
     """Renders posed landmarks of one source face into full frames.
 
@@ -60,8 +70,12 @@ class FaceCompositor:
         rig = rig or FaceRig(self.points)
         self._blink_r = rig.bases[LINEAR_CONTROLS.index("blink_r")]
         self._blink_l = rig.bases[LINEAR_CONTROLS.index("blink_l")]
-        alpha = feather_mask((x1 - x0, y1 - y0), feather * max(x1 - x0, y1 - y0))[..., 0]
-        self._alpha, self._beta = alpha, np.ascontiguousarray(1.0 - alpha)
+        ring = int(np.ceil(feather * max(x1 - x0, y1 - y0)))
+        alpha = feather_mask((x1 - x0, y1 - y0), ring)[..., 0]
+        self._ring = _ring_strips((x1 - x0, y1 - y0), ring)
+        self._alpha = [np.ascontiguousarray(alpha[s]) for s in self._ring]
+        self._beta = [np.ascontiguousarray(1.0 - a) for a in self._alpha]
+        self._out = np.empty_like(self.crop)
         self._ey = face_frame(self.points)[2]
 
     def uncrossed(self, target: np.ndarray) -> np.ndarray:
@@ -85,7 +99,7 @@ class FaceCompositor:
         if c_r > 0 or c_l > 0:          # closing lids are painted, not warped
             target = target - c_r * self._blink_r - c_l * self._blink_l
         deltas = target - self.points[:, :2]
-        out = self.warp.warp(self.crop, deltas)
+        out = self.warp.warp(self.crop, deltas, out=self._out)
         upper = deltas[UPPER_LIP_INNER[1:-1]].mean(0)
         local = target - self.offset
         self.mouth.paint(out, local, upper)
@@ -97,5 +111,8 @@ class FaceCompositor:
         crop = self.render_crop(target)
         frame = self.image.copy()
         x0, y0, x1, y1 = self.box
-        frame[y0:y1, x0:x1] = cv2.blendLinear(crop, self.crop, self._alpha, self._beta)
+        region = frame[y0:y1, x0:x1]
+        region[:] = crop
+        for s, a, b in zip(self._ring, self._alpha, self._beta):     # the feathered seam only
+            region[s] = cv2.blendLinear(np.ascontiguousarray(crop[s]), np.ascontiguousarray(self.crop[s]), a, b)
         return frame

@@ -137,45 +137,44 @@ def _file_targets(job: Job) -> Driven:
 
 
 def prepare(inputs: dict[str, Any], p: TalkingParams, seed: int) -> Job:
-    """Load the source and the driver, detect the face, build the rig and compositor."""
+    """Load the driver (cheap checks first), then the source: detect the face, build the
+    rig and compositor."""
     src = inputs["image"]
     name = str(src) if isinstance(src, (str, Path)) else "image"
     image = load_image(src, name=name)
+    driver, make, fps, seconds, audio, private = _open_driver(inputs, p)
     points = source_face(image, name, p.face_index)
     rig = FaceRig(points)
     comp = FaceCompositor(image, points, p.crop_scale, p.feather, rig=rig)
-    extras: dict[str, Any] = {"face_width": round(rig.width, 2), "crop_box": list(comp.box)}
-    private: dict[str, Any] = {}
-    audio, make = None, _speech_targets
-    if "audio" in inputs:
-        driver = "audio"
-        audio, seconds, complete = open_audio(inputs["audio"])
-        fps = p.fps or DEFAULT_FPS
-        private["audio_clip"], private["audio_complete"] = audio, complete
-    elif "driving" in inputs:
-        driver, make = "driving", _video_targets
-        reader = VideoReader(inputs["driving"], name="driving video")
-        private["reference"] = first_face(reader)
-        private["reader"] = reader
-        fps = p.fps or reader.fps
-        seconds = reader.num_frames / reader.fps
-        if reader.has_audio:
-            audio, _, _ = open_audio(reader.path, "driving video")
-    elif "landmarks" in inputs:
-        driver, make = "landmarks", _file_targets
-        data = load_landmark_file(inputs["landmarks"])
-        private["landmark_data"] = data
-        fps = p.fps or data["fps"]
-        seconds = len(data["landmarks"]) / data["fps"]
-    else:
-        driver, fps, seconds = "none", p.fps or DEFAULT_FPS, NO_DRIVER_SECONDS
     seconds = p.duration or seconds
     n = max(1, int(round(seconds * fps)))
     if audio is not None:    # the writer muxes from audio.path when there is one
         audio = audio.slice(0, min(seconds, audio.duration))
-    extras["driver"] = driver
+    extras = {"face_width": round(rig.width, 2), "crop_box": list(comp.box), "driver": driver}
     return Job(image, points, rig, comp, p, float(fps), n, driver, seed, audio, make, extras,
                private)
+
+
+def _open_driver(inputs: dict[str, Any], p: TalkingParams):
+    """(driver name, target maker, fps, seconds, AudioClip or None, private state)."""
+    private: dict[str, Any] = {}
+    if "audio" in inputs:
+        audio, seconds, complete = open_audio(inputs["audio"])
+        private["audio_clip"], private["audio_complete"] = audio, complete
+        return "audio", _speech_targets, p.fps or DEFAULT_FPS, seconds, audio, private
+    if "driving" in inputs:
+        reader = VideoReader(inputs["driving"], name="driving video")
+        private["reference"] = first_face(reader)
+        private["reader"] = reader
+        audio = open_audio(reader.path, "driving video")[0] if reader.has_audio else None
+        return ("driving", _video_targets, p.fps or reader.fps, reader.num_frames / reader.fps,
+                audio, private)
+    if "landmarks" in inputs:
+        data = load_landmark_file(inputs["landmarks"])
+        private["landmark_data"] = data
+        return ("landmarks", _file_targets, p.fps or data["fps"],
+                len(data["landmarks"]) / data["fps"], None, private)
+    return "none", _speech_targets, p.fps or DEFAULT_FPS, NO_DRIVER_SECONDS, None, private
 
 
 def driver_panel(job: Job, target: np.ndarray, view: Any, height: int) -> np.ndarray:
