@@ -174,3 +174,19 @@ def test_bad_inputs_raise_one_clear_error(pipe, tmp_path):
 def _has_audio_stream(path: Path) -> bool:
     proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True)
     return b"Audio:" in proc.stderr
+
+
+def test_long_audio_path_streams_and_renders_the_same(pipe, monkeypatch):
+    from portrait.talking import sources
+    kept = pipe(image=IMAGE, audio=SPEECH, duration=1.0)
+    monkeypatch.setattr(sources, "FULL_AUDIO_SECONDS", 1.0)     # force the streaming path
+    streamed = pipe(image=IMAGE, audio=SPEECH, duration=1.0)
+    assert len(streamed.audio.samples) < len(load_audio(SPEECH).samples)   # not all in memory
+    assert Path(streamed.audio.path) == SPEECH                  # the writer muxes the file
+    assert all(np.array_equal(a, b) for a, b in zip(kept.frames, streamed.frames))
+
+
+def test_driving_clip_is_resampled_to_the_requested_fps(pipe):
+    stream = pipe.stream(image=IMAGE, driving=CLIP, fps=12.5)       # the clip: 3 s at 25 fps
+    frames = list(stream)
+    assert stream.fps == 12.5 and len(frames) == stream.num_frames == 38
