@@ -93,7 +93,8 @@ class FaceCompositor:
         return out
 
     def render_crop(self, target: np.ndarray) -> np.ndarray:
-        """(h, w, 3) uint8 warped crop for posed landmarks ``target`` (478, 2+) in image pixels."""
+        """(h, w, 3) uint8 warped crop for posed landmarks ``target`` (478, 2+) in image
+        pixels. The array is a buffer that the next call overwrites."""
         target = self.uncrossed(target)[:, :2]
         c_r, c_l = self.eyes.closure(target)
         if c_r > 0 or c_l > 0:          # closing lids are painted, not warped
@@ -114,5 +115,6 @@ class FaceCompositor:
         region = frame[y0:y1, x0:x1]
         region[:] = crop
         for s, a, b in zip(self._ring, self._alpha, self._beta):     # the feathered seam only
-            region[s] = cv2.blendLinear(np.ascontiguousarray(crop[s]), np.ascontiguousarray(self.crop[s]), a, b)
+            region[s] = cv2.blendLinear(np.ascontiguousarray(crop[s]),
+                                        np.ascontiguousarray(self.crop[s]), a, b)
         return frame

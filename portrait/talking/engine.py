@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterator
 import cv2
 import numpy as np
 
-from animakit.errors import MediaError
+from animakit.errors import MediaError, ParamError
 from animakit.media import AudioClip, load_image
 from animakit.media.video import VideoReader, VideoWriter
 from animakit.pipeline import Engine, FrameStream
@@ -69,7 +69,8 @@ def seed_of(generator: Any) -> int:
         return int(generator.initial_seed()) % (2 ** 63)
     if isinstance(generator, np.random.Generator):
         return int(generator.integers(0, 2 ** 63 - 1))
-    raise TypeError(f"generator must be a torch.Generator, numpy Generator or int, got {type(generator)}")
+    raise ParamError("generator", f"expected a torch.Generator, numpy Generator or int seed, "
+                                  f"got {type(generator).__name__}")
 
 
 def _expression(expr: Expression, p: TalkingParams, off: Expression, blink: float) -> Expression:
