@@ -26,6 +26,13 @@ class SplatAccumulator:
         self.color = np.zeros((height * width, channels), np.float64)
         self.weight = np.zeros(height * width, np.float64)
 
+    def copy(self) -> "SplatAccumulator":
+        """An independent copy (e.g. of a canvas pre-filled with the pixels that never move)."""
+        out = SplatAccumulator.__new__(SplatAccumulator)
+        out.h, out.w, out.c = self.h, self.w, self.c
+        out.color, out.weight = self.color.copy(), self.weight.copy()
+        return out
+
     def add(self, dest: np.ndarray, colors: np.ndarray, importance: np.ndarray | float = 1.0,
             scale: float = 1.0) -> None:
         """Splat ``colors`` (N, C) to ``dest`` (N, 2) xy with bilinear weights times

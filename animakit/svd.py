@@ -37,9 +37,10 @@ import torch
 from .errors import WeightsNotFoundError
 
 SUBFOLDERS = ("unet", "vae", "image_encoder", "feature_extractor", "scheduler")
-WEIGHTS_HINT = ("point at an SVD checkpoint with --weights /path/to/folder (a diffusers folder holding "
-                "unet/ vae/ image_encoder/ feature_extractor/ scheduler/, e.g. a local copy of "
-                "stabilityai/stable-video-diffusion-img2vid-xt) or a hub id already in the local "
+WEIGHTS_HINT = ("point at an SVD checkpoint with the weights parameter (CLI: -p weights=/path/to/folder, "
+                "or set $ANIMAKIT_SVD_WEIGHTS): a diffusers folder holding unet/ vae/ image_encoder/ "
+                "feature_extractor/ scheduler/ (e.g. a local copy of "
+                "stabilityai/stable-video-diffusion-img2vid-xt), or a hub id already in the local "
                 "Hugging Face cache; nothing is downloaded")
 
 # CLIP normalisation used by SVD's feature extractor (OpenAI CLIP statistics).

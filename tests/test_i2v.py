@@ -121,7 +121,20 @@ def test_render_to_mp4(pipe, scene, tmp_path):
     img = tmp_path / "scene.png"
     from animakit.media import save_image
     save_image(img, scene)
-    out = tmp_path / "out.mp4"
-    render_to_file(pipe, out, inputs={"image": img, "brush": b}, params={"num_frames": 8, "fps": 8})
+    out, preview = tmp_path / "out.mp4", tmp_path / "brush.png"
+    render_to_file(pipe, out, inputs={"image": img, "brush": b}, params={"num_frames": 8, "fps": 8},
+                   exports={"brush_preview": preview}, progress=False)
     frames, fps = read_video(out)
     assert len(frames) == 8 and fps == pytest.approx(8) and frames[0].shape == (H, W, 3)
+    from animakit.media import load_image
+    pic = load_image(preview)
+    assert pic.shape == (H, W, 3)
+    assert not np.array_equal(pic[75, 85], scene[75, 85])      # the stroke is drawn over the image
+    assert np.array_equal(pic[150, 10], scene[150, 10])        # elsewhere untouched
+
+
+def test_example_brushes_are_valid():
+    from animakit.brush import load_brush
+    for name in ("portrait_brush.json", "portrait_loop_brush.json"):
+        b = load_brush(ASSETS / "i2v" / name, (512, 512))
+        assert len(b.strokes) == 2 and b.static.any()

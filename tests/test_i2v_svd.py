@@ -106,7 +106,7 @@ def test_missing_weights_name_the_folder(image, tmp_path, monkeypatch):
     with pytest.raises(WeightsNotFoundError, match="no SVD weights given"):
         p(engine="svd", image=image, **FAST)
     missing = tmp_path / "svd-xt"
-    with pytest.raises(WeightsNotFoundError, match=f"{missing}.*--weights"):
+    with pytest.raises(WeightsNotFoundError, match=f"{missing}.*-p weights="):
         p(engine="svd", image=image, weights=str(missing), **FAST)
     (missing / "unet").mkdir(parents=True)
     with pytest.raises(WeightsNotFoundError, match="missing vae/"):

@@ -20,6 +20,8 @@ from animakit.media import load_image
 from animakit.pipeline import Engine, FrameStream
 from animakit.splat import SplatAccumulator, fill_holes
 
+from .preview import brush_preview_writer
+
 MAX_SIDE = 4096
 Z_SHARPNESS = 6.0       # importance = exp(Z_SHARPNESS * brush weight): brushed pixels win overlaps
 
@@ -83,6 +85,14 @@ class FlowRenderer:
             wmax = np.maximum(wmax, weight[by0:by1, bx0:bx1])
         self.importance = np.exp(Z_SHARPNESS * wmax.reshape(-1)).astype(np.float32)
         self.static = motion.static
+        # pixels outside every soft support never move (their velocity is 0 where they are,
+        # travelling or anchored): they are laid down once, and only the others are advected.
+        self.still = wmax == 0
+        keep = ~self.still.reshape(-1)
+        self.pts, self.colors, self.importance = self.pts[keep], self.colors[keep], self.importance[keep]
+        self.base = SplatAccumulator(by1 - by0, bx1 - bx0, 3)
+        self.base.add_identity(crop.astype(np.float32), self.still)
+        self.static_crop = self.static[by0:by1, bx0:bx1]
 
     @property
     def moves(self) -> bool:
@@ -107,16 +117,16 @@ class FlowRenderer:
     def compose(self, layers: list[tuple[np.ndarray, float]]) -> np.ndarray:
         """One frame from particle positions ``layers`` [(positions (N, 2), blend weight)]."""
         x0, y0, x1, y1 = self.box
-        acc = SplatAccumulator(y1 - y0, x1 - x0, 3)
+        acc = self.base.copy()
         offset = np.array([x0, y0], np.float32)
         for pos, scale in layers:
             acc.add(pos - offset, self.colors, self.importance, scale)
         region, holes = acc.resolve()
         region = fill_holes(region, holes)
         out = self.image.copy()
-        out[y0:y1, x0:x1] = np.clip(region + 0.5, 0, 255).astype(np.uint8)
-        if self.static.any():
-            out[self.static] = self.image[self.static]
+        patch = np.clip(region + 0.5, 0, 255).astype(np.uint8)
+        patch[self.static_crop] = self.image[y0:y1, x0:x1][self.static_crop]
+        out[y0:y1, x0:x1] = patch
         return out
 
 
@@ -137,4 +147,5 @@ class FlowEngine(Engine):
         extras = {"moving_box": renderer.box, "strokes": len(brush.strokes),
                   "static_pixels": int(brush.static.sum())}
         return FrameStream(renderer.frames(), fps=params.fps, size=(w, h),
-                           num_frames=params.num_frames, extras=extras)
+                           num_frames=params.num_frames, extras=extras,
+                           side_outputs={"brush_preview": brush_preview_writer(image, brush)})

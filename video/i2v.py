@@ -78,6 +78,6 @@ class ImageToVideoPipeline(Pipeline):
                                                                  "brush": "i2v/portrait_brush.json"},
          "params": {"num_frames": 36, "fps": 12}},
         {"label": "portrait cinemagraph loop", "inputs": {"image": "portrait.png",
-                                                          "brush": "i2v/portrait_brush.json"},
+                                                          "brush": "i2v/portrait_loop_brush.json"},
          "params": {"num_frames": 36, "fps": 12, "loop": True}},
     )

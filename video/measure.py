@@ -43,10 +43,24 @@ def track_patch(frames: list[np.ndarray], box: tuple[int, int, int, int],
         score = cv2.matchTemplate(g[sy0:sy1, sx0:sx1], template, cv2.TM_CCOEFF_NORMED)
         _, _, _, (bx, by) = cv2.minMaxLoc(score)
         dx, dy = sx0 + bx - x0, sy0 + by - y0
-        (fx, fy), _ = cv2.phaseCorrelate(template, g[y0 + dy:y1 + dy, x0 + dx:x1 + dx], win)
+        cur = np.ascontiguousarray(g[y0 + dy:y1 + dy, x0 + dx:x1 + dx])
+        (fx, fy), _ = cv2.phaseCorrelate(template.copy(), cur, win)
+        if max(abs(fx), abs(fy)) > 1.0:         # ambiguous phase peak: parabola on the NCC peak
+            fx, fy = _parabola_peak(score, bx, by)
         out[t] = (dx + fx, dy + fy)
         guess = np.array([dx, dy])
     return out
+
+
+def _parabola_peak(score: np.ndarray, x: int, y: int) -> tuple[float, float]:
+    """Sub-pixel offset of the maximum of ``score`` at integer (x, y) by 1-D parabola fits."""
+    def fit(a: float, b: float, c: float) -> float:
+        d = a - 2 * b + c
+        return 0.0 if d == 0 else float(np.clip(0.5 * (a - c) / d, -0.5, 0.5))
+    h, w = score.shape
+    fx = fit(score[y, x - 1], score[y, x], score[y, x + 1]) if 0 < x < w - 1 else 0.0
+    fy = fit(score[y - 1, x], score[y, x], score[y + 1, x]) if 0 < y < h - 1 else 0.0
+    return fx, fy
 
 
 def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
