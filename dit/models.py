@@ -182,6 +182,9 @@ class VideoDiT(ModelMixin, ConfigMixin):
     ``forward(sample (B, F, C, H, W), timestep (B,) in [0, 1000], class_labels (B,))``
     returns :class:`VideoDiTOutput` with ``sample`` of shape (B, F, out_channels, H, W).
     ``depth`` counts blocks; they alternate spatial, temporal, spatial, ...
+    ``prediction_type`` says what ``sample`` holds: ``"sample"`` (the clean clip, x-prediction:
+    the default, because a pixel patch of 8x8x2x3 = 384 values does not fit through a width of
+    128 as noise but does as a clean image) or ``"velocity"`` (noise - clean clip).
     """
 
     _supports_gradient_checkpointing = True
@@ -190,8 +193,11 @@ class VideoDiT(ModelMixin, ConfigMixin):
     def __init__(self, sample_size: int = 32, num_frames: int = 16, in_channels: int = 3,
                  out_channels: int | None = None, patch_size: int = 4, tubelet_size: int = 1,
                  hidden_size: int = 192, depth: int = 8, num_heads: int = 3,
-                 mlp_ratio: float = 4.0, num_classes: int = 12, class_dropout_prob: float = 0.1):
+                 mlp_ratio: float = 4.0, num_classes: int = 12, class_dropout_prob: float = 0.1,
+                 prediction_type: str = "sample"):
         super().__init__()
+        if prediction_type not in ("sample", "velocity"):
+            raise ValueError("prediction_type must be 'sample' (clean clip) or 'velocity'")
         if sample_size % patch_size or num_frames % tubelet_size:
             raise ValueError("sample_size / num_frames must be multiples of patch / tubelet size")
         self.out_channels = out_channels or in_channels

@@ -17,6 +17,7 @@ import torch
 
 from animakit import ASSETS
 from animakit.errors import ParamError, WeightsNotFoundError
+from animakit.media import atomic_output
 from animakit.params import param
 from animakit.pipeline import Engine, FrameStream, Pipeline
 
@@ -114,8 +115,15 @@ class DiTEngine(Engine):
             extras["clips"] = to_uint8(clips)                   # (N, F, h, w, 3)
             yield from grid_frames(extras["clips"], params.upscale)
 
+        def save_clips(path: Path) -> None:
+            """The raw clips (N, F, h, w, 3) uint8 and their labels, as .npz."""
+            with atomic_output(path) as tmp:
+                with open(tmp, "wb") as fh:
+                    np.savez_compressed(fh, clips=extras["clips"], labels=np.array(extras["labels"]))
+
         return FrameStream(frames(), fps=params.fps, size=(width - width % 2, height - height % 2),
-                           num_frames=model.config.num_frames, extras=extras)
+                           num_frames=model.config.num_frames, extras=extras,
+                           side_outputs={"clips": save_clips})
 
 
 class DiTGeneratePipeline(Pipeline):

@@ -6,8 +6,10 @@ Training and sampling share one convention, the one diffusers'
     x_sigma = (1 - sigma) * x0 + sigma * noise,   sigma in [0, 1],  timestep = 1000 * sigma
     model(x_sigma, timestep, label) predicts the velocity  v = noise - x0
 
-so an Euler step from sigma to sigma' is ``x + (sigma' - sigma) * v``. Classifier-free guidance
-mixes the conditional and null-label velocities: ``v_u + w * (v_c - v_u)``.
+so an Euler step from sigma to sigma' is ``x + (sigma' - sigma) * v``. A model with
+``prediction_type="sample"`` outputs the clean clip x0_hat instead, turned into the velocity
+``(x_sigma - x0_hat) / sigma``. Classifier-free guidance mixes the conditional and null-label
+velocities: ``v_u + w * (v_c - v_u)``.
 """
 from __future__ import annotations
 
@@ -34,6 +36,16 @@ def flow_matching_target(x0: torch.Tensor, noise: torch.Tensor, sigma: torch.Ten
     return (1 - s) * x0 + s * noise, noise - x0
 
 
+def velocity(model_output: torch.Tensor, x_t: torch.Tensor, sigma: torch.Tensor | float,
+             prediction_type: str, min_sigma: float = 0.0) -> torch.Tensor:
+    """The velocity (noise - x0) from a model output (B, F, C, H, W) at noise level sigma (B,)."""
+    if prediction_type == "velocity":
+        return model_output
+    s = torch.as_tensor(sigma, dtype=x_t.dtype, device=x_t.device).clamp_min(max(min_sigma, 1e-4))
+    s = s.view(-1, *([1] * (x_t.ndim - 1))) if s.ndim else s
+    return (x_t - model_output) / s
+
+
 @torch.no_grad()
 def sample_clips(model: VideoDiT, labels: torch.Tensor | list[int], *, steps: int = DEFAULT_STEPS,
                  guidance_scale: float = DEFAULT_GUIDANCE,
@@ -56,13 +68,15 @@ def sample_clips(model: VideoDiT, labels: torch.Tensor | list[int], *, steps: in
     scheduler = make_scheduler()
     scheduler.set_timesteps(steps, device=device)
     use_cfg = guidance_scale != 1.0
+    kind = cfg.get("prediction_type", "velocity")
     for i, t in enumerate(tqdm(scheduler.timesteps, disable=not progress, desc="dit sampling")):
+        sigma = float(t) / 1000
         if use_cfg:
-            v = model(torch.cat([x, x]).to(dtype), t.expand(2 * b), torch.cat([labels, null])).sample
-            v_cond, v_uncond = v.float().chunk(2)
+            out = model(torch.cat([x, x]).to(dtype), t.expand(2 * b), torch.cat([labels, null])).sample
+            v_cond, v_uncond = velocity(out.float(), torch.cat([x, x]), sigma, kind).chunk(2)
             v = v_uncond + guidance_scale * (v_cond - v_uncond)
         else:
-            v = model(x.to(dtype), t.expand(b), labels).sample.float()
+            v = velocity(model(x.to(dtype), t.expand(b), labels).sample.float(), x, sigma, kind)
         x = scheduler.step(v, t, x).prev_sample
         if callback_on_step_end is not None:
             callback_on_step_end(i, float(t), x)

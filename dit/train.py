@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from .data import NUM_CLASSES, NUM_FRAMES, SIZE, make_batch
 from .models import DIT_PRESETS, VideoDiT
-from .sample import flow_matching_target
+from .sample import flow_matching_target, velocity
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -68,12 +68,17 @@ def sample_sigmas(n: int, generator: torch.Generator) -> torch.Tensor:
 
 def flow_loss(model: VideoDiT, x0: torch.Tensor, labels: torch.Tensor,
               generator: torch.Generator) -> torch.Tensor:
-    """Mean squared velocity error on a batch x0 (B, F, C, H, W) in [-1, 1]."""
+    """Mean squared velocity error on a batch x0 (B, F, C, H, W) in [-1, 1]. An x-predicting
+    model's velocity divides by sigma, floored at 0.05 so the loss weight stays bounded."""
     noise = torch.randn(x0.shape, generator=generator).to(x0.device)
     sigma = sample_sigmas(x0.shape[0], generator).to(x0.device)
     xt, target = flow_matching_target(x0, noise, sigma)
-    pred = model(xt, sigma * 1000, labels).sample
-    return torch.nn.functional.mse_loss(pred.float(), target)
+    out = model(xt, sigma * 1000, labels).sample.float()
+    kind = model.config.prediction_type
+    pred = velocity(out, xt, sigma, kind, min_sigma=0.05)
+    if kind == "sample":        # same floor on the target: ||x0_hat - x0||^2 / max(sigma, 0.05)^2
+        target = velocity(x0, xt, sigma, kind, min_sigma=0.05)
+    return torch.nn.functional.mse_loss(pred, target)
 
 
 @torch.no_grad()

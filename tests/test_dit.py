@@ -114,18 +114,22 @@ def test_training_steps_reduce_loss():
     assert after < 0.8 * before
 
 
-def test_flow_matching_sampler_recovers_data_with_oracle_velocity():
-    """With the exact velocity (x_sigma - x0) / sigma, Euler steps on the straight path land on x0."""
+@pytest.mark.parametrize("prediction_type", ["velocity", "sample"])
+def test_flow_matching_sampler_recovers_data_with_oracle(prediction_type):
+    """With the exact velocity (x_sigma - x0) / sigma, or the exact clean clip, Euler steps on
+    the straight path land on x0."""
     x0 = torch.rand(2, 4, 3, 16, 16) * 2 - 1
 
     class Oracle(VideoDiT):
         def forward(self, sample, timestep, class_labels, return_dict=True):
             sigma = (timestep.float() / 1000).view(-1, 1, 1, 1, 1)
-            return type("O", (), {"sample": (sample - x0) / sigma})()
+            ref = x0.repeat(sample.shape[0] // x0.shape[0], 1, 1, 1, 1)   # cond + null halves
+            exact = (sample - ref) / sigma if prediction_type == "velocity" else ref
+            return type("O", (), {"sample": exact})()
 
     oracle = Oracle(sample_size=16, num_frames=4, patch_size=4, hidden_size=32, depth=0,
-                    num_heads=2, num_classes=NUM_CLASSES).eval()
-    out = sample_clips(oracle, [0, 1], steps=5, guidance_scale=1.0,
+                    num_heads=2, num_classes=NUM_CLASSES, prediction_type=prediction_type).eval()
+    out = sample_clips(oracle, [0, 1], steps=5, guidance_scale=3.0,
                        generator=torch.Generator().manual_seed(0))
     assert torch.allclose(out, x0.clamp(-1, 1), atol=1e-3)
     xt, v = flow_matching_target(x0, torch.zeros_like(x0), torch.tensor([0.5, 0.5]))
@@ -153,6 +157,9 @@ def test_pipeline_with_random_tiny_weights(tmp_path: Path):
     assert frames[0].shape == (stream.size[1], stream.size[0], 3) == (70, 70, 3)   # 2x2 grid
     assert frames[0].dtype == np.uint8
     assert stream.extras["labels"] == ["square-up"] * 3
+    stream.side_outputs["clips"](tmp_path / "clips.npz")
+    saved = np.load(tmp_path / "clips.npz")
+    assert saved["clips"].shape == (3, 4, 16, 16, 3) and list(saved["labels"]) == ["square-up"] * 3
     out = pipe(label="all", steps=1, upscale=1, weights=str(tmp_path / "w"))
     assert out.extras["clips"].shape == (NUM_CLASSES, 4, 16, 16, 3)
     a = pipe(label="disk-left", seed=5, steps=2, upscale=1, weights=str(tmp_path / "w")).frames
