@@ -138,3 +138,20 @@ def test_example_brushes_are_valid():
     for name in ("portrait_brush.json", "portrait_loop_brush.json"):
         b = load_brush(ASSETS / "i2v" / name, (512, 512))
         assert len(b.strokes) == 2 and b.static.any()
+
+
+def test_reveal_cuts_out_and_backfills(pipe, scene):
+    out = pipe(image=scene, brush=brush([[85, 75], [165, 75]]), num_frames=6, reveal=True)
+    np.testing.assert_array_equal(out.frames[0], scene)
+    found = track_patch(out.frames, (66, 56, 104, 94))
+    assert np.abs(found[-1] - [80, 0]).max() < 1.0
+    x0, y0, x1, y1 = PATCH
+    last = out.frames[-1]
+    # outside the region nothing is stretched: pixels beside it are the source's
+    np.testing.assert_array_equal(last[y0 - 10:y0 - 2, x0:x1], scene[y0 - 10:y0 - 2, x0:x1])
+    # the vacated place holds the inpainted background: smooth, not the patch's fine texture
+    vacated = last[y0 + 5:y1 - 5, x0 + 5:x0 + 40].astype(float)
+    patch = scene[y0 + 5:y1 - 5, x0 + 5:x0 + 40].astype(float)
+    assert np.abs(np.diff(vacated, axis=1)).mean() < 0.5 * np.abs(np.diff(patch, axis=1)).mean()
+    with pytest.raises(InputError, match="reveal"):
+        pipe(image=scene, brush=brush([[85, 75], [95, 75]]), num_frames=4, reveal=True, loop=True)

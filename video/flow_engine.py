@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from animakit.brush import Brush, BrushMotion, grid_points, load_brush
-from animakit.errors import InputError
+from animakit.errors import InputError, ParamError
 from animakit.media import load_image
 from animakit.pipeline import Engine, FrameStream
 from animakit.splat import SplatAccumulator, fill_holes
@@ -67,11 +67,23 @@ def auto_falloff(falloff: float, size: tuple[int, int]) -> float:
     return falloff if falloff > 0 else 0.06 * min(size)
 
 
-class FlowRenderer:
-    """Renders the frames of ``image`` (H, W, 3) uint8 moved by ``motion``."""
+def clean_plate(image: np.ndarray, mask: np.ndarray, radius: int = 6) -> np.ndarray:
+    """(H, W, 3) uint8: ``image`` with the ``mask`` (H, W) bool region inpainted (Telea,
+    from a slightly grown mask so edge fringes do not leak in); unchanged outside the mask."""
+    grown = cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8))
+    filled = cv2.inpaint(image, grown, radius, cv2.INPAINT_TELEA)
+    return np.where(mask[..., None], filled, image)
 
-    def __init__(self, image: np.ndarray, motion: BrushMotion, loop: bool = False):
-        self.image, self.motion, self.loop = image, motion, loop
+
+class FlowRenderer:
+    """Renders the frames of ``image`` (H, W, 3) uint8 moved by ``motion``.
+
+    ``reveal``: brushed regions are cut out (build ``motion`` with no falloff) and composited
+    over a clean plate (the image with the regions inpainted) instead of stretching."""
+
+    def __init__(self, image: np.ndarray, motion: BrushMotion, loop: bool = False,
+                 reveal: bool = False):
+        self.image, self.motion, self.loop, self.reveal = image, motion, loop, reveal
         h, w = image.shape[:2]
         x0, y0, x1, y1 = motion.moving_box()
         margin = 8
@@ -91,8 +103,12 @@ class FlowRenderer:
         keep = ~self.still.reshape(-1)
         self.pts, self.colors, self.importance = self.pts[keep], self.colors[keep], self.importance[keep]
         self.base = SplatAccumulator(by1 - by0, bx1 - bx0, 3)
-        self.base.add_identity(crop.astype(np.float32), self.still)
         self.static_crop = self.static[by0:by1, bx0:bx1]
+        if reveal:
+            self.plate = clean_plate(crop, ~self.still).astype(np.float32)
+            self.importance = np.ones_like(self.importance)
+        else:
+            self.base.add_identity(crop.astype(np.float32), self.still)
 
     @property
     def moves(self) -> bool:
@@ -121,8 +137,13 @@ class FlowRenderer:
         offset = np.array([x0, y0], np.float32)
         for pos, scale in layers:
             acc.add(pos - offset, self.colors, self.importance, scale)
-        region, holes = acc.resolve()
-        region = fill_holes(region, holes)
+        if self.reveal:   # premultiplied "over": coverage of the moved region, then the plate
+            cover = np.clip(acc.weight, 0.0, 1.0).reshape(y1 - y0, x1 - x0, 1).astype(np.float32)
+            region, _ = acc.resolve(min_weight=1e-6)
+            region = cover * region + (1.0 - cover) * self.plate
+        else:
+            region, holes = acc.resolve()
+            region = fill_holes(region, holes)
         out = self.image.copy()
         patch = np.clip(region + 0.5, 0, 255).astype(np.uint8)
         patch[self.static_crop] = self.image[y0:y1, x0:x1][self.static_crop]
@@ -139,11 +160,15 @@ class FlowEngine(Engine):
         if brush is None or not brush.strokes:
             raise InputError("brush", "the flow engine moves only what a brush says; give a brush with "
                                       "at least one stroke (or use --engine svd)")
+        if params.reveal and params.loop:
+            raise ParamError("param reveal", "reveal moves regions away and back-fills the "
+                                             "background; it cannot loop (use one or the other)")
         brush = scaled_brush(brush, params.strength)
         h, w = image.shape[:2]
-        motion = BrushMotion(brush, params.num_frames, auto_falloff(params.falloff, (w, h)),
-                             anchored=params.loop, loop=params.loop)
-        renderer = FlowRenderer(image, motion, loop=params.loop)
+        falloff = 0.0 if params.reveal else auto_falloff(params.falloff, (w, h))
+        motion = BrushMotion(brush, params.num_frames, falloff, anchored=params.loop,
+                             loop=params.loop)
+        renderer = FlowRenderer(image, motion, loop=params.loop, reveal=params.reveal)
         extras = {"moving_box": renderer.box, "strokes": len(brush.strokes),
                   "static_pixels": int(brush.static.sum())}
         return FrameStream(renderer.frames(), fps=params.fps, size=(w, h),

@@ -34,6 +34,8 @@ class I2VParams:
                               "frame 0 (cinemagraph)")
     strength: float = param(1.0, "brush strength multiplier (scales every stroke's displacement)",
                             min=0.0, max=4.0, step=0.05)
+    reveal: bool = param(False, "flow: cut brushed regions out and move them over an inpainted "
+                                "background, instead of stretching their surroundings")
     falloff: float = param(0.0, "soft falloff around masks in px (0 = 6% of the short side)",
                            min=0.0, max=1000.0)
     width: int = param(0, "output width (0: flow = the image's, svd = 1024 for landscape)",
