@@ -69,64 +69,79 @@ def flow_figures(num_frames: int, repeats: int) -> dict:
 
 
 # -- svd on a GPU ---------------------------------------------------------------------------
-def _timed(fn, torch) -> dict:
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
+def _timed(fn, torch, cuda: bool) -> dict:
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
     fn()
+    if not cuda:
+        return {"seconds": round(time.perf_counter() - t0, 2), "peak_gb": None}
     torch.cuda.synchronize()
     return {"seconds": round(time.perf_counter() - t0, 2),
             "peak_gb": round(torch.cuda.max_memory_allocated() / 2 ** 30, 2)}
 
 
-def svd_figures(device: str, frames: int, steps: int, height: int, width: int) -> dict:
+def svd_figures(device: str, frames: int, steps: int, height: int, width: int,
+                config: str = "xt") -> dict:
+    """Plain diffusers vs ours vs ours low-memory. ``config="tiny"`` on the CPU is a smoke
+    run of this very code path (seconds, no memory figures)."""
     import torch
     from animakit.svd import (enable_fast_attention, enable_low_memory, enable_model_cpu_offload,
-                              random_svd_components)
+                              random_svd_components, tiny_svd_configs)
     from video.svd_sampler import SVDSettings, sample_svd_clip
-    if not device.startswith("cuda") or not torch.cuda.is_available():
+    cuda = device.startswith("cuda")
+    if config == "xt" and (not cuda or not torch.cuda.is_available()):
         return {"measured": False, "reason": "needs --device cuda on a machine with a GPU"}
     from PIL import Image
+    cfg = tiny_svd_configs() if config == "tiny" else None
     rng = np.random.default_rng(0)
     img = (rng.random((height, width, 3)) * 255).astype(np.uint8)
-    res = {"frames": frames, "steps": steps, "size": [width, height], "weights": "random, img2vid-xt configs",
-           "gpu": torch.cuda.get_device_name()}
+    res = {"frames": frames, "steps": steps, "size": [width, height],
+           "weights": f"random, {'img2vid-xt' if config == 'xt' else 'tiny'} configs",
+           "device": torch.cuda.get_device_name() if cuda else "cpu"}
+    gen = lambda: torch.Generator(device).manual_seed(0)  # noqa: E731
 
     # plain diffusers defaults: float32, default processors, decode every frame at once
-    comps = random_svd_components(device=device)
+    comps = random_svd_components(cfg, device=device)
     pipe = comps.as_pipeline().to(device)
     pipe.set_progress_bar_config(disable=True)
-    run = lambda: pipe(Image.fromarray(img), height=height, width=width, num_frames=frames,  # noqa: E731
-                       num_inference_steps=steps, generator=torch.Generator(device).manual_seed(0),
-                       output_type="np")
-    run_short = lambda: pipe(Image.fromarray(img), height=height, width=width, num_frames=frames,  # noqa: E731
-                             num_inference_steps=1, output_type="np")
+
+    # diffusers resizes PIL images to 224 px for CLIP; the tiny CLIP takes the tensor as is
+    cond = Image.fromarray(img) if config == "xt" else \
+        torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
+
+    def plain(n_steps: int):
+        return pipe(cond, height=height, width=width, num_frames=frames,
+                    num_inference_steps=n_steps, generator=gen(), output_type="np")
     try:
-        run_short()
-        res["diffusers_fp32_default"] = _timed(run, torch)
+        plain(1)
+        res["diffusers_fp32_default"] = _timed(lambda: plain(steps), torch, cuda)
     except torch.cuda.OutOfMemoryError:
         res["diffusers_fp32_default"] = {"error": "out of memory"}
     del pipe, comps
-    torch.cuda.empty_cache()
+    if cuda:
+        torch.cuda.empty_cache()
 
     x = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 127.5 - 1
-    settings = SVDSettings(num_frames=frames, steps=steps, decode_chunk_size=frames)
-    comps = random_svd_components(device=device, torch_dtype=torch.float16)
+    comps = random_svd_components(cfg, device=device,
+                                  torch_dtype=torch.float16 if cuda else torch.float32)
     res["attention"] = enable_fast_attention(comps)
-    ours = lambda s=settings: sample_svd_clip(comps, x, s, progress=False,  # noqa: E731
-                                              generator=torch.Generator(device).manual_seed(0))
-    ours(SVDSettings(num_frames=frames, steps=1, decode_chunk_size=frames))
-    res["ours_fp16"] = _timed(ours, torch)
+
+    def ours(n_steps: int, chunk: int):
+        s = SVDSettings(num_frames=frames, steps=n_steps, decode_chunk_size=chunk)
+        return sample_svd_clip(comps, x, s, progress=False, generator=gen())
+    ours(1, frames)
+    res["ours_fp16" if cuda else "ours_fp32"] = _timed(lambda: ours(steps, frames), torch, cuda)
     base = res["diffusers_fp32_default"].get("seconds")
     if base:
-        res["speedup"] = round(base / res["ours_fp16"]["seconds"], 2)
-
-    comps.to("cpu")
-    torch.cuda.empty_cache()
-    enable_model_cpu_offload(comps, device)
-    enable_low_memory(comps, forward_chunking=True)
-    low = SVDSettings(num_frames=frames, steps=steps, decode_chunk_size=2)
-    res["ours_low_memory"] = _timed(lambda: ours(low), torch)
+        res["speedup"] = round(base / res["ours_fp16" if cuda else "ours_fp32"]["seconds"], 2)
+    if cuda:
+        comps.to("cpu")
+        torch.cuda.empty_cache()
+        enable_model_cpu_offload(comps, device)
+        enable_low_memory(comps, forward_chunking=True)
+        res["ours_low_memory"] = _timed(lambda: ours(steps, 2), torch, cuda)
     return res
 
 
@@ -137,9 +152,14 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="speed runs (best is kept)")
     ap.add_argument("--svd-frames", type=int, default=25)
     ap.add_argument("--svd-steps", type=int, default=25)
+    ap.add_argument("--svd-config", choices=("xt", "tiny"), default="xt",
+                    help="tiny: smoke-run the svd comparison on small random models")
+    ap.add_argument("--skip-flow", action="store_true")
     args = ap.parse_args()
-    out = {"pipeline": "video.i2v", "flow": flow_figures(args.frames, args.repeats),
-           "svd": svd_figures(args.device, args.svd_frames, args.svd_steps, 576, 1024)}
+    size = (576, 1024) if args.svd_config == "xt" else (32, 32)
+    out = {"pipeline": "video.i2v",
+           "flow": None if args.skip_flow else flow_figures(args.frames, args.repeats),
+           "svd": svd_figures(args.device, args.svd_frames, args.svd_steps, *size, args.svd_config)}
     print(json.dumps(out))
 
 

@@ -122,3 +122,16 @@ def test_saved_tiny_checkpoint_loads_from_a_folder(image, tmp_path, tiny, plain)
             generator=torch.Generator().manual_seed(0), **FAST)
     out2 = plain
     assert all(np.abs(x.astype(int) - y.astype(int)).max() <= 1 for x, y in zip(out.frames, out2.frames))
+
+
+def test_sampler_matches_diffusers_svd_pipeline_without_a_brush(tiny):
+    """Same components, seed and settings: our sampler gives diffusers' frames."""
+    from video.svd_sampler import SVDSettings, sample_svd_clip
+    img = torch.rand(1, 3, S, S, generator=torch.Generator().manual_seed(5))
+    pipe = tiny.as_pipeline()
+    pipe.set_progress_bar_config(disable=True)
+    ref = pipe(img, height=S, width=S, num_frames=3, num_inference_steps=2, decode_chunk_size=3,
+               generator=torch.Generator().manual_seed(0), output_type="pt").frames[0]
+    ours = sample_svd_clip(tiny, img * 2 - 1, SVDSettings(num_frames=3, steps=2, decode_chunk_size=3),
+                           generator=torch.Generator().manual_seed(0), progress=False)
+    torch.testing.assert_close((ours.frames / 2 + 0.5).clamp(0, 1), ref, atol=1e-5, rtol=0)
