@@ -6,11 +6,11 @@ One JSON format for the API, CLI, job files and the studio; coordinates in sourc
                   "strength": 1.0}],
      "static": [[[x, y], ...], ...]}
 
-* a stroke's ``mask`` is a polygon or a grayscale PNG (relative paths are read next to the
-  JSON file; white = the region); the region follows ``trajectory`` (its first point is where
+* a stroke's ``mask`` is a polygon or a PNG (relative paths are read next to the JSON file;
+  white = the region, or the alpha channel of a transparent PNG); the region follows ``trajectory`` (its first point is where
   the region is now), PCHIP-interpolated over the clip at constant speed along the path;
   ``strength`` scales the displacement (1 = exactly along the path, 0 = still);
-* ``static`` polygons must not move at all.
+* ``static`` regions (polygons, or mask PNGs) must not move at all.
 
 :func:`load_brush` validates it (one :class:`~animakit.errors.InputError` naming the stroke) and
 rasterises it at the image size; :class:`BrushMotion` builds the velocity fields (soft falloff
@@ -133,8 +133,14 @@ def load_brush(source: Any, size: tuple[int, int], name: str = "brush") -> Brush
     w, h = size
     strokes = [_parse_stroke(s, i, size, base, name) for i, s in enumerate(strokes_in)]
     static = np.zeros((h, w), bool)
-    for k, poly in enumerate(static_in):
-        static |= _polygon_mask(poly, size, f"{name}: static region {k}")
+    for k, region in enumerate(static_in):
+        label = f"{name}: static region {k}"
+        if isinstance(region, np.ndarray):
+            static |= _array_mask(region, size, label)
+        elif isinstance(region, (str, Path)):
+            static |= _png_mask(base / region, size, label)
+        else:
+            static |= _polygon_mask(region, size, label)
     return Brush((w, h), strokes, static)
 
 
@@ -202,7 +208,7 @@ def _polygon_mask(poly: Any, size: tuple[int, int], label: str) -> np.ndarray:
 def _png_mask(path: Path, size: tuple[int, int], label: str) -> np.ndarray:
     from .media import load_image
     try:
-        img = load_image(path, name=f"{label} mask", max_side=None)
+        img = load_image(path, name=f"{label} mask", max_side=None, alpha=True)
     except MediaError as e:
         raise MediaError(f"{label}", f"mask {path}: {e.problem}") from None
     return _array_mask(img, size, label)
@@ -210,7 +216,9 @@ def _png_mask(path: Path, size: tuple[int, int], label: str) -> np.ndarray:
 
 def _array_mask(arr: np.ndarray, size: tuple[int, int], label: str) -> np.ndarray:
     a = np.asarray(arr)
-    if a.ndim == 3:
+    if a.ndim == 3 and a.shape[2] == 4 and a[..., 3].min() < 255:
+        a = a[..., 3]                     # a painted layer: the alpha channel is the mask
+    elif a.ndim == 3:
         a = a[..., :3].max(axis=2)
     a = a.astype(np.float32) / (255.0 if a.dtype == np.uint8 else (1.0 if a.max() <= 1 else 255.0))
     w, h = size

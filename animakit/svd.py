@@ -326,11 +326,22 @@ def encode_vae_latents(comps: SVDComponents, frames: torch.Tensor, *, sample: bo
                        generator: torch.Generator | None = None, chunk_size: int = 8) -> torch.Tensor:
     """VAE latents (N, 4, H/f, W/f) of ``frames`` (N, 3, H, W) in [-1, 1], unscaled (multiply
     by ``vae.config.scaling_factor`` for diffusion space). ``sample=False`` takes the mode."""
-    out = []
-    for i in range(0, frames.shape[0], chunk_size):
-        x = frames[i:i + chunk_size].to(comps.device, comps.vae.dtype)
-        dist = comps.vae.encode(x).latent_dist
-        out.append(dist.sample(generator) if sample else dist.mode())
+    vae = comps.vae
+    upcast = vae.dtype == torch.float16 and getattr(vae.config, "force_upcast", False)
+    if upcast:      # the SD encoder overflows in float16; run it in float32 like diffusers
+        vae.encoder.float()
+        vae.quant_conv.float()
+    try:
+        out = []
+        dtype = torch.float32 if upcast else vae.dtype
+        for i in range(0, frames.shape[0], chunk_size):
+            x = frames[i:i + chunk_size].to(comps.device, dtype)
+            dist = vae.encode(x).latent_dist
+            out.append(dist.sample(generator) if sample else dist.mode())
+    finally:
+        if upcast:
+            vae.encoder.half()
+            vae.quant_conv.half()
     return torch.cat(out)
 
 

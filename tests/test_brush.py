@@ -124,3 +124,19 @@ def test_anchored_loop_motion_returns_home():
     assert len(back) == 8
     # backward from frame T: the particle at frame 0 sits upstream by the whole path
     np.testing.assert_allclose(back[0], start - [[4.0, 0.0]], atol=1e-4)
+
+
+def test_transparent_png_masks_and_static_pngs(tmp_path):
+    layer = np.zeros((120, 160, 4), np.uint8)            # a painted layer: white RGB everywhere,
+    layer[..., :3] = 255                                  # the stroke only in alpha
+    layer[40:80, 40:80, 3] = 255
+    cv2.imwrite(str(tmp_path / "paint.png"), layer)
+    still = np.zeros((120, 160), np.uint8)
+    still[:20, :20] = 255
+    cv2.imwrite(str(tmp_path / "still.png"), still)
+    (tmp_path / "b.json").write_text(json.dumps(
+        {"strokes": [{"mask": "paint.png", "trajectory": [[60, 60], [70, 60]]}],
+         "static": ["still.png"]}))
+    b = load_brush(tmp_path / "b.json", SIZE)
+    assert b.strokes[0].mask.sum() == 1600
+    assert b.static.sum() == 400
