@@ -326,18 +326,34 @@ class BrushMotion:
                 w = self.weights_at(p)
             p = p + self.velocity(t, w)
 
-    def backward_positions(self, pts: np.ndarray) -> list[np.ndarray]:
+    def backward_positions(self, pts: np.ndarray) -> Iterator[np.ndarray]:
         """Positions (N, 2) at frames 0 .. T-1 of particles that sit at ``pts`` at frame T
-        (one frame past the clip), integrated backwards; needs ``loop=True``."""
-        p = pts.astype(np.float32).copy()
-        w = self.weights_at(p)
-        out = [p] * self.num_frames
-        for t in range(self.num_frames - 1, -1, -1):
-            if self.anchored:
-                w = self.weights_at(p)
-            p = p - self.velocity(t, w)
-            out[t] = p
-        return out
+        (one frame past the clip), integrated backwards; needs ``loop=True``.
+
+        Yielded in increasing frame order with O(sqrt(T)) arrays held: a first backward pass
+        keeps every K-th position (K = ceil(sqrt(T))), then each block of K frames is
+        integrated again from its checkpoint."""
+        n = self.num_frames
+        k = max(1, int(np.ceil(np.sqrt(n))))
+        start = pts.astype(np.float32).copy()
+        w0 = self.weights_at(start)
+
+        def step(t: int, p: np.ndarray) -> np.ndarray:
+            return p - self.velocity(t, self.weights_at(p) if self.anchored else w0)
+
+        checkpoints, p = {}, start
+        for t in range(n - 1, -1, -1):
+            p = step(t, p)
+            if t % k == 0:
+                checkpoints[t] = p
+        for b in range(0, n, k):
+            e = min(b + k, n)
+            p = start if e == n else checkpoints[e]
+            block = []
+            for t in range(e - 1, b - 1, -1):
+                p = step(t, p)
+                block.append(p)
+            yield from reversed(block)
 
     def displacements(self) -> Iterator[np.ndarray]:
         """Dense (H, W, 2) float32 displacement of each source pixel at frames 0 .. T-1."""

@@ -120,7 +120,7 @@ def test_anchored_loop_motion_returns_home():
     b = load_brush({"strokes": [{"mask": SQUARE, "trajectory": [[60, 60], [64, 60]]}]}, SIZE)
     m = BrushMotion(b, 8, falloff=0, anchored=True, loop=True)
     start = np.array([[45.0, 60.0]], np.float32)
-    back = m.backward_positions(start)
+    back = list(m.backward_positions(start))
     assert len(back) == 8
     # backward from frame T: the particle at frame 0 sits upstream by the whole path
     np.testing.assert_allclose(back[0], start - [[4.0, 0.0]], atol=1e-4)
@@ -140,3 +140,18 @@ def test_transparent_png_masks_and_static_pngs(tmp_path):
     b = load_brush(tmp_path / "b.json", SIZE)
     assert b.strokes[0].mask.sum() == 1600
     assert b.static.sum() == 400
+
+
+def test_backward_positions_checkpointed_equal_plain_integration():
+    b = load_brush({"strokes": [{"mask": SQUARE, "trajectory": [[60, 60], [70, 50], [66, 62]]}]}, SIZE)
+    for n in (1, 5, 10, 17):
+        m = BrushMotion(b, n, falloff=15, anchored=True, loop=True)
+        pts = np.array([[45.0, 60.0], [85.0, 70.0], [120.0, 100.0]], np.float32)
+        plain, p = [None] * n, pts.copy()
+        for t in range(n - 1, -1, -1):
+            p = p - m.velocity(t, m.weights_at(p))
+            plain[t] = p
+        got = list(m.backward_positions(pts))
+        assert len(got) == n
+        for a, c in zip(got, plain):
+            np.testing.assert_array_equal(a, c)

@@ -93,6 +93,12 @@ def test_static_mask_is_honoured_in_latent_space(pipe, image):
         assert (lat[f][:, ~m] - src[:, ~m]).abs().max() > 1e-2
 
 
+def test_loop_is_refused_clearly(pipe, image):
+    from animakit.errors import ParamError
+    with pytest.raises(ParamError, match="loop.*flow engine"):
+        run(pipe, image, 0, loop=True)
+
+
 def test_longer_clips_chain_on_the_last_frame(pipe, image):
     assert segments(7, 3) == [(0, 3), (2, 5), (4, 7)]
     assert segments(3, 3) == [(0, 3)]

@@ -127,7 +127,8 @@ class FlowRenderer:
         for t in range(n):
             p = next(fwd)
             alpha = t / n if self.loop else 0.0
-            layers = [(p, 1.0 - alpha)] + ([(bwd[t], alpha)] if bwd is not None and alpha > 0 else [])
+            q = next(bwd) if bwd is not None else None
+            layers = [(p, 1.0 - alpha)] + ([(q, alpha)] if q is not None and alpha > 0 else [])
             yield self.compose(layers)
 
     def compose(self, layers: list[tuple[np.ndarray, float]]) -> np.ndarray:

@@ -111,6 +111,9 @@ class SVDEngine(Engine):
         return self._components
 
     def stream(self, inputs: dict[str, Any], params: Any, generator: Any = None) -> FrameStream:
+        if params.loop:
+            raise ParamError("param loop", "seamless loops are made by the flow engine; the svd "
+                                           "engine cannot loop (leave loop off, or use --engine flow)")
         image, brush = load_image_and_brush(inputs, 0, 0, max_side=8192)
         comps = self.components(params)
         w, h = svd_size(image.shape[1], image.shape[0], params.width, params.height,
@@ -130,9 +133,10 @@ class SVDEngine(Engine):
         static = None
         if brush is not None and (brush.strokes or brush.static.any()):
             if brush.strokes:
-                motion = BrushMotion(brush, p.num_frames, auto_falloff(p.falloff, (image.shape[1],
-                                                                                   image.shape[0])))
-                guide_frames = FlowRenderer(image, motion).frames()
+                size = (image.shape[1], image.shape[0])
+                falloff = 0.0 if p.reveal else auto_falloff(p.falloff, size)
+                motion = BrushMotion(brush, p.num_frames, falloff)
+                guide_frames = FlowRenderer(image, motion, reveal=p.reveal).frames()
             if brush.static.any():
                 static = latent_mask(brush.static, comps.vae_scale_factor)
         cond = image
