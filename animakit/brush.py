@@ -229,6 +229,33 @@ def _array_mask(arr: np.ndarray, size: tuple[int, int], label: str) -> np.ndarra
     return a >= 0.5
 
 
+def save_brush(path: str | Path, strokes: list[dict], static: list[Any] | None = None) -> Path:
+    """Write a brush JSON (for the studio: drawn masks + clicked points).
+
+    ``strokes``: dicts with ``mask`` (an (H, W) bool/uint8 array, or a polygon), ``trajectory``
+    ([[x, y], ...]) and optional ``strength``; ``static``: arrays or polygons. Array masks are
+    saved as PNGs next to the JSON (``<stem>.stroke<i>.png``, ``<stem>.static<k>.png``) and
+    referenced by name. Every file is written atomically. Returns the JSON path."""
+    from .media import atomic_output, save_image
+    path = Path(path)
+
+    def ref(mask: Any, tag: str) -> Any:
+        if not isinstance(mask, np.ndarray):
+            return mask
+        name = f"{path.stem}.{tag}.png"
+        with atomic_output(path.parent / name) as tmp:
+            save_image(tmp, (np.asarray(mask) > 0).astype(np.uint8) * 255)
+        return name
+
+    data = {"strokes": [{"mask": ref(s["mask"], f"stroke{i}"),
+                         "trajectory": [[float(x), float(y)] for x, y in s["trajectory"]],
+                         "strength": float(s.get("strength", 1.0))} for i, s in enumerate(strokes)],
+            "static": [ref(m, f"static{k}") for k, m in enumerate(static or [])]}
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=1))
+    return path
+
+
 # -- motion ---------------------------------------------------------------------------------
 def soft_weight(mask: np.ndarray, falloff: float) -> np.ndarray:
     """(H, W) float32: 1 inside ``mask``, smoothstep down to 0 at ``falloff`` px outside."""

@@ -155,3 +155,19 @@ def test_backward_positions_checkpointed_equal_plain_integration():
         assert len(got) == n
         for a, c in zip(got, plain):
             np.testing.assert_array_equal(a, c)
+
+
+def test_save_brush_round_trip(tmp_path):
+    from animakit.brush import save_brush
+    drawn = np.zeros((120, 160), bool)
+    drawn[30:60, 50:90] = True
+    path = save_brush(tmp_path / "studio.json",
+                      [{"mask": drawn, "trajectory": [(70, 45), (90, 40)], "strength": 0.5},
+                       {"mask": SQUARE, "trajectory": [[60, 60], [60, 70]]}],
+                      static=[np.pad(np.ones((10, 10), bool), ((0, 110), (0, 150)))])
+    b = load_brush(path, SIZE)
+    np.testing.assert_array_equal(b.strokes[0].mask, drawn)
+    assert b.strokes[0].strength == 0.5 and b.strokes[1].mask[60, 60]
+    assert b.static.sum() == 100
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "studio.json", "studio.static0.png", "studio.stroke0.png"]
