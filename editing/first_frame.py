@@ -16,6 +16,7 @@ from animakit.params import param
 from animakit.pipeline import InputSpec, Pipeline
 
 from .flow_engine import FlowEditEngine
+from .svd_engine import SVDInversionEngine
 
 
 @dataclass
@@ -41,6 +42,40 @@ class FirstFrameEditParams:
                            min=0, max=64)
     feather: int = param(5, "pixels over which sources of the edit are blended at seams",
                          min=0, max=31)
+    # -- svd-inversion ----------------------------------------------------------------------
+    weights: str = param("", "svd-inversion: SVD checkpoint folder or cached hub id "
+                         "(or $ANIMAKIT_SVD_WEIGHTS); nothing is downloaded")
+    steps: int = param(25, "svd-inversion: Euler steps (inversion and regeneration each)",
+                       min=2, max=200)
+    inversion_iterations: int = param(1, "svd-inversion: fixed-point refinements per inversion "
+                                      "step (0 = plain Euler inversion; each costs one more "
+                                      "UNet pass, and makes the inversion closer to exact)",
+                                      min=0, max=10)
+    conv_injection: float = param(0.2, "svd-inversion: fraction of the steps during which the "
+                                  "source's ResNet (convolution) features are injected",
+                                  min=0.0, max=1.0, step=0.05)
+    spatial_injection: float = param(0.2, "svd-inversion: fraction of the steps during which "
+                                     "the source's spatial self-attention queries/keys are "
+                                     "injected", min=0.0, max=1.0, step=0.05)
+    temporal_injection: float = param(0.5, "svd-inversion: fraction of the steps during which "
+                                      "the source's temporal self-attention queries/keys are "
+                                      "injected", min=0.0, max=1.0, step=0.05)
+    guidance: float = param(2.0, "svd-inversion: classifier-free guidance at the last frame "
+                            "(ramps from 1 at the first; 1 = off)", min=1.0, max=20.0)
+    svd_size: int = param(1024, "svd-inversion: long side the model runs at (rounded to its "
+                          "multiple; the output is resized back to the video)", min=32, max=2048)
+    window: int = param(0, "svd-inversion: frames per window (0 = the UNet's num_frames); "
+                        "windows share a frame and chain the edit", min=0, max=64)
+    motion_bucket_id: int = param(127, "svd-inversion: motion conditioning", min=0, max=1023)
+    noise_aug_strength: float = param(0.02, "svd-inversion: noise added to the conditioning "
+                                      "frames", min=0.0, max=1.0, step=0.01)
+    decode_chunk_size: int = param(8, "svd-inversion: frames VAE-encoded/decoded at once "
+                                   "(less = less memory)", min=1, max=64)
+    cpu_offload: bool = param(False, "svd-inversion: keep models on the CPU until used "
+                              "(low GPU memory)")
+    dtype: str = param("auto", "svd-inversion: precision (auto = float16 on GPU, float32 on CPU)",
+                       choices=("auto", "float16", "bfloat16", "float32"))
+    device: str = param("auto", "svd-inversion: torch device (auto = cuda when available)")
 
 
 class FirstFrameEditPipeline(Pipeline):
@@ -57,5 +92,5 @@ class FirstFrameEditPipeline(Pipeline):
                   "edited and original first frames differ", required=False),
     )
     Params = FirstFrameEditParams
-    engines = {"flow": FlowEditEngine}
+    engines = {"flow": FlowEditEngine, "svd-inversion": SVDInversionEngine}
     default_engine = "flow"
