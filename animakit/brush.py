@@ -167,6 +167,8 @@ def _parse_stroke(s: Any, i: int, size: tuple[int, int], base: Path, name: str) 
         raise InputError(label, "the trajectory needs at least 2 points (where the region is now, "
                                 "and where it goes)")
     _inside(traj, size, label, "trajectory")
+    if np.abs(traj - traj[0]).max() < 1e-6:
+        raise InputError(label, "the trajectory does not go anywhere (all its points are the same)")
     strength = s.get("strength", 1.0)
     if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not np.isfinite(strength) \
             or not 0 <= strength <= MAX_STRENGTH:

@@ -52,6 +52,7 @@ def test_json_file_and_png_mask_relative_to_it(tmp_path):
     ({"strength": 9}, ["stroke 0", "strength"]),
     ({"trajectory": "up"}, ["stroke 0", "trajectory", "[x, y]"]),
     ({"speed": 2}, ["stroke 0", "unknown key"]),
+    ({"trajectory": [[60, 60], [60, 60]]}, ["stroke 0", "does not go anywhere"]),
 ])
 def test_bad_strokes_name_the_stroke(stroke, words):
     with pytest.raises(InputError) as e:
