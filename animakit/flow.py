@@ -88,20 +88,35 @@ def resize_flow(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return out
 
 
+_IDENTITY: dict[tuple[int, int], np.ndarray] = {}
+
+
 def identity_map(h: int, w: int) -> np.ndarray:
-    """(H, W, 2) float32 map whose entry at (y, x) is (x, y)."""
-    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    return np.stack([xs, ys], axis=-1)
+    """(H, W, 2) float32 map whose entry at (y, x) is (x, y) (a fresh copy)."""
+    return _identity(h, w).copy()
+
+
+def _identity(h: int, w: int) -> np.ndarray:
+    """The cached read-only identity map (callers must not write to it)."""
+    key = (h, w)
+    if key not in _IDENTITY:
+        if len(_IDENTITY) > 8:
+            _IDENTITY.clear()
+        xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        grid = np.stack([xs, ys], axis=-1)
+        grid.flags.writeable = False
+        _IDENTITY[key] = grid
+    return _IDENTITY[key]
 
 
 def flow_to_map(flow: np.ndarray) -> np.ndarray:
     """Absolute sample positions (H, W, 2) for a flow."""
-    return flow + identity_map(*flow.shape[:2])
+    return cv2.add(flow, _identity(*flow.shape[:2]))
 
 
 def map_to_flow(coords: np.ndarray) -> np.ndarray:
     """Displacements (H, W, 2) for absolute sample positions."""
-    return coords - identity_map(*coords.shape[:2])
+    return cv2.subtract(coords, _identity(*coords.shape[:2]))
 
 
 def remap(image: np.ndarray, coords: np.ndarray, interpolation: str = "linear",
@@ -152,13 +167,16 @@ def fb_consistency(flow_fw: np.ndarray, flow_bw: np.ndarray, alpha: float = 0.01
     |bw(x + fw)|^2) + beta``. False marks occluded or mismatched pixels, and pixels whose
     flow leaves the frame."""
     h, w = flow_fw.shape[:2]
-    bw_at = warp(flow_bw, flow_fw)
-    err = np.sum((flow_fw + bw_at) ** 2, axis=-1)
-    mag = np.sum(flow_fw ** 2, axis=-1) + np.sum(bw_at ** 2, axis=-1)
-    ok = err < alpha * mag + beta
     target = flow_to_map(flow_fw)
-    inside = ((target[..., 0] >= -0.5) & (target[..., 0] <= w - 0.5)
-              & (target[..., 1] >= -0.5) & (target[..., 1] <= h - 0.5))
+    bw_at = remap(flow_bw, target)
+    fx, fy = cv2.split(flow_fw)
+    bx, by = cv2.split(bw_at)
+    sx, sy = fx + bx, fy + by
+    err = sx * sx + sy * sy
+    mag = fx * fx + fy * fy + bx * bx + by * by
+    ok = err < alpha * mag + beta
+    tx, ty = cv2.split(target)
+    inside = (tx >= -0.5) & (tx <= w - 0.5) & (ty >= -0.5) & (ty <= h - 0.5)
     return ok & inside
 
 

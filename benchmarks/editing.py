@@ -46,7 +46,7 @@ def propagate(source: np.ndarray, edited: np.ndarray, p: FirstFrameEditParams) -
     colour = fit_colour_transform(source[0], edited, (mask > 0.5).astype(np.float32))
     settings = PropagationSettings(transfer=p.transfer, refine_every=p.refine_every,
                                    photo_lo=p.match_tolerance, photo_hi=2.8 * p.match_tolerance,
-                                   feather=p.feather)
+                                   feather=p.feather, smoothing=p.temporal_smoothing)
     layer = initial_layer(source[0], edited, mask, colour, p.transfer)
     scale = min(1.0, p.flow_size / source.shape[2])
     fast = FlowEstimator("fast", scale * 0.5 if source.shape[2] >= 384 else scale)

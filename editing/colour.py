@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from scipy import ndimage
 
@@ -34,17 +35,29 @@ class ColourTransform:
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         """(..., 3) float32 transformed colours (not clipped) for uint8 ``rgb`` (..., 3)."""
-        rgb = np.asarray(rgb)
-        flat = rgb.reshape(-1, 3)
-        out = flat.astype(np.float32) @ self.matrix.T + self.bias
-        out += self.lut[_table_index(flat)]
+        rgb = np.ascontiguousarray(rgb)
+        flat = rgb.reshape(-1, 1, 3)
+        affine = np.concatenate([self.matrix, self.bias[:, None]], axis=1).astype(np.float32)
+        out = cv2.transform(flat.astype(np.float32), affine).reshape(-1, 3)
+        if self._has_residual():
+            out += np.take(self.lut, _table_index(flat.reshape(-1, 3)), axis=0)
         return out.reshape(rgb.shape[:-1] + (3,))
+
+    def _has_residual(self) -> bool:
+        """False when the LUT correction is below a hundredth of a grey level everywhere
+        (a purely affine edit), so applying it can be skipped."""
+        if not hasattr(self, "_residual"):
+            self._residual = bool(np.abs(self.lut).max() >= 0.01)
+        return self._residual
 
 
 def _table_index(rgb_u8: np.ndarray) -> np.ndarray:
     """Flat LUT index (N,) from (N, 3) uint8 colours: 6 bits per channel."""
     q = (rgb_u8 >> (8 - _APPLY_BITS)).astype(np.int32)
-    return (q[:, 0] << (2 * _APPLY_BITS)) | (q[:, 1] << _APPLY_BITS) | q[:, 2]
+    idx = q[:, 0] << (2 * _APPLY_BITS)
+    idx |= q[:, 1] << _APPLY_BITS
+    idx |= q[:, 2]
+    return idx
 
 
 def fit_colour_transform(source: np.ndarray, edited: np.ndarray,

@@ -32,6 +32,9 @@ class FirstFrameEditParams:
                            "scaled down for the flow only)", min=64, max=4096)
     refine_every: int = param(1, "re-anchor (direct flow to the anchor frame) every N "
                               "frames; 0 = only chain consecutive flows", min=0, max=100)
+    temporal_smoothing: float = param(0.5, "share of the previous frame's edit (carried along "
+                                      "the flow) kept where it is consistent: less flicker, "
+                                      "0 = off", min=0.0, max=0.9, step=0.05)
     match_tolerance: float = param(10.0, "mean RGB difference (0-255) up to which a flow "
                                    "match is fully trusted; 2.8x this is rejected",
                                    min=1.0, max=80.0)

@@ -61,7 +61,7 @@ class _Setup:
         self.settings = PropagationSettings(
             transfer=params.transfer, refine_every=params.refine_every,
             photo_lo=params.match_tolerance, photo_hi=params.match_tolerance * 2.8,
-            feather=params.feather)
+            feather=params.feather, smoothing=params.temporal_smoothing)
         long_side = max(self.size)
         self.flow_scale = min(1.0, params.flow_size / long_side)
 

@@ -41,6 +41,8 @@ class PropagationSettings:
     photo_lo: float = 10.0           # mean abs RGB error fully trusted ...
     photo_hi: float = 28.0           # ... and fully rejected
     feather: int = 5                 # px of blending at seams between sources
+    smoothing: float = 0.0           # share of the previous frame's layer (carried along the
+                                     # flow) kept where it is consistent: temporal smoothing
 
 
 def initial_layer(source: np.ndarray, edited: np.ndarray, mask: np.ndarray,
@@ -56,31 +58,39 @@ def revealed_layer(frame: np.ndarray, colour: ColourTransform, transfer: str,
                    mask: np.ndarray) -> np.ndarray:
     """(H, W, 4) layer for pixels no earlier frame explains: the pure colour edit."""
     h, w = frame.shape[:2]
+    out = np.empty((h, w, 4), np.float32)
     if transfer == "detail":
-        payload = np.zeros((h, w, 3), np.float32)
+        out[..., :3] = 0
     else:
-        payload = colour(frame)
-    return np.concatenate([payload, mask[..., None]], axis=2)
+        out[..., :3] = colour(frame)
+    out[..., 3] = mask
+    return out
 
 
 def compose(frame: np.ndarray, layer: np.ndarray, colour: ColourTransform,
             transfer: str) -> np.ndarray:
     """(H, W, 3) uint8 output frame: the source with the layer's edit applied."""
     src = frame.astype(np.float32)
-    edited = layer[..., :3] + colour(frame) if transfer == "detail" else layer[..., :3]
-    m = layer[..., 3:4]
-    out = src + m * (edited - src)
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    edited = colour(frame) + layer[..., :3] if transfer == "detail" else layer[..., :3].copy()
+    edited -= src
+    edited *= layer[..., 3:4]
+    edited += src + np.float32(0.5)
+    return np.clip(edited, 0, 255, out=edited).astype(np.uint8)
 
 
 def _ramp(err: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    return np.clip((hi - err) / (hi - lo), 0.0, 1.0)
+    """(H, W) float32 trust: 1 up to ``lo``, falling to 0 at ``hi``."""
+    r = (hi - err) * np.float32(1.0 / (hi - lo))
+    return np.clip(r, 0.0, 1.0, out=r)
+
+
+_CHANNEL_MEAN = np.full((1, 3), 1 / 3, np.float32)
 
 
 def _photo_error(a: np.ndarray, b_warped: np.ndarray) -> np.ndarray:
     """(H, W) float32 locally averaged mean abs RGB difference."""
-    d = cv2.absdiff(a, b_warped).astype(np.float32).mean(axis=2)
-    return cv2.blur(d, (5, 5))
+    d = cv2.transform(cv2.absdiff(a, b_warped), _CHANNEL_MEAN)       # uint8 channel mean
+    return cv2.blur(d.astype(np.float32), (5, 5))
 
 
 class Propagator:
@@ -120,19 +130,24 @@ class Propagator:
         cons = fb_consistency(back, fwd).astype(np.float32)
         pmap = flow_to_map(back)
         self._coords = remap(self._coords, pmap)
-        self._valid = remap(self._valid, pmap) * cons
+        self._valid = cv2.multiply(remap(self._valid, pmap), cons)
         self._since_refine += 1
         if s.refine_every and self._since_refine >= s.refine_every:
-            self._refine(gray, frame)
-        w_a = self._valid * _ramp(_photo_error(frame, remap(self._anchor, self._coords)),
-                                  s.photo_lo, s.photo_hi)
-        w_p = cons * _ramp(_photo_error(frame, remap(self._prev, pmap)), s.photo_lo, s.photo_hi)
+            err_a = self._refine(gray, frame)
+        else:
+            err_a = _photo_error(frame, remap(self._anchor, self._coords))
+        w_a = self._feather(self._valid * _ramp(err_a, s.photo_lo, s.photo_hi))
+        w_p = self._feather(cons * _ramp(_photo_error(frame, remap(self._prev, pmap)),
+                                         s.photo_lo, s.photo_hi))
         from_prev = remap(self._prev_layer, pmap)
-        fill = revealed_layer(frame, self.colour, s.transfer, from_prev[..., 3])
-        w_a, w_p = self._feather(w_a), self._feather(w_p)
         from_anchor = remap(self._anchor_layer, self._coords)
-        carried = w_p[..., None] * from_prev + (1 - w_p[..., None]) * fill
-        layer = w_a[..., None] * from_anchor + (1 - w_a[..., None]) * carried
+        wp3, wa3 = w_p[..., None], w_a[..., None]
+        # carried = w_p * from_prev + (1 - w_p) * revealed; revealed = colour-edit payload
+        fill = revealed_layer(frame, self.colour, s.transfer, from_prev[..., 3])
+        carried = fill + wp3 * (from_prev - fill)
+        layer = carried + wa3 * (from_anchor - carried)
+        if s.smoothing > 0:       # exponential smoothing along the flow: less flicker
+            layer += (s.smoothing * wp3) * (from_prev - layer)
         conf = w_a + (1 - w_a) * w_p * 0.5 * remap(self._prev_conf, pmap)
         if float(w_a.mean()) < s.min_coverage:          # anchor mostly out of view: move it
             self._set_anchor(frame, layer)
@@ -140,23 +155,25 @@ class Propagator:
         self._prev, self._prev_gray, self._prev_layer, self._prev_conf = frame, gray, layer, conf
         return layer, conf
 
-    def _refine(self, gray: np.ndarray, frame: np.ndarray) -> None:
+    def _refine(self, gray: np.ndarray, frame: np.ndarray) -> np.ndarray:
         """Re-anchor: direct flow frame -> anchor, started from the chained map; keep, per
         pixel, whichever of the chained and direct maps explains the frame better (the
-        chain's drift is removed without trusting the direct flow where it fails)."""
+        chain's drift is removed without trusting the direct flow where it fails).
+        Returns the (H, W) photometric error of the map kept."""
         self._since_refine = 0
         s = self.settings
         direct = self.anchor_flow(gray, self._anchor_gray, init=map_to_flow(self._coords))
         new = flow_to_map(direct)
         err_new = _photo_error(frame, remap(self._anchor, new))
-        err_old = _photo_error(frame, remap(self._anchor, self._coords)) + \
-            (1 - self._valid) * 1e3
+        err_chain = _photo_error(frame, remap(self._anchor, self._coords))
+        err_old = err_chain + (1 - self._valid) * 1e3
         # pixels the chain lost come back only when the direct flow explains them well
         take = (err_new < err_old) & ((self._valid > 0.5) | (err_new < 0.5 * s.photo_lo))
         self._coords = np.where(take[..., None], new, self._coords)
         # a pixel the chain lost (occluded on the way) is trusted again once the direct
         # flow explains it; the photometric ramp in step() still judges it
         self._valid = np.where(take, np.float32(1.0), self._valid)
+        return np.where(take, err_new, err_chain)
 
     def _feather(self, weight: np.ndarray) -> np.ndarray:
         k = self.settings.feather
