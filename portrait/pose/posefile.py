@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from animakit.errors import MediaError, NoPersonError
-from animakit.media import atomic_output, open_video
+from animakit.errors import MediaError
+from animakit.media import atomic_output
 from animakit.media.ffmpeg import check_readable
 from animakit.skeleton import N_POSE
 
@@ -144,37 +144,3 @@ def load_keypoints(path: str | Path, image_size: tuple[int, int],
         w, h = image_size
         pts = pts * np.array([w, h, w], np.float32)
     return pts, v[0]
-
-
-def detect_pose_video(path: str | Path, name: str = "driving", max_side: int = 512,
-                      max_frames: int | None = None) -> PoseSequence:
-    """Track MediaPipe pose through a video (frames downscaled to ``max_side`` for speed).
-    Frames with no person get visibility 0. Raises :class:`NoPersonError` if no frame has one."""
-    import cv2
-    from tqdm.auto import tqdm
-
-    from animakit.landmarks import PoseDetector
-
-    reader = open_video(path, name)
-    w, h = reader.size
-    s = min(1.0, max_side / max(w, h))
-    pts_all, vis_all = [], []
-    with PoseDetector(video=True) as det:
-        for frame in tqdm(reader, total=reader.estimated_frames, desc="pose detection",
-                          unit="frame", leave=False):
-            small = cv2.resize(frame, (round(w * s), round(h * s)),
-                               interpolation=cv2.INTER_AREA) if s < 1 else frame
-            pose = det(small)
-            if pose is None:
-                pts_all.append(np.zeros((N_POSE, 3), np.float32))
-                vis_all.append(np.zeros(N_POSE, np.float32))
-            else:
-                pts_all.append(pose.points / s)
-                vis_all.append(pose.visibility)
-            if max_frames and len(pts_all) >= max_frames:
-                break
-    seq = PoseSequence(np.array(pts_all, np.float32), np.array(vis_all, np.float32),
-                       reader.fps, (w, h))
-    if not seq.detected.any():
-        raise NoPersonError(reader.path, "no person found in any frame of the driving video")
-    return seq

@@ -15,8 +15,9 @@ from animakit.media import load_image
 from animakit.skeleton import LEGS
 
 from .filters import facing, fill_lost_frames, fill_lost_joints, fix_flips, resample, smooth_points
-from .posefile import PoseSequence, detect_pose_video, load_keypoints, load_pose_file
+from .posefile import PoseSequence, load_keypoints, load_pose_file
 from .retarget import TORSO_BONES, bone_lengths, extend, legs_visible, retarget
+from .tracking import detect_pose_video
 
 MIN_VISIBILITY = 0.5
 
@@ -90,8 +91,10 @@ def load_reference(inputs: dict[str, Any], long_side: int) -> Reference:
     return Reference(image, points.astype(np.float32), vis.astype(np.float32), alpha, legs, name)
 
 
-def load_driver(source: Any, fps: float | None, duration: float | None) -> PoseSequence:
-    """The driver's raw pose sequence (video: tracked with MediaPipe; .npz: read)."""
+def load_driver(source: Any, fps: float | None, duration: float | None,
+                stop: Any = None) -> PoseSequence:
+    """The driver's raw pose sequence (video: tracked with MediaPipe, only as far as
+    ``duration`` needs; .npz: read). ``stop`` (a threading.Event) cancels video tracking."""
     if isinstance(source, PoseSequence):
         seq = source
     else:
@@ -101,7 +104,7 @@ def load_driver(source: Any, fps: float | None, duration: float | None) -> PoseS
         elif path.suffix.lower() in (".json",):
             raise MediaError(path, "driving must be a video or a .npz pose file")
         else:
-            seq = detect_pose_video(path, "driving")
+            seq = detect_pose_video(path, "driving", max_seconds=duration, stop=stop)
         if not seq.detected.any():
             raise NoPersonError(path, "the driving pose file has no frame with a person")
     if fps:

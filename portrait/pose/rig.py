@@ -42,6 +42,7 @@ class Part:
     texture: np.ndarray                # (h, w, 4) uint8 crop: RGB + alpha
     offset: tuple[int, int]            # (x0, y0) of the crop in the reference
     uv: np.ndarray | None = None       # (N, 2) torso-quad coordinates of the vertices
+    pivots: np.ndarray | None = None   # (N, 2) reference joint each vertex bends around
 
 
 @dataclass
@@ -191,8 +192,22 @@ def build_rig(image: np.ndarray, alpha: np.ndarray, points: np.ndarray, visibili
                          np.round(a[y0:y0 + bh, x0:x0 + bw] * 255).astype(np.uint8)])
         weights = _weights(name, verts, ext, 0.18, legs)
         uv = quad_uv(verts, ext[list(QUAD), :2]) if "torso" in weights else None
-        parts.append(Part(name, verts, tris, weights, np.ascontiguousarray(tex), (x0, y0), uv))
+        parts.append(Part(name, verts, tris, weights, np.ascontiguousarray(tex), (x0, y0), uv,
+                          _pivots(name, verts, weights, ext)))
     return Rig(parts, ext, (w, h), alpha.astype(np.float32), grid, legs, labels)
+
+
+def _pivots(name: str, verts: np.ndarray, weights: dict[str, np.ndarray],
+            ext: np.ndarray) -> np.ndarray | None:
+    """(N, 2): the joint each vertex of a part bends around — the part's root joint where the
+    parent bone's weight dominates the child's, else its tip joint."""
+    if name == "torso":
+        return None
+    root, tip = (NECK, 0) if name == "head" else LIMBS[name]
+    parent, child = HIERARCHY[name]
+    w_parent = weights.get(parent, np.zeros(len(verts))) if parent else np.zeros(len(verts))
+    w_child = weights.get(child, np.zeros(len(verts))) if child else np.zeros(len(verts))
+    return np.where((w_parent >= w_child)[:, None], ext[root, :2], ext[tip, :2])
 
 
 def _joint_points(name: str, ext: np.ndarray) -> np.ndarray:

@@ -2,6 +2,10 @@
 triangle mesh to the skeleton, render it texture-mapped over an inpainted background."""
 from __future__ import annotations
 
+import threading
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +20,10 @@ from .posefile import PoseSequence
 from .raster import clean_plate, draw_part
 from .reference import Reference, Targets, load_driver, load_reference, targets
 from .retarget import extend
-from .rig import DEPTH_JOINTS, Rig, build_rig
-from .skinning import frame_transforms, skin
+from .rig import DEPTH_JOINTS, Part, Rig, build_rig
+from .skinning import frame_transforms, skin, skin_rigid
 
+RENDER_THREADS = 2
 LEGS_WARNING = ("{name}: the legs are out of frame in the reference; animating the visible "
                 "upper body only (the legs keep their pose)")
 
@@ -27,8 +32,9 @@ class RigRenderer:
     """Renders frames of a rig at target poses. ``render(points)`` -> (H, W, 3) uint8;
     ``last_coverage`` is the body's alpha (H, W) float32 in the last frame."""
 
-    def __init__(self, rig: Rig, background: np.ndarray):
+    def __init__(self, rig: Rig, background: np.ndarray, rigid: bool = True):
         self.rig = rig
+        self.rigid = rigid
         self.background = background.astype(np.float32)
         self.last_coverage: np.ndarray | None = None
 
@@ -42,17 +48,48 @@ class RigRenderer:
             depth.append((-z, i))
         return [i for _, i in sorted(depth)]
 
-    def render(self, points: np.ndarray) -> np.ndarray:
+    def deform(self, part: Part, transforms: dict) -> np.ndarray:
+        """(N, 2) frame positions of ``part``'s vertices."""
+        if self.rigid and part.pivots is not None:
+            return skin_rigid(part.vertices, part.weights, transforms, part.pivots, part.uv)
+        return skin(part.vertices, part.weights, transforms, part.uv)
+
+    def render_with_coverage(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(frame (H, W, 3) uint8, body alpha (H, W) float32) at pose ``points`` (33, 3);
+        thread-safe (the rig is only read)."""
         ext = extend(points[None].astype(np.float64))[0]
         transforms = frame_transforms(self.rig.ref_ext, ext)
         canvas = self.background.copy()
         coverage = np.zeros(canvas.shape[:2], np.float32)
         for i in self.order(ext):
             part = self.rig.parts[i]
-            draw_part(canvas, part, skin(part.vertices, part.weights, transforms, part.uv),
-                      coverage)
-        self.last_coverage = coverage
-        return np.clip(canvas + 0.5, 0, 255).astype(np.uint8)
+            draw_part(canvas, part, self.deform(part, transforms), coverage)
+        return np.clip(canvas + 0.5, 0, 255).astype(np.uint8), coverage
+
+    def render(self, points: np.ndarray) -> np.ndarray:
+        frame, self.last_coverage = self.render_with_coverage(points)
+        return frame
+
+    def render_all(self, poses: Iterable[np.ndarray], threads: int = RENDER_THREADS
+                   ) -> Iterator[np.ndarray]:
+        """Frames for ``poses`` in order, rendered ``threads`` at a time ahead of the consumer
+        (OpenCV's rasterising and remapping release the GIL, so rendering overlaps the
+        consumer's encoding and other frames' rendering)."""
+        if threads <= 1:
+            yield from map(self.render, poses)
+            return
+        with ThreadPoolExecutor(threads) as pool:
+            pending: deque = deque()
+            for pts in poses:
+                pending.append(pool.submit(self.render_with_coverage, pts))
+                if len(pending) > 2 * threads:
+                    yield self._take(pending)
+            while pending:
+                yield self._take(pending)
+
+    def _take(self, pending: deque) -> np.ndarray:
+        frame, self.last_coverage = pending.popleft().result()
+        return frame
 
 
 def load_background(source: Any, size: tuple[int, int]) -> np.ndarray:
@@ -83,24 +120,22 @@ def write_preview(path: Path, renderer: RigRenderer, tg: Targets, fps: float) ->
 
 class RigEngine(Engine):
     name = "rig"
-    help = ("weight-free: MediaPipe pose + mask, retargeting, per-part triangle mesh with linear "
-            "blend skinning, texture-mapped render over an inpainted background (CPU, real time)")
+    help = ("weight-free: MediaPipe pose + mask, retargeting, per-part triangle mesh skinned to "
+            "the skeleton (joint-angle blending, no collapsing elbows), texture-mapped render "
+            "over an inpainted background (CPU, real time)")
 
     def stream(self, inputs: dict[str, Any], params: Any, generator: Any = None) -> FrameStream:
-        ref = load_reference(inputs, params.size)
+        ref, renderer, seq = prepare(inputs, params)
         warnings = [] if ref.legs else [LEGS_WARNING.format(name=ref.name)]
-        seq = load_driver(inputs["driving"], params.fps, params.duration)
         tg = targets(ref, seq, smoothing=params.smoothing, mode=params.retarget,
                      root_motion=params.root_motion)
         if tg.lost_frames:
             warnings.append(f"driving: no person in {tg.lost_frames} of {len(seq)} frames; "
                             "held the last pose and eased into the next")
-        renderer = rig_renderer(ref, inputs.get("background"), params.inpaint)
         h, w = ref.image.shape[:2]
 
         def frames():
-            for pts in tg.points:
-                yield renderer.render(pts)
+            yield from renderer.render_all(tg.points)
 
         stream = FrameStream(frames(), fps=seq.fps, size=(w, h), num_frames=len(tg.points),
                              side_outputs={
@@ -114,7 +149,24 @@ class RigEngine(Engine):
         return stream
 
 
-def rig_renderer(ref: Reference, background: Any, inpaint: bool) -> RigRenderer:
+def prepare(inputs: dict[str, Any], params: Any) -> tuple[Reference, RigRenderer, PoseSequence]:
+    """The reference, its rig renderer and the driver's raw poses. The driver is tracked in a
+    worker thread (MediaPipe releases the GIL) while the reference is detected, segmented,
+    rigged and inpainted here; a bad reference cancels the tracking."""
+    stop = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        driver = pool.submit(load_driver, inputs["driving"], params.fps, params.duration, stop)
+        try:
+            ref = load_reference(inputs, params.size)
+            renderer = rig_renderer(ref, inputs.get("background"), params.inpaint,
+                                    rigid=params.skinning == "rigid")
+        except BaseException:
+            stop.set()
+            raise
+        return ref, renderer, driver.result()
+
+
+def rig_renderer(ref: Reference, background: Any, inpaint: bool, rigid: bool = True) -> RigRenderer:
     rig = build_rig(ref.image, ref.alpha, ref.points, ref.visibility, ref.legs)
     h, w = ref.image.shape[:2]
     if background is not None:
@@ -123,4 +175,4 @@ def rig_renderer(ref: Reference, background: Any, inpaint: bool) -> RigRenderer:
         bg = clean_plate(ref.image, ref.alpha)
     else:
         bg = ref.image
-    return RigRenderer(rig, bg)
+    return RigRenderer(rig, bg, rigid)
