@@ -93,6 +93,17 @@ def test_static_mask_is_honoured_in_latent_space(pipe, image):
         assert (lat[f][:, ~m] - src[:, ~m]).abs().max() > 1e-2
 
 
+def test_static_paste_makes_static_pixels_exact(pipe, image):
+    from animakit.brush import load_brush
+    static = load_brush(BRUSH, (S, S)).static
+    pasted = run(pipe, image, 0, brush=BRUSH)
+    raw = run(pipe, image, 0, brush=BRUSH, static_paste=False)
+    for a, b in zip(pasted.frames, raw.frames):
+        np.testing.assert_array_equal(a[static], image[static])
+        assert not np.array_equal(b[static], image[static])        # the VAE alone is not exact
+        np.testing.assert_array_equal(a[:12], b[:12])               # far from it, untouched
+
+
 def test_loop_is_refused_clearly(pipe, image):
     from animakit.errors import ParamError
     with pytest.raises(ParamError, match="loop.*flow engine"):

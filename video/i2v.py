@@ -54,6 +54,8 @@ class I2VParams:
                                        "noised brush guide (1 = from pure noise)", min=0.05, max=1.0)
     static_anchor: float = param(0.5, "svd: fraction of steps during which static regions are reset "
                                       "to the source latent", min=0.0, max=1.0)
+    static_paste: bool = param(True, "svd: after decoding, paste static regions from the source "
+                                     "(feathered 3 px outside) so they are exactly still")
     decode_chunk_size: int = param(8, "svd: frames decoded at once (less = less memory)",
                                    min=1, max=64)
     dtype: str = param("auto", "svd: weights precision (auto = float16 on GPU, float32 on CPU)",

@@ -57,6 +57,12 @@ def latent_mask(mask: np.ndarray, factor: int) -> torch.Tensor:
     return torch.from_numpy((m >= 0.5).astype(np.float32))
 
 
+def paste_alpha(mask: np.ndarray, feather: int = 3) -> np.ndarray:
+    """(H, W, 1) float32: 1 on ``mask``, fading to 0 over ``feather`` px outside it."""
+    dist = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 5)
+    return np.clip(1.0 - dist / (feather + 1), 0.0, 1.0)[..., None].astype(np.float32)
+
+
 def segments(num_frames: int, length: int) -> list[tuple[int, int]]:
     """[(start, end)) frame ranges of chained segments of ``length`` frames overlapping by
     one frame (each segment starts on the previous segment's last frame)."""
@@ -139,6 +145,8 @@ class SVDEngine(Engine):
                 guide_frames = FlowRenderer(image, motion, reveal=p.reveal).frames()
             if brush.static.any():
                 static = latent_mask(brush.static, comps.vae_scale_factor)
+        paste = paste_alpha(brush.static) if p.static_paste and brush is not None \
+            and brush.static.any() else None
         cond = image
         for k, (start, end) in enumerate(segments(p.num_frames, seg_len)):
             guide = None
@@ -154,6 +162,8 @@ class SVDEngine(Engine):
             out = sample_svd_clip(comps, to_tensor(cond), settings, guide=guide, static_mask=static,
                                   generator=generator, callback_on_step_end=self.callback_on_step_end)
             frames = to_frames(out.frames)
+            if paste is not None:
+                frames = [np.round(paste * image + (1 - paste) * f).astype(np.uint8) for f in frames]
             if k:
                 frames = frames[1:]       # the segment's first frame repeats the previous last
             yield from frames
