@@ -52,8 +52,7 @@ def propagate(source: np.ndarray, edited: np.ndarray, p: FirstFrameEditParams) -
     fast = FlowEstimator("fast", scale * 0.5 if source.shape[2] >= 384 else scale)
     prop = Propagator(source[0], layer, colour, settings, fast, FlowEstimator(p.flow_preset, scale))
     out = [compose(source[0], layer, colour, p.transfer)]
-    for frame in source[1:]:
-        layer, _ = prop.step(frame)
+    for frame, layer, _ in prop.run(source[1:]):
         out.append(compose(frame, layer, colour, p.transfer))
     return out
 

@@ -122,8 +122,7 @@ def _frames(setup: _Setup, extras: dict) -> Iterator[np.ndarray]:
         yield compose(first, layers[start], colour, p.transfer)
         prop = Propagator(first, layers[start], colour, setup.settings, fast, precise)
         if end is None:
-            for frame in frames:
-                layer, _ = prop.step(frame)
+            for frame, layer, _ in prop.run(frames):
                 yield compose(frame, layer, colour, p.transfer)
         else:
             yield from _two_sided(frames, start, end, prop, layers[end], colour, setup,

@@ -22,7 +22,9 @@ colour edit (the source pixels through T), never a smear.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -93,11 +95,28 @@ def _photo_error(a: np.ndarray, b_warped: np.ndarray) -> np.ndarray:
     return cv2.blur(d.astype(np.float32), (5, 5))
 
 
+@dataclass
+class Tracked:
+    """What :meth:`Propagator.track` finds for one frame (all (H, W[, 2]) float32)."""
+    frame: np.ndarray          # (H, W, 3) uint8 source frame t
+    pmap: np.ndarray           # map frame t -> frame t-1
+    cons: np.ndarray           # forward-backward consistency of that flow (0 / 1)
+    coords: np.ndarray         # map frame t -> anchor
+    valid: np.ndarray          # chain validity of ``coords``
+    err_anchor: np.ndarray     # photometric error of ``coords`` against the anchor
+    new_anchor: bool = False   # frame t becomes the anchor once its layer is known
+
+
 class Propagator:
     """Carries one anchor's layer frame by frame. Call :meth:`step` with each next source
     frame; it returns ``(layer, confidence)``: the (H, W, 4) layer for that frame and an
     (H, W) float32 confidence in [0, 1] (1 = straight from an anchor, lower = carried from
-    the previous frame, 0 = revealed), used to blend propagations from two keyframes."""
+    the previous frame, 0 = revealed), used to blend propagations from two keyframes.
+
+    A step is two halves: :meth:`track` (optical flow, chaining, re-anchoring: needs only
+    the source frames) and :meth:`blend` (the layer: needs the previous layer). :meth:`run`
+    overlaps ``track`` of frame t+1 with ``blend`` of frame t on two threads (OpenCV
+    releases the GIL), which nearly halves the time per frame on a 2-core CPU."""
 
     def __init__(self, source: np.ndarray, layer: np.ndarray, colour: ColourTransform,
                  settings: PropagationSettings, flow: FlowEstimator,
@@ -107,22 +126,44 @@ class Propagator:
         self.flow = flow                           # consecutive frames (chaining, occlusion)
         self.anchor_flow = anchor_flow or flow     # frame -> anchor refinement
         self.anchors_used = 1
-        self._set_anchor(source, layer)
-        self._prev = source
+        self._anchor_layer = layer
+        self._set_anchor(source)
+        self._prev = source                        # tracking state (frame t-1)
         self._prev_gray = to_gray(source)
+        self._prev_src = source                    # blending state (frame t-1)
         self._prev_layer = layer
         self._prev_conf = np.ones(source.shape[:2], np.float32)
 
-    def _set_anchor(self, source: np.ndarray, layer: np.ndarray) -> None:
+    def _set_anchor(self, source: np.ndarray) -> None:
         h, w = source.shape[:2]
         self._anchor = source
         self._anchor_gray = to_gray(source)
-        self._anchor_layer = layer
         self._coords = identity_map(h, w)
         self._valid = np.ones((h, w), np.float32)
         self._since_refine = 0
 
     def step(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.blend(self.track(frame))
+
+    def run(self, frames: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray,
+                                                                  np.ndarray]]:
+        """``(frame, layer, confidence)`` for each of ``frames``, tracking one frame ahead
+        on a worker thread."""
+        it = iter(frames)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            first = next(it, None)
+            if first is None:
+                return
+            pending = pool.submit(self.track, first)
+            while pending is not None:
+                tracked = pending.result()
+                nxt = next(it, None)
+                pending = pool.submit(self.track, nxt) if nxt is not None else None
+                layer, conf = self.blend(tracked)
+                yield tracked.frame, layer, conf
+
+    def track(self, frame: np.ndarray) -> Tracked:
+        """Flow frame t -> t-1, the chained (and re-anchored) map frame t -> anchor."""
         s = self.settings
         gray = to_gray(frame)
         back = self.flow(gray, self._prev_gray)          # frame t -> t-1
@@ -136,23 +177,34 @@ class Propagator:
             err_a = self._refine(gray, frame)
         else:
             err_a = _photo_error(frame, remap(self._anchor, self._coords))
-        w_a = self._feather(self._valid * _ramp(err_a, s.photo_lo, s.photo_hi))
-        w_p = self._feather(cons * _ramp(_photo_error(frame, remap(self._prev, pmap)),
-                                         s.photo_lo, s.photo_hi))
-        from_prev = remap(self._prev_layer, pmap)
-        from_anchor = remap(self._anchor_layer, self._coords)
+        out = Tracked(frame, pmap, cons, self._coords, self._valid, err_a)
+        coverage = float(np.mean(self._valid * _ramp(err_a, s.photo_lo, s.photo_hi)))
+        if coverage < s.min_coverage:                   # anchor mostly out of view: move it
+            self._set_anchor(frame)
+            out.new_anchor = True
+        self._prev, self._prev_gray = frame, gray
+        return out
+
+    def blend(self, t: Tracked) -> tuple[np.ndarray, np.ndarray]:
+        """The layer of a tracked frame from the anchor's and the previous frame's."""
+        s = self.settings
+        w_a = self._feather(t.valid * _ramp(t.err_anchor, s.photo_lo, s.photo_hi))
+        w_p = self._feather(t.cons * _ramp(_photo_error(t.frame, remap(self._prev_src, t.pmap)),
+                                           s.photo_lo, s.photo_hi))
+        from_prev = remap(self._prev_layer, t.pmap)
+        from_anchor = remap(self._anchor_layer, t.coords)
         wp3, wa3 = w_p[..., None], w_a[..., None]
         # carried = w_p * from_prev + (1 - w_p) * revealed; revealed = colour-edit payload
-        fill = revealed_layer(frame, self.colour, s.transfer, from_prev[..., 3])
+        fill = revealed_layer(t.frame, self.colour, s.transfer, from_prev[..., 3])
         carried = fill + wp3 * (from_prev - fill)
         layer = carried + wa3 * (from_anchor - carried)
         if s.smoothing > 0:       # exponential smoothing along the flow: less flicker
             layer += (s.smoothing * wp3) * (from_prev - layer)
-        conf = w_a + (1 - w_a) * w_p * 0.5 * remap(self._prev_conf, pmap)
-        if float(w_a.mean()) < s.min_coverage:          # anchor mostly out of view: move it
-            self._set_anchor(frame, layer)
+        conf = w_a + (1 - w_a) * w_p * 0.5 * remap(self._prev_conf, t.pmap)
+        if t.new_anchor:
+            self._anchor_layer = layer
             self.anchors_used += 1
-        self._prev, self._prev_gray, self._prev_layer, self._prev_conf = frame, gray, layer, conf
+        self._prev_src, self._prev_layer, self._prev_conf = t.frame, layer, conf
         return layer, conf
 
     def _refine(self, gray: np.ndarray, frame: np.ndarray) -> np.ndarray:
@@ -171,7 +223,7 @@ class Propagator:
         take = (err_new < err_old) & ((self._valid > 0.5) | (err_new < 0.5 * s.photo_lo))
         self._coords = np.where(take[..., None], new, self._coords)
         # a pixel the chain lost (occluded on the way) is trusted again once the direct
-        # flow explains it; the photometric ramp in step() still judges it
+        # flow explains it; the photometric ramp in blend() still judges it
         self._valid = np.where(take, np.float32(1.0), self._valid)
         return np.where(take, err_new, err_chain)
 
