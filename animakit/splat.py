@@ -36,27 +36,39 @@ class SplatAccumulator:
     def add(self, dest: np.ndarray, colors: np.ndarray, importance: np.ndarray | float = 1.0,
             scale: float = 1.0) -> None:
         """Splat ``colors`` (N, C) to ``dest`` (N, 2) xy with bilinear weights times
-        ``importance`` (N,) times ``scale``. Points landing off the canvas are dropped.
-        Points sitting exactly on their pixel take a fast path (no spreading)."""
+        ``importance`` (N,) times ``scale``. Points landing off the canvas are dropped."""
         imp = np.broadcast_to(np.asarray(importance, np.float32) * np.float32(scale), (len(dest),))
         x, y = dest[:, 0], dest[:, 1]
-        xi, yi = np.floor(x), np.floor(y)
-        exact = (x == xi) & (y == yi) & (xi >= 0) & (xi < self.w) & (yi >= 0) & (yi < self.h)
-        if exact.any():
-            idx = (yi[exact] * self.w + xi[exact]).astype(np.int64)
-            self._scatter(idx, imp[exact], colors[exact])
-        rest = ~exact
-        if not rest.any():
-            return
-        x, y, xi, yi, imp, colors = x[rest], y[rest], xi[rest], yi[rest], imp[rest], colors[rest]
-        fx, fy = x - xi, y - yi
-        xi, yi = xi.astype(np.int64), yi.astype(np.int64)
-        idx = np.concatenate([(yi + dy) * self.w + (xi + dx) for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1))])
-        cx = np.concatenate([xi, xi + 1, xi, xi + 1])
-        cy = np.concatenate([yi, yi, yi + 1, yi + 1])
-        wt = np.concatenate([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy]) * np.tile(imp, 4)
-        ok = (cx >= 0) & (cx < self.w) & (cy >= 0) & (cy < self.h) & (wt > 0)
-        self._scatter(idx[ok], wt[ok], np.tile(colors, (4, 1))[ok])
+        xf, yf = np.floor(x), np.floor(y)
+        inside = (xf >= 0) & (xf < self.w - 1) & (yf >= 0) & (yf < self.h - 1)
+        if not inside.all():                      # the few near or past the border
+            self._add_clipped(dest[~inside], colors[~inside], imp[~inside])
+            x, y, xf, yf = x[inside], y[inside], xf[inside], yf[inside]
+            imp, colors = imp[inside], colors[inside]
+        fx, fy = x - xf, y - yf
+        base = yf.astype(np.int64) * self.w + xf.astype(np.int64)
+        right = imp * fx
+        left = imp - right
+        idx = np.concatenate([base, base + 1, base + self.w, base + self.w + 1])
+        corners = (left * (1 - fy), right * (1 - fy), left * fy, right * fy)
+        size = self.h * self.w
+        self.weight += np.bincount(idx, np.concatenate(corners), minlength=size)
+        for k in range(self.c):
+            ck = colors[:, k]
+            self.color[:, k] += np.bincount(idx, np.concatenate([w * ck for w in corners]),
+                                            minlength=size)
+
+    def _add_clipped(self, dest: np.ndarray, colors: np.ndarray, imp: np.ndarray) -> None:
+        """:meth:`add` for points whose 4 neighbours may fall off the canvas."""
+        x, y = dest[:, 0].astype(np.float64), dest[:, 1].astype(np.float64)
+        x0, y0 = np.floor(x), np.floor(y)
+        fx, fy = x - x0, y - y0
+        x0, y0 = x0.astype(np.int64), y0.astype(np.int64)
+        for dx, dy, wb in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)),
+                           (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
+            xi, yi = x0 + dx, y0 + dy
+            ok = (xi >= 0) & (xi < self.w) & (yi >= 0) & (yi < self.h) & (wb > 0)
+            self._scatter(yi[ok] * self.w + xi[ok], wb[ok] * imp[ok], colors[ok])
 
     def _scatter(self, idx: np.ndarray, wt: np.ndarray, colors: np.ndarray) -> None:
         """Add ``wt`` (N,) and ``wt * colors`` (N, C) at flat pixel indices ``idx`` (N,)."""
