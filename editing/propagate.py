@@ -193,13 +193,14 @@ class Propagator:
                                            s.photo_lo, s.photo_hi))
         from_prev = remap(self._prev_layer, t.pmap)
         from_anchor = remap(self._anchor_layer, t.coords)
-        wp3, wa3 = w_p[..., None], w_a[..., None]
-        # carried = w_p * from_prev + (1 - w_p) * revealed; revealed = colour-edit payload
+        # carried = w_p * from_prev + (1 - w_p) * revealed (the colour-edit payload), then
+        # layer = w_a * from_anchor + (1 - w_a) * carried: per-pixel blends in one pass each
         fill = revealed_layer(t.frame, self.colour, s.transfer, from_prev[..., 3])
-        carried = fill + wp3 * (from_prev - fill)
-        layer = carried + wa3 * (from_anchor - carried)
+        carried = cv2.blendLinear(from_prev, fill, w_p, 1 - w_p)
+        layer = cv2.blendLinear(from_anchor, carried, w_a, 1 - w_a)
         if s.smoothing > 0:       # exponential smoothing along the flow: less flicker
-            layer += (s.smoothing * wp3) * (from_prev - layer)
+            keep = w_p * np.float32(s.smoothing)
+            layer = cv2.blendLinear(from_prev, layer, keep, 1 - keep)
         conf = w_a + (1 - w_a) * w_p * 0.5 * remap(self._prev_conf, t.pmap)
         if t.new_anchor:
             self._anchor_layer = layer
