@@ -167,3 +167,15 @@ def test_inversion_then_regeneration_reconstructs_the_source(tame):
     assert injected < 0.95 * guided, (injected, guided)
     print(f"reconstruction RMS: scratch {scratch:.4f} plain {plain:.4f} fixed-point {exact:.4f} "
           f"guided {guided:.4f} guided+injection {injected:.4f}")
+
+
+def test_loads_a_checkpoint_folder_through_the_pipeline(comps, video, tmp_path):
+    """The real loading path: a diffusers-layout folder (tiny random weights, safetensors)."""
+    for name in ("unet", "vae", "image_encoder", "feature_extractor", "scheduler"):
+        getattr(comps, name).save_pretrained(tmp_path / name)
+    src, edited = video
+    pipe = animakit.load_pipeline("editing.first_frame")
+    out = pipe(video=src, edited=edited, engine="svd-inversion", weights=str(tmp_path),
+               steps=2, svd_size=32, window=10, inversion_iterations=0, generator=3)
+    assert len(out.frames) == 10 and out.extras["weights"] == str(tmp_path)
+    assert out.extras["windows"] == [(0, 10)]
