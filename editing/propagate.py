@@ -23,7 +23,9 @@ colour edit (the source pixels through T), never a smear.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from collections import deque
 from dataclasses import dataclass
+from itertools import islice
 from typing import Iterable, Iterator
 
 import cv2
@@ -113,10 +115,10 @@ class Propagator:
     (H, W) float32 confidence in [0, 1] (1 = straight from an anchor, lower = carried from
     the previous frame, 0 = revealed), used to blend propagations from two keyframes.
 
-    A step is two halves: :meth:`track` (optical flow, chaining, re-anchoring: needs only
-    the source frames) and :meth:`blend` (the layer: needs the previous layer). :meth:`run`
-    overlaps ``track`` of frame t+1 with ``blend`` of frame t on two threads (OpenCV
-    releases the GIL), which nearly halves the time per frame on a 2-core CPU."""
+    A step is three stages: :meth:`pair_flows` (consecutive flows and their consistency:
+    source frames only), :meth:`track` (chaining, re-anchoring: the anchor map) and
+    :meth:`blend` (the layer: needs the previous layer). :meth:`run` overlaps them on three
+    threads, so on a multi-core CPU a frame costs about the slowest stage, not the sum."""
 
     def __init__(self, source: np.ndarray, layer: np.ndarray, colour: ColourTransform,
                  settings: PropagationSettings, flow: FlowEstimator,
@@ -124,7 +126,8 @@ class Propagator:
         self.settings = settings
         self.colour = colour
         self.flow = flow                           # consecutive frames (chaining, occlusion)
-        self.anchor_flow = anchor_flow or flow     # frame -> anchor refinement
+        # frame -> anchor refinement; its own DIS instance (run() uses both at once)
+        self.anchor_flow = anchor_flow or FlowEstimator(flow.preset, flow.scale)
         self.anchors_used = 1
         self._anchor_layer = layer
         self._set_anchor(source)
@@ -147,28 +150,42 @@ class Propagator:
 
     def run(self, frames: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray,
                                                                   np.ndarray]]:
-        """``(frame, layer, confidence)`` for each of ``frames``, tracking one frame ahead
-        on a worker thread."""
+        """``(frame, layer, confidence)`` for each of ``frames``, as :meth:`step` gives
+        them, on three stages that overlap: the consecutive flows of frame t+2 (they need
+        only the source frames), the anchor map of frame t+1 (chaining, re-anchoring) and
+        the layer of frame t, each on its own thread (OpenCV releases the GIL)."""
         it = iter(frames)
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            first = next(it, None)
-            if first is None:
-                return
-            pending = pool.submit(self.track, first)
-            while pending is not None:
-                tracked = pending.result()
+        prev_gray = self._prev_gray
+        queue: deque = deque()
+        with ThreadPoolExecutor(1) as flows, ThreadPoolExecutor(1) as anchors:
+            def submit(frame: np.ndarray) -> None:
+                nonlocal prev_gray
+                gray = to_gray(frame)
+                pair = flows.submit(self.pair_flows, prev_gray, gray)
+                prev_gray = gray
+                queue.append(anchors.submit(lambda: self.track(frame, pair.result())))
+
+            for frame in islice(it, 2):
+                submit(frame)
+            while queue:
+                tracked = queue.popleft().result()
                 nxt = next(it, None)
-                pending = pool.submit(self.track, nxt) if nxt is not None else None
+                if nxt is not None:
+                    submit(nxt)
                 layer, conf = self.blend(tracked)
                 yield tracked.frame, layer, conf
 
-    def track(self, frame: np.ndarray) -> Tracked:
-        """Flow frame t -> t-1, the chained (and re-anchored) map frame t -> anchor."""
+    def pair_flows(self, prev_gray: np.ndarray, gray: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(gray, backward flow t -> t-1, its forward-backward consistency as float32)."""
+        back = self.flow(gray, prev_gray)                # frame t -> t-1
+        fwd = self.flow(prev_gray, gray)                 # frame t-1 -> t
+        return gray, back, fb_consistency(back, fwd).astype(np.float32)
+
+    def track(self, frame: np.ndarray, pair: tuple[np.ndarray, ...] | None = None) -> Tracked:
+        """The chained (and re-anchored) map frame t -> anchor; ``pair`` is
+        :meth:`pair_flows` of the previous and this frame when already computed."""
         s = self.settings
-        gray = to_gray(frame)
-        back = self.flow(gray, self._prev_gray)          # frame t -> t-1
-        fwd = self.flow(self._prev_gray, gray)           # frame t-1 -> t
-        cons = fb_consistency(back, fwd).astype(np.float32)
+        gray, back, cons = pair or self.pair_flows(self._prev_gray, to_gray(frame))
         pmap = flow_to_map(back)
         self._coords = remap(self._coords, pmap)
         self._valid = cv2.multiply(remap(self._valid, pmap), cons)
