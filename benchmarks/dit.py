@@ -54,6 +54,8 @@ def quality(clips: torch.Tensor, labels: torch.Tensor, judge: ClipClassifier) ->
     res = [m.path_residual_px for m in measures if np.isfinite(m.path_residual_px)]
     return {"clips": len(labels),
             "label_accuracy": float((pred == labels).float().mean()),
+            "classifier_shape_accuracy": float((pred // 4 == labels // 4).float().mean()),
+            "classifier_direction_accuracy": float((pred % 4 == labels % 4).float().mean()),
             "direction_accuracy": float(np.mean([m.direction_ok for m in measures])),
             "tracked_fraction": float(np.mean([m.direction is not None for m in measures])),
             "median_object_area_cv": float(np.median(cv)) if cv else None,

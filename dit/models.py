@@ -33,7 +33,7 @@ except ImportError:  # pragma: no cover - xformers is not installed on CPU machi
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """adaLN modulation. x (N, L, D); shift, scale (N, D)."""
-    return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
+    return torch.addcmul(shift.unsqueeze(1), x, 1 + scale.unsqueeze(1))
 
 
 # ---------------------------------------------------------------------------------------
@@ -146,8 +146,8 @@ class DiTBlock(nn.Module):
             seq, reps = x.transpose(1, 2).reshape(b * s, t, d), s       # (B*S, T, D)
         mods = self.ada(c).repeat_interleave(reps, dim=0).chunk(6, dim=1)  # 6 x (B*reps, D)
         shift_a, scale_a, gate_a, shift_m, scale_m, gate_m = mods
-        seq = seq + gate_a.unsqueeze(1) * self.attn(modulate(self.norm1(seq), shift_a, scale_a))
-        seq = seq + gate_m.unsqueeze(1) * self.mlp(modulate(self.norm2(seq), shift_m, scale_m))
+        seq = torch.addcmul(seq, gate_a.unsqueeze(1), self.attn(modulate(self.norm1(seq), shift_a, scale_a)))
+        seq = torch.addcmul(seq, gate_m.unsqueeze(1), self.mlp(modulate(self.norm2(seq), shift_m, scale_m)))
         if self.axis == "spatial":
             return seq.view(b, t, s, d)
         return seq.view(b, s, t, d).transpose(1, 2)

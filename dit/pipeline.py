@@ -51,7 +51,7 @@ def load_model(weights: str | Path | None = None, device: str | torch.device = "
     if not (folder / "config.json").is_file() or not any(folder.glob("*.safetensors")):
         raise WeightsNotFoundError(folder, "no VideoDiT here (needs config.json and a .safetensors "
                                            "file); train one with `python -m dit.train --out "
-                                           "FOLDER` and pass --weights FOLDER")
+                                           "FOLDER` and set the weights param to FOLDER")
     try:
         model = VideoDiT.from_pretrained(folder, local_files_only=True, use_safetensors=True)
     except (OSError, ValueError, RuntimeError, KeyError) as e:
