@@ -77,7 +77,7 @@ def _denoised(comps: SVDComponents, x: torch.Tensor, sigma: float, t: float,
     inp = torch.cat([x * c_in, cond.image_latents], dim=2).to(comps.dtype)
     ts = torch.full((x.shape[0],), t, device=x.device, dtype=comps.dtype)
     out = comps.unet(inp, ts, encoder_hidden_states=cond.embeds, added_time_ids=cond.time_ids,
-                     return_dict=False)[0].float()
+                     return_dict=False)[0].float().to(x.device)   # offload hooks: on GPU
     if comps.scheduler.config.prediction_type == "v_prediction":
         return x / (sigma ** 2 + 1) - out * (sigma / (sigma ** 2 + 1) ** 0.5)
     return x - sigma * out                                                 # epsilon

@@ -10,7 +10,7 @@ from animakit.errors import InputError, WeightsNotFoundError
 from animakit.media import write_video
 from animakit.svd import encode_vae_latents, tiny_svd_components
 from editing.first_frame import FirstFrameEditParams
-from editing.svd_engine import SVDInversionEngine, model_size, to_tensor, windows
+from editing.svd_engine import model_size, to_tensor, windows
 from editing.svd_inject import FeatureInjector, active_kinds, injection_sites
 from editing.svd_invert import Regeneration, conditioning, invert, regenerate, schedule
 from editing.synthetic import make_clip
