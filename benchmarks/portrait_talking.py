@@ -38,13 +38,19 @@ SPEECH = ROOT / "assets/speech.wav"
 CLIP = ROOT / "assets/talking/driving_face.mp4"
 
 
+CPU_MS: dict[str, float] = {}
+
+
 def timed_frames(pipe, **kw) -> tuple[list[np.ndarray], float, float, dict]:
-    """(frames, setup s, ms per frame, extras) iterating the stream without encoding."""
+    """(frames, setup s, wall ms per frame, extras) iterating the stream without encoding.
+    Also records the process CPU ms per frame (all threads; on a shared machine the wall
+    clock counts other people's jobs, CPU time does not) in CPU_MS under the last run."""
     t0 = time.perf_counter()
     stream = pipe.stream(**kw)
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     frames = list(stream)
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
+    CPU_MS["last"] = 1000 * (c2 - c1) / len(frames)
     return frames, t1 - t0, 1000 * (t2 - t1) / len(frames), stream.extras
 
 
@@ -55,12 +61,21 @@ def timed_render(pipe, out: Path, exports=None, **inputs) -> float:
     return 1000 * (time.perf_counter() - t0) / info["frames"]
 
 
-def audio_figures(pipe, tmp: Path, speech: Path, tag: str) -> dict:
-    frames, setup, ms, _ = timed_frames(pipe, image=IMAGE, audio=speech)
+def audio_figures(pipe, tmp: Path, speech: Path, tag: str, repeats: int = 3) -> dict:
+    """Speed is the best and the median of ``repeats`` passes (the machine is shared)."""
+    runs, cpu = [], []
+    for _ in range(repeats):
+        runs.append(timed_frames(pipe, image=IMAGE, audio=speech))
+        cpu.append(CPU_MS["last"])
+    frames, setup = runs[0][0], min(r[1] for r in runs)
+    ms = sorted(r[2] for r in runs)
     lm = M.redetect(frames)
     clip = load_audio(speech)
     env = M.rms_envelope(clip.samples, clip.sr, 25.0, len(frames))
-    out = {f"{tag}_ms_per_frame_no_encoding": round(ms, 2), f"{tag}_setup_s": round(setup, 2),
+    out = {f"{tag}_ms_per_frame_no_encoding": round(ms[0], 2),
+           f"{tag}_ms_per_frame_no_encoding_median": round(ms[len(ms) // 2], 2),
+           f"{tag}_cpu_ms_per_frame_no_encoding": round(min(cpu), 2),
+           f"{tag}_setup_s": round(setup, 2),
            f"{tag}_lip_sync_pearson_r": round(M.pearson(M.mouth_opening(lm), env), 3)}
     return out, frames
 
@@ -104,6 +119,7 @@ def silence_figures(pipe, tmp: Path) -> dict:
 
 def driving_figures(pipe, tmp: Path, clip: Path, tag: str) -> dict:
     frames, setup, ms, extras = timed_frames(pipe, image=IMAGE, driving=clip)
+    cpu_ms = CPU_MS["last"]
     lm_path = tmp / f"{tag}.npz"
     enc_ms = timed_render(pipe, tmp / f"{tag}.mp4", exports={"landmarks": lm_path},
                           image=IMAGE, driving=clip)
@@ -112,6 +128,7 @@ def driving_figures(pipe, tmp: Path, clip: Path, tag: str) -> dict:
     static = np.repeat(np.load(lm_path)["reference"][None].astype(np.float64), len(targets), 0)
     return {f"{tag}_fps_no_encoding": round(1000 / ms, 1),
             f"{tag}_fps_with_encoding": round(1000 / enc_ms, 1),
+            f"{tag}_fps_by_cpu_time_no_encoding": round(1000 / cpu_ms, 1),
             f"{tag}_setup_s": round(setup, 2),
             f"{tag}_lost_frames": extras.get("lost_frames", 0),
             f"{tag}_nme_output_vs_transferred_motion": round(M.normalized_mean_error(found, targets), 4),
@@ -156,6 +173,8 @@ def memory_figures(tmp: Path, long_seconds: float) -> dict:
     n_long, long_, long_loop = peak_rss_mb(long_wav)
     return {"memory_long_audio_seconds": long_seconds, "memory_frames_long": n_long,
             "memory_long_render_s": round(time.perf_counter() - t0, 1),
+            "memory_long_ms_per_frame_incl_startup": round(
+                1000 * (time.perf_counter() - t0) / max(n_long, 1), 2),
             "peak_rss_10s_mb": round(short, 1), "peak_rss_long_mb": round(long_, 1),
             "peak_rss_increase_mb": round(long_ - short, 1),
             "streaming_rss_10s_mb": round(short_loop, 1),
