@@ -54,7 +54,7 @@ def _propagator(source: np.ndarray, edited: np.ndarray, p: FirstFrameEditParams)
                                    feather=p.feather, smoothing=p.temporal_smoothing)
     layer = initial_layer(source[0], edited, mask, colour, p.transfer)
     scale = min(1.0, p.flow_size / source.shape[2])
-    fast = FlowEstimator("fast", scale * 0.5 if source.shape[2] >= 384 else scale)
+    fast = FlowEstimator("fast", scale)
     prop = Propagator(source[0], layer, colour, settings, fast, FlowEstimator(p.flow_preset, scale))
     return prop, colour, compose(source[0], layer, colour, p.transfer)
 

@@ -68,8 +68,7 @@ class _Setup:
     def estimators(self) -> tuple[FlowEstimator, FlowEstimator]:
         """(consecutive-frame estimator, anchor-refinement estimator)."""
         p = self.params
-        return (FlowEstimator("fast", min(1.0, self.flow_scale * 0.5 if max(self.size) >= 384
-                                          else self.flow_scale)),
+        return (FlowEstimator("fast", self.flow_scale),
                 FlowEstimator(p.flow_preset, self.flow_scale))
 
 
