@@ -188,3 +188,13 @@ def test_image_modes_exif_and_cap(tmp_path):
     assert r[0, -1].mean() > 150                 # the top-left pixel ends up top-right
     big = np.zeros((300, 500, 3), np.uint8)
     assert load_image(big, max_side=100).shape == (60, 100, 3)
+
+
+def test_writer_muxes_from_a_path_only_clip(tmp_path):
+    """Long audio can be handed over as a file reference with no samples in memory."""
+    src = tmp_path / "long.wav"
+    sf.write(src, sine(3.0), 16000)
+    clip = AudioClip(np.zeros(0, np.float32), 16000, path=src, offset=1.0)
+    out = write_video(tmp_path / "o.mp4", moving_square_frames(25), 25, audio=clip)
+    a = VideoReader(out).audio()
+    assert a is not None and a.duration == pytest.approx(1.0, abs=0.1)

@@ -224,7 +224,7 @@ class VideoWriter:
             raise MediaError(self.path, f"ffmpeg failed to encode: {err.strip()[-200:]}")
         self._proc = None
         final_tmp = self._tmp
-        if self.audio is not None and len(self.audio.samples):
+        if self.audio is not None and (len(self.audio.samples) or self.audio.path is not None):
             final_tmp = self._mux_audio(self._tmp)
         publish(final_tmp, self.path)
         self._tmp_files = [p for p in self._tmp_files if p != final_tmp]
