@@ -97,3 +97,11 @@ class FirstFrameEditPipeline(Pipeline):
     Params = FirstFrameEditParams
     engines = {"flow": FlowEditEngine, "svd-inversion": SVDInversionEngine}
     default_engine = "flow"
+    examples = (
+        {"label": "recolour + stripes painted on the disc, carried through the motion",
+         "inputs": {"video": "editing/source.mp4", "edited": "editing/edited_first_frame.png"},
+         "params": {}},
+        {"label": "same edit, EbSynth-like pixel transfer",
+         "inputs": {"video": "editing/source.mp4", "edited": "editing/edited_first_frame.png"},
+         "params": {"transfer": "pixels"}},
+    )
