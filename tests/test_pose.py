@@ -233,7 +233,7 @@ def test_rigid_skinning_keeps_bent_joints_their_width():
 
 
 def test_driver_tracking_is_downscaled_and_bounded(tmp_path):
-    """The shipped clip tracked at the default 384 px: points come back in the video's pixels,
+    """The shipped clip tracked at the default size: points come back in the video's pixels,
     on the procedural dancer's known torso; ``max_seconds`` stops the decoding early."""
     from portrait.pose.tracking import detect_pose_video
     seq = detect_pose_video(ASSETS / "dance_driver.mp4", max_seconds=0.25)

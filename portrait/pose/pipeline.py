@@ -67,7 +67,7 @@ class PosePipeline(Pipeline):
     engines = {"rig": RigEngine, "mimicmotion": MimicMotionEngine}
     default_engine = "rig"
     examples = (
-        {"label": "figure waves (pose file, given keypoints and mask: no detection, ~2 s)",
+        {"label": "figure waves (pose file + given keypoints and mask: no detection, fastest)",
          "inputs": {"image": "pose/figure.png", "driving": "pose/wave.npz",
                     "keypoints": "pose/figure_keypoints.json", "mask": "pose/figure_mask.png"},
          "params": {"size": 512}},

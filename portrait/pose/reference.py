@@ -17,7 +17,7 @@ from animakit.skeleton import LEGS
 from .filters import facing, fill_lost_frames, fill_lost_joints, fix_flips, resample, smooth_points
 from .posefile import PoseSequence, load_keypoints, load_pose_file
 from .retarget import TORSO_BONES, bone_lengths, extend, legs_visible, retarget
-from .tracking import detect_pose_video
+from . import tracking
 
 MIN_VISIBILITY = 0.5
 
@@ -104,7 +104,8 @@ def load_driver(source: Any, fps: float | None, duration: float | None,
         elif path.suffix.lower() in (".json",):
             raise MediaError(path, "driving must be a video or a .npz pose file")
         else:
-            seq = detect_pose_video(path, "driving", max_seconds=duration, stop=stop)
+            seq = tracking.detect_pose_video(path, "driving", max_side=tracking.DETECT_SIDE,
+                                             max_seconds=duration, stop=stop)
         if not seq.detected.any():
             raise NoPersonError(path, "the driving pose file has no frame with a person")
     if fps:

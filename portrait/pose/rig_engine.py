@@ -2,10 +2,7 @@
 triangle mesh to the skeleton, render it texture-mapped over an inpainted background."""
 from __future__ import annotations
 
-import threading
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +20,6 @@ from .retarget import extend
 from .rig import DEPTH_JOINTS, Part, Rig, build_rig
 from .skinning import frame_transforms, skin, skin_rigid
 
-RENDER_THREADS = 2
 LEGS_WARNING = ("{name}: the legs are out of frame in the reference; animating the visible "
                 "upper body only (the legs keep their pose)")
 
@@ -70,26 +66,10 @@ class RigRenderer:
         frame, self.last_coverage = self.render_with_coverage(points)
         return frame
 
-    def render_all(self, poses: Iterable[np.ndarray], threads: int = RENDER_THREADS
-                   ) -> Iterator[np.ndarray]:
-        """Frames for ``poses`` in order, rendered ``threads`` at a time ahead of the consumer
-        (OpenCV's rasterising and remapping release the GIL, so rendering overlaps the
-        consumer's encoding and other frames' rendering)."""
-        if threads <= 1:
-            yield from map(self.render, poses)
-            return
-        with ThreadPoolExecutor(threads) as pool:
-            pending: deque = deque()
-            for pts in poses:
-                pending.append(pool.submit(self.render_with_coverage, pts))
-                if len(pending) > 2 * threads:
-                    yield self._take(pending)
-            while pending:
-                yield self._take(pending)
-
-    def _take(self, pending: deque) -> np.ndarray:
-        frame, self.last_coverage = pending.popleft().result()
-        return frame
+    def render_all(self, poses: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """Frames for ``poses`` (each (33, 3)), in order, one at a time. (Rendering two frames
+        at once in threads measured slower on 2 shared cores: the numpy parts hold the GIL.)"""
+        return map(self.render, poses)
 
 
 def load_background(source: Any, size: tuple[int, int]) -> np.ndarray:
@@ -150,20 +130,13 @@ class RigEngine(Engine):
 
 
 def prepare(inputs: dict[str, Any], params: Any) -> tuple[Reference, RigRenderer, PoseSequence]:
-    """The reference, its rig renderer and the driver's raw poses. The driver is tracked in a
-    worker thread (MediaPipe releases the GIL) while the reference is detected, segmented,
-    rigged and inpainted here; a bad reference cancels the tracking."""
-    stop = threading.Event()
-    with ThreadPoolExecutor(1) as pool:
-        driver = pool.submit(load_driver, inputs["driving"], params.fps, params.duration, stop)
-        try:
-            ref = load_reference(inputs, params.size)
-            renderer = rig_renderer(ref, inputs.get("background"), params.inpaint,
-                                    rigid=params.skinning == "rigid")
-        except BaseException:
-            stop.set()
-            raise
-        return ref, renderer, driver.result()
+    """The reference, its rig renderer and the driver's raw poses. (Tracking the driver in a
+    thread beside the reference setup saved ~0.2 s but could hang OpenBLAS in the main
+    thread on this machine, so both run here, one after the other.)"""
+    ref = load_reference(inputs, params.size)
+    renderer = rig_renderer(ref, inputs.get("background"), params.inpaint,
+                            rigid=params.skinning == "rigid")
+    return ref, renderer, load_driver(inputs["driving"], params.fps, params.duration)
 
 
 def rig_renderer(ref: Reference, background: Any, inpaint: bool, rigid: bool = True) -> RigRenderer:
