@@ -74,7 +74,7 @@ def _denoised(comps: SVDComponents, x: torch.Tensor, sigma: float, t: float,
               cond: Conditioning) -> torch.Tensor:
     """D(x, sigma): (B, F, 4, h, w) denoised latents for latents ``x`` of the same shape."""
     c_in = 1.0 / (sigma ** 2 + 1) ** 0.5
-    inp = torch.cat([x * c_in, cond.image_latents], dim=2).to(comps.dtype)
+    inp = torch.cat([(x * c_in).to(comps.dtype), cond.image_latents.to(comps.dtype)], dim=2)
     ts = torch.full((x.shape[0],), t, device=x.device, dtype=comps.dtype)
     out = comps.unet(inp, ts, encoder_hidden_states=cond.embeds, added_time_ids=cond.time_ids,
                      return_dict=False)[0].float().to(x.device)   # offload hooks: on GPU

@@ -179,3 +179,15 @@ def test_loads_a_checkpoint_folder_through_the_pipeline(comps, video, tmp_path):
                steps=2, svd_size=32, window=10, inversion_iterations=0, generator=3)
     assert len(out.frames) == 10 and out.extras["weights"] == str(tmp_path)
     assert out.extras["windows"] == [(0, 10)]
+
+
+def test_reduced_precision_weights_run():
+    """bfloat16 weights (CPU-supported stand-in for the GPU's float16): latents stay float32,
+    the networks get their own dtype."""
+    from editing.svd_engine import SVDInversionEngine
+    half = tiny_svd_components(seed=0).to(dtype=torch.bfloat16)
+    clip = make_clip(4, 32, seed=1)
+    out = SVDInversionEngine().use_components(half).edit_window(
+        half, list(clip.source), clip.truth[0], FirstFrameEditParams(steps=2),
+        torch.Generator().manual_seed(0))
+    assert len(out) == 4 and out[0].shape == (32, 32, 3) and out[0].dtype == np.uint8
