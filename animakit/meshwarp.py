@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 from scipy import sparse
 from scipy.spatial import Delaunay
+from threadpoolctl import threadpool_limits
 
 
 def border_anchors(size: tuple[int, int], per_side: int = 8) -> np.ndarray:
@@ -42,9 +43,12 @@ def barycentric_matrix(points: np.ndarray, queries: np.ndarray) -> sparse.csr_ma
     in the Delaunay triangle of ``points`` (V, 2) that contains it. Queries outside the
     convex hull extrapolate from triangle 0 (keep them inside: add border anchors)."""
     tri = Delaunay(points, qhull_options="QJ")
-    simplex = tri.find_simplex(queries)
-    if (simplex < 0).any():
-        simplex[simplex < 0] = tri.find_simplex(queries[simplex < 0], tol=1e-6)
+    # find_simplex first builds per-triangle transforms with many tiny LAPACK calls; on a
+    # busy machine a multi-threaded BLAS turns those into seconds of thread hand-offs
+    with threadpool_limits(limits=1, user_api="blas"):
+        simplex = tri.find_simplex(queries)
+        if (simplex < 0).any():
+            simplex[simplex < 0] = tri.find_simplex(queries[simplex < 0], tol=1e-6)
     simplex = np.where(simplex < 0, 0, simplex)
     verts = tri.simplices[simplex]                              # (Q, 3)
     t = tri.transform[simplex]                                  # (Q, 3, 2)

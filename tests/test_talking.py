@@ -191,3 +191,17 @@ def test_driving_clip_is_resampled_to_the_requested_fps(pipe):
     assert stream.fps == 12.5 and stream.num_frames == 38
     short = pipe.stream(image=IMAGE, driving=CLIP, fps=12.5, duration=1.2)
     assert len(list(short)) == short.num_frames == 15
+
+
+def test_examples_name_shipped_assets_and_the_first_one_renders(pipe):
+    assert len(pipe.examples) >= 3
+    drivers = set()
+    for ex in pipe.examples:
+        assert all((ROOT / "assets" / p).is_file() for p in ex["inputs"].values())
+        drivers |= set(ex["inputs"]) - {"image"}
+    assert drivers == {"audio", "driving", "landmarks"}
+    first = pipe.examples[0]
+    stream = pipe.stream(**{k: ROOT / "assets" / v for k, v in first["inputs"].items()},
+                         **first["params"])
+    frames = [f for _, f in zip(range(5), stream)]
+    assert len(frames) == 5 and frames[0].shape == (512, 512, 3)

@@ -30,6 +30,16 @@ class TalkingPortraitPipeline(Pipeline):
                   extensions=(".npz",)),
     )
     Params = TalkingParams
+    examples = (
+        {"label": "portrait speaking", "inputs": {"image": "portrait.png", "audio": "speech.wav"},
+         "params": {}},
+        {"label": "driven by a face video", "inputs": {"image": "portrait.png",
+                                                       "driving": "talking/driving_face.mp4"},
+         "params": {}},
+        {"label": "replay a landmark file, half head motion, smiling",
+         "inputs": {"image": "portrait.png", "landmarks": "talking/driving_face_landmarks.npz"},
+         "params": {"head": 0.5, "smile": 0.4}},
+    )
     engines = {"mesh": MeshEngine}
     default_engine = "mesh"
 
