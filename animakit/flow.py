@@ -111,11 +111,13 @@ def _identity(h: int, w: int) -> np.ndarray:
 
 def flow_to_map(flow: np.ndarray) -> np.ndarray:
     """Absolute sample positions (H, W, 2) for a flow."""
+    flow = np.ascontiguousarray(flow, dtype=np.float32)
     return cv2.add(flow, _identity(*flow.shape[:2]))
 
 
 def map_to_flow(coords: np.ndarray) -> np.ndarray:
     """Displacements (H, W, 2) for absolute sample positions."""
+    coords = np.ascontiguousarray(coords, dtype=np.float32)
     return cv2.subtract(coords, _identity(*coords.shape[:2]))
 
 
