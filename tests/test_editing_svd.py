@@ -76,7 +76,15 @@ def test_end_to_end_shapes_and_seeds(pipe, video):
     src, edited = video
     kw = dict(video=src, edited=edited, engine="svd-inversion", steps=3, svd_size=32,
               inversion_iterations=0)
-    a = pipe(**kw, generator=torch.Generator().manual_seed(1))
+    steps = []
+    engine = pipe.engine("svd-inversion")
+    engine.callback_on_step_end = lambda i, t, d: steps.append((i, tuple(d["latents"].shape)))
+    try:
+        a = pipe(**kw, generator=torch.Generator().manual_seed(1))
+    finally:
+        engine.callback_on_step_end = None
+    assert [i for i, _ in steps] == [0, 1, 2] * 2                 # 3 steps x 2 windows
+    assert steps[0][1] == (1, 8, 4, 10, 16) and steps[-1][1] == (1, 3, 4, 10, 16)
     b = pipe(**kw, generator=torch.Generator().manual_seed(1))
     c = pipe(**kw, generator=torch.Generator().manual_seed(2))
     assert len(a.frames) == 10 and a.fps == 10
