@@ -191,11 +191,13 @@ def skin_rigid(vertices: np.ndarray, weights: dict[str, np.ndarray], transforms:
         return out
     w_all = np.stack([weights[n] for n in names], 1)                       # (N, B)
     blended = (w_all > 1e-4).sum(1) > 1
-    joints, which = np.unique(pivots[blended], axis=0, return_inverse=True)
-    idx = np.flatnonzero(blended)
-    for k, joint in enumerate(joints):
-        sel = idx[which.ravel() == k]
-        out[sel] = _bend_about(vertices[sel], w_all[sel], joint, [transforms[n] for n in names])
+    bones = [transforms[n] for n in names]
+    todo = blended.copy()
+    while todo.any():                     # one group per joint (a part has at most two)
+        joint = pivots[np.argmax(todo)]
+        sel = todo & (pivots == joint).all(1)
+        out[sel] = _bend_about(vertices[sel], w_all[sel], joint, bones)
+        todo &= ~sel
     return out
 
 
@@ -205,10 +207,11 @@ def _bend_about(x: np.ndarray, w: np.ndarray, joint: np.ndarray, bones: list[Tra
     j = joint[None]
     pos = np.stack([t(j)[0] for t in bones])                                # (B, 2)
     angle, stretch = _polar(np.stack([np.asarray(t.jacobian(j))[0] for t in bones]))
-    main = np.argmax(w, axis=1)
-    ref = angle[main]
+    ref = angle[np.argmax(w, axis=1)]
     delta = (angle[None] - ref[:, None] + np.pi) % (2 * np.pi) - np.pi      # (n, B)
     phi = ref + (w * delta).sum(1)
+    sb = w @ stretch.reshape(-1, 4)                                         # (n, 4) blended S
+    d = x - j
+    u0, u1 = sb[:, 0] * d[:, 0] + sb[:, 1] * d[:, 1], sb[:, 2] * d[:, 0] + sb[:, 3] * d[:, 1]
     c, s = np.cos(phi), np.sin(phi)
-    lin = np.stack([np.stack([c, -s], 1), np.stack([s, c], 1)], 1) @ np.einsum("nb,bij->nij", w, stretch)
-    return w @ pos + np.einsum("nij,nj->ni", lin, x - j)
+    return w @ pos + np.stack([c * u0 - s * u1, s * u0 + c * u1], 1)
