@@ -14,15 +14,16 @@ import numpy as np
 from scipy import ndimage
 
 _FIT_BINS = 16          # residual LUT resolution while fitting (per channel)
-_APPLY_BITS = 6         # table resolution when applying (64 levels per channel)
+_APPLY_BITS = 5         # table resolution when applying (32 levels per channel: the table
+                        # stays in cache; the residual is smooth, fitted on 16 bins)
 
 
 @dataclass
 class ColourTransform:
     """``T(rgb) = rgb @ matrix.T + bias + lut[q(rgb)]`` on float RGB in 0-255.
 
-    ``matrix`` (3, 3), ``bias`` (3,), ``lut`` (64**3, 3) float32 residual table indexed by the
-    top 6 bits of each channel."""
+    ``matrix`` (3, 3), ``bias`` (3,), ``lut`` (32**3, 3) float32 residual table indexed by the
+    top 5 bits of each channel."""
     matrix: np.ndarray
     bias: np.ndarray
     lut: np.ndarray
@@ -52,7 +53,7 @@ class ColourTransform:
 
 
 def _table_index(rgb_u8: np.ndarray) -> np.ndarray:
-    """Flat LUT index (N,) from (N, 3) uint8 colours: 6 bits per channel."""
+    """Flat LUT index (N,) from (N, 3) uint8 colours: _APPLY_BITS bits per channel."""
     q = (rgb_u8 >> (8 - _APPLY_BITS)).astype(np.int32)
     idx = q[:, 0] << (2 * _APPLY_BITS)
     idx |= q[:, 1] << _APPLY_BITS
@@ -101,7 +102,7 @@ def _fit_affine(s: np.ndarray, e: np.ndarray, w: np.ndarray,
 def _fit_residual_lut(s: np.ndarray, resid: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Smooth colour-dependent correction: weighted bin means of the affine residual on a
     16^3 grid (normalised Gaussian smoothing fills sparse bins and shrinks them to zero),
-    resampled to the 64^3 apply table."""
+    resampled to the 32^3 apply table."""
     n = _FIT_BINS
     q = np.minimum((s.astype(np.int32) * n) // 256, n - 1)
     idx = (q[:, 0] * n + q[:, 1]) * n + q[:, 2]
