@@ -56,6 +56,7 @@ def _propagator(source: np.ndarray, edited: np.ndarray, p: FirstFrameEditParams)
     scale = min(1.0, p.flow_size / source.shape[2])
     fast = FlowEstimator("fast", scale)
     prop = Propagator(source[0], layer, colour, settings, fast, FlowEstimator(p.flow_preset, scale))
+    prop.confidence = False                     # as the engine runs a clip without keyframes
     return prop, colour, compose(source[0], layer, colour, p.transfer)
 
 

@@ -121,6 +121,7 @@ def _frames(setup: _Setup, extras: dict) -> Iterator[np.ndarray]:
         yield compose(first, layers[start], colour, p.transfer)
         prop = Propagator(first, layers[start], colour, setup.settings, fast, precise)
         if end is None:
+            prop.confidence = False
             for frame, layer, _ in prop.run(frames):
                 yield compose(frame, layer, colour, p.transfer)
         else:

@@ -113,7 +113,8 @@ class Propagator:
     """Carries one anchor's layer frame by frame. Call :meth:`step` with each next source
     frame; it returns ``(layer, confidence)``: the (H, W, 4) layer for that frame and an
     (H, W) float32 confidence in [0, 1] (1 = straight from an anchor, lower = carried from
-    the previous frame, 0 = revealed), used to blend propagations from two keyframes.
+    the previous frame, 0 = revealed), used to blend propagations from two keyframes
+    (None when :attr:`confidence` is switched off).
 
     A step is three stages: :meth:`pair_flows` (consecutive flows and their consistency:
     source frames only), :meth:`track` (chaining, re-anchoring: the anchor map) and
@@ -136,6 +137,7 @@ class Propagator:
         self._prev_src = source                    # blending state (frame t-1)
         self._prev_layer = layer
         self._prev_conf = np.ones(source.shape[:2], np.float32)
+        self.confidence = True          # False: skip the confidence (only keyframes use it)
 
     def _set_anchor(self, source: np.ndarray) -> None:
         h, w = source.shape[:2]
@@ -218,7 +220,9 @@ class Propagator:
         if s.smoothing > 0:       # exponential smoothing along the flow: less flicker
             keep = w_p * np.float32(s.smoothing)
             layer = cv2.blendLinear(from_prev, layer, keep, 1 - keep)
-        conf = w_a + (1 - w_a) * w_p * 0.5 * remap(self._prev_conf, t.pmap)
+        conf = None
+        if self.confidence:
+            conf = w_a + (1 - w_a) * w_p * 0.5 * remap(self._prev_conf, t.pmap)
         if t.new_anchor:
             self._anchor_layer = layer
             self.anchors_used += 1
