@@ -112,6 +112,10 @@ def silence_figures(pipe, tmp: Path) -> dict:
         jit = M.jitter(lm) * 100
         res[f"silence_jitter_eyes_nose_mean_pct_face_width{tag}"] = round(float(np.nanmean(jit)), 3)
         res[f"silence_jitter_eyes_nose_max_pct_face_width{tag}"] = round(float(np.nanmax(jit)), 3)
+        # which points move: the eye corners alone, and the nose alone (no lid near it)
+        for part, idx in (("eye_corners", M.EYES_NOSE[:4]), ("nose", M.EYES_NOSE[4:])):
+            res[f"silence_jitter_{part}_max_pct_face_width{tag}"] = round(
+                float(np.nanmax(M.jitter(lm, idx)) * 100), 3)
         res[f"silence_mouth_opening_std_pct_face_width{tag}"] = round(
             float(np.nanstd(M.mouth_opening(lm)) * 100), 3)
     return res

@@ -95,6 +95,7 @@ class SmoothNoise:
 class Blinker:
     """Blink closure 0..1 per frame at about ``rate`` blinks per minute (gamma-distributed
     intervals, never closer than 1.2 s): a 70 ms close, 30 ms hold, 150 ms open."""
+    CLOSE, HOLD, OPEN = 0.07, 0.03, 0.15      # seconds
 
     def __init__(self, fps: float, rate: float, rng: np.random.Generator):
         self.dt, self.rate, self.rng = 1.0 / fps, rate, rng
@@ -108,14 +109,15 @@ class Blinker:
     def __call__(self) -> float:
         self.t += self.dt
         s = self.t - self.next
+        close, hold, opening = self.CLOSE, self.HOLD, self.OPEN
         if s < 0:
             return 0.0
-        if s < 0.07:
-            return float(np.sin(0.5 * np.pi * s / 0.07))
-        if s < 0.10:
+        if s < close:
+            return float(np.sin(0.5 * np.pi * s / close))
+        if s < close + hold:
             return 1.0
-        if s < 0.25:
-            x = (s - 0.10) / 0.15
+        if s < close + hold + opening:
+            x = (s - close - hold) / opening
             return float(1 - x * x * (3 - 2 * x))
         self.next = self.t + self._interval()
         return 0.0
