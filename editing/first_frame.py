@@ -25,9 +25,10 @@ class FirstFrameEditParams:
                           "from a colour grade, rebuilt on each frame (keeps the video's own "
                           "detail and lighting); 'pixels' = the edited pixels themselves "
                           "(opaque additions)", choices=("detail", "pixels"))
-    flow_preset: str = param("medium", "DIS preset of the frame-to-anchor flow "
-                             "(the consecutive-frame flow always uses 'fast')",
-                             choices=("ultrafast", "fast", "medium"))
+    flow_preset: str = param("balanced", "DIS preset of the frame-to-anchor flow "
+                             "('balanced' = medium's scale with fewer iterations; the "
+                             "consecutive-frame flow always uses 'fast')",
+                             choices=("ultrafast", "fast", "balanced", "medium"))
     flow_size: int = param(512, "longest side the flow is estimated at (larger videos are "
                            "scaled down for the flow only)", min=64, max=4096)
     refine_every: int = param(1, "re-anchor (direct flow to the anchor frame) every N "
