@@ -146,7 +146,7 @@ def _weights(name: str, verts: np.ndarray, ext: np.ndarray, blend: float,
     if child in LEG_PARTS and not legs:
         child = None
     if name == "torso":
-        return _torso_weights(verts, ext)
+        return {"torso": np.ones(len(verts))}
     a, b = (ext[NECK, :2], ext[0, :2]) if name == "head" else (ext[LIMBS[name][0], :2],
                                                               ext[LIMBS[name][1], :2])
     ab = b - a
@@ -161,20 +161,6 @@ def _weights(name: str, verts: np.ndarray, ext: np.ndarray, blend: float,
         out[child] = w_child
     total = sum(out.values())
     return {k: v / total for k, v in out.items()}
-
-
-SHOULDER_CAP = 0.6       # most an upper arm pulls on the torso's shoulder cap
-
-
-def _torso_weights(verts: np.ndarray, ext: np.ndarray) -> dict[str, np.ndarray]:
-    """The torso follows its quad, except the shoulder caps (vertices beside the quad near the
-    shoulder line), which partly follow their upper arm: raising an arm lifts the sleeve's
-    top instead of leaving it hanging on the torso."""
-    uv = quad_uv(verts, ext[list(QUAD), :2])
-    near = 1 - _smoothstep(uv[:, 1] / 0.35)                   # v: 0 at the shoulders, 1 at the hips
-    w_l = SHOULDER_CAP * _smoothstep(-uv[:, 0] / 0.15) * near  # u < 0: beyond the left shoulder
-    w_r = SHOULDER_CAP * _smoothstep((uv[:, 0] - 1) / 0.15) * near
-    return {"torso": 1 - w_l - w_r, "l_upper_arm": w_l, "r_upper_arm": w_r}
 
 
 def build_rig(image: np.ndarray, alpha: np.ndarray, points: np.ndarray, visibility: np.ndarray,
@@ -215,9 +201,8 @@ def _pivots(name: str, verts: np.ndarray, weights: dict[str, np.ndarray],
             ext: np.ndarray) -> np.ndarray | None:
     """(N, 2): the joint each vertex of a part bends around — the part's root joint where the
     parent bone's weight dominates the child's, else its tip joint."""
-    if name == "torso":           # shoulder caps bend about their shoulder
-        left = weights["l_upper_arm"] >= weights["r_upper_arm"]
-        return np.where(left[:, None], ext[11, :2], ext[12, :2])
+    if name == "torso":
+        return None
     root, tip = (NECK, 0) if name == "head" else LIMBS[name]
     parent, child = HIERARCHY[name]
     w_parent = weights.get(parent, np.zeros(len(verts))) if parent else np.zeros(len(verts))
