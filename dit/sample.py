@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from .models import VideoDiT
 
 DEFAULT_STEPS = 20
-DEFAULT_GUIDANCE = 2.0
+DEFAULT_GUIDANCE = 6.0
 
 
 def make_scheduler() -> FlowMatchEulerDiscreteScheduler:
