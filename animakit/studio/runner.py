@@ -18,6 +18,7 @@ from ..registry import load_pipeline
 from ..render import render_to_file
 
 log = logging.getLogger("animakit.studio")
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ def check_limits(kinds: dict[str, str], inputs: dict[str, Any], limits: Limits =
     """Reject over-long or oversized uploads up front with a message naming the input."""
     for name, value in inputs.items():
         kind, path = kinds.get(name), Path(str(value))
-        if path.suffix.lower() in (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v") or kind == "video":
+        if path.suffix.lower() in VIDEO_SUFFIXES:   # a 'driving' input may be a .npz instead
             v = VideoReader(path, name=name)
             if v.duration > limits.max_seconds:
                 raise InputError(path.name, f"{name} is {v.duration:.0f} s long; the studio takes up "
