@@ -141,13 +141,20 @@ class DiTBlock(nn.Module):
         """x (B, T, S, D), c (B, D) -> (B, T, S, D)."""
         b, t, s, d = x.shape
         if self.axis == "spatial":
-            seq, reps = x.reshape(b * t, s, d), t                       # (B*T, S, D)
+            seq = x.reshape(b * t, s, d)                                # (B*T, S, D)
         else:
-            seq, reps = x.transpose(1, 2).reshape(b * s, t, d), s       # (B*S, T, D)
-        mods = self.ada(c).repeat_interleave(reps, dim=0).chunk(6, dim=1)  # 6 x (B*reps, D)
+            seq = x.transpose(1, 2).reshape(b * s, t, d)                # (B*S, T, D)
+        mods = self.ada(c)[:, None, None].chunk(6, dim=-1)              # 6 x (B, 1, 1, D)
         shift_a, scale_a, gate_a, shift_m, scale_m, gate_m = mods
-        seq = torch.addcmul(seq, gate_a.unsqueeze(1), self.attn(modulate(self.norm1(seq), shift_a, scale_a)))
-        seq = torch.addcmul(seq, gate_m.unsqueeze(1), self.mlp(modulate(self.norm2(seq), shift_m, scale_m)))
+        n, length = seq.shape[:2]
+
+        def per_clip(y: torch.Tensor) -> torch.Tensor:                  # (N, L, D) -> (B, N/B, L, D)
+            return y.view(b, n // b, length, d)
+
+        h = torch.addcmul(shift_a, per_clip(self.norm1(seq)), 1 + scale_a)
+        seq = torch.addcmul(per_clip(seq), gate_a, per_clip(self.attn(h.view(n, length, d))))
+        h = torch.addcmul(shift_m, self.norm2(seq), 1 + scale_m)
+        seq = torch.addcmul(seq, gate_m, self.mlp(h)).view(n, length, d)
         if self.axis == "spatial":
             return seq.view(b, t, s, d)
         return seq.view(b, s, t, d).transpose(1, 2)
