@@ -3,7 +3,7 @@
 It is the judge of generated clips (label accuracy in ``benchmarks/dit.py`` and the tests),
 so it never sees generated data. Train and ship it with::
 
-    python -m dit.classifier --steps 300 --out assets/dit/classifier
+    python -m dit.classifier --steps 200 --threads 1 --out assets/dit/classifier
 """
 from __future__ import annotations
 
