@@ -6,9 +6,9 @@ import numpy as np
 
 from animakit.meshwarp import MeshWarp
 
-from .eyes import EyePainter
+from .eyes import eye_openings, irises_inside_lids
 from .mouth import MouthPainter
-from .rig import (LINEAR_CONTROLS, LOWER_LIP_INNER, UPPER_LIP_INNER, FaceRig, face_frame,
+from .rig import (LOWER_LIP_INNER, UPPER_LIP_INNER, FaceRig, face_frame,
                   face_width)
 
 _UPPER = np.array(UPPER_LIP_INNER[1:-1])
@@ -46,6 +46,7 @@ def _ring_strips(size: tuple[int, int], ring: int) -> list[tuple[slice, slice]]:
             (slice(r, h - r), slice(0, r)), (slice(r, h - r), slice(w - r, w))]
 
 
+
 class FaceCompositor:
     """Renders posed landmarks of one source face into full frames.
 
@@ -66,17 +67,15 @@ class FaceCompositor:
         local = self.points[:, :2] - self.offset
         self.warp = MeshWarp(local, (x1 - x0, y1 - y0), max_grid=max_grid)
         self.mouth = MouthPainter(self.crop, local, face_width(self.points))
-        self.eyes = EyePainter(self.crop, local, face_width(self.points))
-        rig = rig or FaceRig(self.points)
-        self._blink_r = rig.bases[LINEAR_CONTROLS.index("blink_r")]
-        self._blink_l = rig.bases[LINEAR_CONTROLS.index("blink_l")]
         ring = int(np.ceil(feather * max(x1 - x0, y1 - y0)))
         alpha = feather_mask((x1 - x0, y1 - y0), ring)[..., 0]
         self._ring = _ring_strips((x1 - x0, y1 - y0), ring)
         self._alpha = [np.ascontiguousarray(alpha[s]) for s in self._ring]
         self._beta = [np.ascontiguousarray(1.0 - a) for a in self._alpha]
         self._out = np.empty_like(self.crop)
-        self._ey = face_frame(self.points)[2]
+        _, ex, self._ey, _ = face_frame(self.points)
+        self._exy = (ex, self._ey)
+        self._openings = eye_openings(self.points[:, :2], ex, self._ey)
 
     def uncrossed(self, target: np.ndarray) -> np.ndarray:
         """``target`` with each lower inner-lip point kept at or below its upper partner
@@ -96,15 +95,11 @@ class FaceCompositor:
         """(h, w, 3) uint8 warped crop for posed landmarks ``target`` (478, 2+) in image
         pixels. The array is a buffer that the next call overwrites."""
         target = self.uncrossed(target)[:, :2]
-        c_r, c_l = self.eyes.closure(target)
-        if c_r > 0 or c_l > 0:          # closing lids are painted, not warped
-            target = target - c_r * self._blink_r - c_l * self._blink_l
+        target = irises_inside_lids(target, self._openings, *self._exy)
         deltas = target - self.points[:, :2]
         out = self.warp.warp(self.crop, deltas, out=self._out)
         upper = deltas[UPPER_LIP_INNER[1:-1]].mean(0)
-        local = target - self.offset
-        self.mouth.paint(out, local, upper)
-        self.eyes.paint(out, local, (c_r, c_l))
+        self.mouth.paint(out, target - self.offset, upper)
         return out
 
     def render(self, target: np.ndarray) -> np.ndarray:

@@ -93,8 +93,10 @@ class FaceRig:
         b["jaw"] = self._jaw()
         b["width"], b["smile"] = self._corners()
         b["brow"] = self._brow()
-        b["blink_r"] = self._blink(RIGHT_UPPER_LID, RIGHT_LOWER_LID, RIGHT_CREASE)
-        b["blink_l"] = self._blink(LEFT_UPPER_LID, LEFT_LOWER_LID, LEFT_CREASE)
+        b["blink_r"] = self._blink(RIGHT_UPPER_LID, RIGHT_LOWER_LID, RIGHT_CREASE,
+                                    RIGHT_EYE_CORNERS)
+        b["blink_l"] = self._blink(LEFT_UPPER_LID, LEFT_LOWER_LID, LEFT_CREASE,
+                                    LEFT_EYE_CORNERS)
         b["gaze_x"], b["gaze_y"] = self._gaze()
         self.bases = np.stack([b[n] for n in LINEAR_CONTROLS])          # (K, 478, 2) pixels
         z = self.points[:, 2]
@@ -148,17 +150,24 @@ class FaceRig:
         w[RIGHT_CREASE + LEFT_CREASE] = 0.35
         return self._to_px(np.zeros(NUM_POINTS), -0.04 * w)
 
-    def _blink(self, upper: list[int], lower: list[int], crease: list[int]) -> np.ndarray:
-        """Full closure: the upper lid meets the lower one a quarter above it; the crease
-        follows part way. (The renderer paints closing lids over the eye rather than
-        warping it; negative amounts widen the eye by warping.)"""
-        p = self.points[:, :2]
-        d = np.zeros((NUM_POINTS, 2))
-        meet = p[lower] + 0.25 * (p[upper] - p[lower])
-        d[upper] = meet - p[upper]
-        d[lower] = meet - p[lower]
-        d[crease] = 0.3 * d[upper]
-        return d
+    def _blink(self, upper: list[int], lower: list[int], crease: list[int],
+               corners: tuple[int, int]) -> np.ndarray:
+        """Full closure: each lid point moves along the face's vertical to a meeting curve a
+        quarter of the way from the lower lid to the upper one, so the warp folds the eye
+        between them away (the compositor keeps the iris inside the opening); the crease
+        follows part way. Negative amounts widen the eye."""
+        uv = self.uv
+        def curve(idx):
+            pts = uv[[corners[0]] + idx + [corners[1]]]
+            order = np.argsort(pts[:, 0])
+            return lambda u: np.interp(u, pts[order, 0], pts[order, 1])
+        up_v, low_v = curve(upper), curve(lower)
+        dv = np.zeros(NUM_POINTS)
+        for idx in (upper, lower):
+            u = uv[idx, 0]
+            dv[idx] = low_v(u) + 0.25 * (up_v(u) - low_v(u)) - uv[idx, 1]
+        dv[crease] = 0.3 * dv[upper]
+        return dv[:, None] * self.ey * self.width
 
     def _gaze(self) -> tuple[np.ndarray, np.ndarray]:
         """Irises shift by a quarter (x) / a sixth (y) of the eye's width per unit."""
