@@ -134,4 +134,10 @@ class DiTGeneratePipeline(Pipeline):
     Params = DiTParams
     engines = {"dit": DiTEngine}
     default_engine = "dit"
+    # The first is the studio's one-click example: 4 clips keep it a few seconds on a CPU.
+    examples = (
+        {"label": "square moving up, 4 clips", "inputs": {},
+         "params": {"label": "square-up", "num_clips": 4, "seed": 3}},
+        {"label": "all 12 labels", "inputs": {}, "params": {"label": "all", "seed": 0}},
+    )
 
