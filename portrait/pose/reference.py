@@ -91,10 +91,9 @@ def load_reference(inputs: dict[str, Any], long_side: int) -> Reference:
     return Reference(image, points.astype(np.float32), vis.astype(np.float32), alpha, legs, name)
 
 
-def load_driver(source: Any, fps: float | None, duration: float | None,
-                stop: Any = None) -> PoseSequence:
+def load_driver(source: Any, fps: float | None, duration: float | None) -> PoseSequence:
     """The driver's raw pose sequence (video: tracked with MediaPipe, only as far as
-    ``duration`` needs; .npz: read). ``stop`` (a threading.Event) cancels video tracking."""
+    ``duration`` needs; .npz: read)."""
     if isinstance(source, PoseSequence):
         seq = source
     else:
@@ -105,7 +104,7 @@ def load_driver(source: Any, fps: float | None, duration: float | None,
             raise MediaError(path, "driving must be a video or a .npz pose file")
         else:
             seq = tracking.detect_pose_video(path, "driving", max_side=tracking.DETECT_SIDE,
-                                             max_seconds=duration, stop=stop)
+                                             max_seconds=duration)
         if not seq.detected.any():
             raise NoPersonError(path, "the driving pose file has no frame with a person")
     if fps:

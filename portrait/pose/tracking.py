@@ -15,7 +15,6 @@ import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -64,12 +63,12 @@ def scaled_frames(path: Path, size: tuple[int, int], name: str) -> Iterator[np.n
 
 def detect_pose_video(path: str | Path, name: str = "driving", max_side: int = DETECT_SIDE,
                       max_frames: int | None = None, max_seconds: float | None = None,
-                      timings: dict[str, float] | None = None, stop: Any = None) -> PoseSequence:
+                      timings: dict[str, float] | None = None) -> PoseSequence:
     """Track MediaPipe pose through a video: (T, 33, 3) points in the video's pixels, visibility
-    0 in frames with no person. Stops after ``max_frames`` / ``max_seconds`` (plus a frame), or
-    when ``stop`` (a threading.Event) is set. ``timings``, if given, receives the seconds spent
-    decoding (``decode``, waiting on ffmpeg) and detecting (``detect``). Raises
-    :class:`NoPersonError` naming the file if no frame has a person."""
+    0 in frames with no person. Stops after ``max_frames`` / ``max_seconds`` (plus a frame).
+    ``timings``, if given, receives the seconds spent decoding (``decode``, waiting on ffmpeg)
+    and detecting (``detect``). Raises :class:`NoPersonError` naming the file if no frame has a
+    person."""
     from tqdm.auto import tqdm
 
     from animakit.landmarks import PoseDetector
@@ -87,7 +86,7 @@ def detect_pose_video(path: str | Path, name: str = "driving", max_side: int = D
         frames = scaled_frames(reader.path, (sw, sh), name)
         bar = tqdm(total=max_frames or reader.estimated_frames, desc="pose detection",
                    unit="frame", leave=False)
-        while (not max_frames or len(pts_all) < max_frames) and not (stop and stop.is_set()):
+        while not max_frames or len(pts_all) < max_frames:
             t0 = time.perf_counter()
             frame = next(frames, None)
             t1 = time.perf_counter()
