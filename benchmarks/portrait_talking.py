@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -118,6 +119,13 @@ def silence_figures(pipe, tmp: Path) -> dict:
                 float(np.nanmax(M.jitter(lm, idx)) * 100), 3)
         res[f"silence_mouth_opening_std_pct_face_width{tag}"] = round(
             float(np.nanstd(M.mouth_opening(lm)) * 100), 3)
+    # blink times are random: the max over more blinks (8 s each, four seeds)
+    sf.write(wav, np.zeros(16000 * 8, np.float32), 16000)
+    maxes = []
+    for seed in range(4):
+        out = pipe(image=IMAGE, audio=wav, generator=torch.Generator().manual_seed(seed))
+        maxes.append(round(float(np.nanmax(M.jitter(M.redetect(out.frames))) * 100), 3))
+    res["silence_jitter_eyes_nose_max_pct_face_width_with_blinks_8s_seeds_0_3"] = maxes
     return res
 
 
@@ -208,6 +216,8 @@ def main() -> None:
             res.update(driving_figures(pipe, tmp, dev / "face_driving_d11.mp4", "driving_dev_d11"))
         if (dev / "speech_en.wav").exists():
             res.update(audio_figures(pipe, tmp, dev / "speech_en.wav", "audio_dev_en")[0])
+        if (dev / "speech_zh.wav").exists():
+            res.update(audio_figures(pipe, tmp, dev / "speech_zh.wav", "audio_dev_zh", repeats=1)[0])
         res.update(memory_figures(tmp, 120.0 if args.quick else 600.0))
     print(json.dumps(res, indent=1))
 

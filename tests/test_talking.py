@@ -68,6 +68,17 @@ def test_silence_gives_a_calm_closed_mouth(pipe, tmp_path):
     assert M.psnr(out.frames[25], src) > 30
 
 
+def test_blinks_close_the_eyes_without_shaking_the_face(pipe, tmp_path):
+    wav = tmp_path / "silence.wav"
+    sf.write(wav, np.zeros(16000 * 2, np.float32), 16000)
+    out = pipe(image=IMAGE, audio=wav, blink_rate=50)
+    lm = M.redetect(out.frames)
+    fw = np.linalg.norm(lm[:, 234, :2] - lm[:, 454, :2], axis=1)
+    lid_gap = np.linalg.norm(lm[:, 159, :2] - lm[:, 145, :2], axis=1) / fw
+    assert lid_gap.min() < 0.85 * lid_gap[0]        # a blink (MediaPipe reads a folded lid as ~30 % shut)
+    assert np.nanmax(M.jitter(lm)) < 0.0075                    # corners and nose hold
+
+
 def test_no_driver_holds_the_portrait_with_offsets(pipe):
     base = M.mouth_opening(M.redetect([load_image(IMAGE)]))[0]
     out = pipe(image=IMAGE, duration=1.0, mouth_open=0.8, yaw=6)

@@ -94,8 +94,8 @@ class SmoothNoise:
 
 class Blinker:
     """Blink closure 0..1 per frame at about ``rate`` blinks per minute (gamma-distributed
-    intervals, never closer than 1.2 s): a 70 ms close, 30 ms hold, 150 ms open."""
-    CLOSE, HOLD, OPEN = 0.07, 0.03, 0.15      # seconds
+    intervals, never closer than 1.2 s): a 100 ms close, 40 ms hold, 200 ms open."""
+    CLOSE, HOLD, OPEN = 0.10, 0.04, 0.20      # seconds (a 340 ms blink)
 
     def __init__(self, fps: float, rate: float, rng: np.random.Generator):
         self.dt, self.rate, self.rng = 1.0 / fps, rate, rng
