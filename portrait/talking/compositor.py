@@ -7,8 +7,9 @@ import numpy as np
 from animakit.meshwarp import MeshWarp
 
 from .eyes import eye_openings, irises_inside_lids
+from .lids import EyePainter
 from .mouth import MouthPainter
-from .rig import (LOWER_LIP_INNER, UPPER_LIP_INNER, FaceRig, face_frame,
+from .rig import (LINEAR_CONTROLS, LOWER_LIP_INNER, UPPER_LIP_INNER, FaceRig, face_frame,
                   face_width)
 
 _UPPER = np.array(UPPER_LIP_INNER[1:-1])
@@ -67,6 +68,12 @@ class FaceCompositor:
         local = self.points[:, :2] - self.offset
         self.warp = MeshWarp(local, (x1 - x0, y1 - y0), max_grid=max_grid)
         self.mouth = MouthPainter(self.crop, local, face_width(self.points))
+        # rig-made blinks fold the eye with the mesh; driver-made ones are painted (lids.py)
+        self.fold_blinks = True
+        self.lids = EyePainter(self.crop, local, face_width(self.points))
+        rig = rig or FaceRig(self.points)
+        self._blink_r = rig.bases[LINEAR_CONTROLS.index("blink_r")]
+        self._blink_l = rig.bases[LINEAR_CONTROLS.index("blink_l")]
         ring = int(np.ceil(feather * max(x1 - x0, y1 - y0)))
         alpha = feather_mask((x1 - x0, y1 - y0), ring)[..., 0]
         self._ring = _ring_strips((x1 - x0, y1 - y0), ring)
@@ -95,11 +102,20 @@ class FaceCompositor:
         """(h, w, 3) uint8 warped crop for posed landmarks ``target`` (478, 2+) in image
         pixels. The array is a buffer that the next call overwrites."""
         target = self.uncrossed(target)[:, :2]
-        target = irises_inside_lids(target, self._openings, *self._exy)
+        closures = (0.0, 0.0)
+        if self.fold_blinks:
+            target = irises_inside_lids(target, self._openings, *self._exy)
+        else:
+            closures = self.lids.closure(target)
+            if closures[0] > 0 or closures[1] > 0:       # keep the lids open in the warp
+                target = target - closures[0] * self._blink_r - closures[1] * self._blink_l
         deltas = target - self.points[:, :2]
         out = self.warp.warp(self.crop, deltas, out=self._out)
         upper = deltas[UPPER_LIP_INNER[1:-1]].mean(0)
-        self.mouth.paint(out, target - self.offset, upper)
+        local = target - self.offset
+        self.mouth.paint(out, local, upper)
+        if not self.fold_blinks:
+            self.lids.paint(out, local, closures)
         return out
 
     def render(self, target: np.ndarray) -> np.ndarray:

@@ -147,6 +147,7 @@ def prepare(inputs: dict[str, Any], p: TalkingParams, seed: int) -> Job:
     points = source_face(image, name, p.face_index)
     rig = FaceRig(points)
     comp = FaceCompositor(image, points, p.crop_scale, p.feather, rig=rig)
+    comp.fold_blinks = driver in ("audio", "none")
     seconds = p.duration or seconds
     n = max(1, int(round(seconds * fps)))
     if audio is not None:    # the writer muxes from audio.path when there is one
