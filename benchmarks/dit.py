@@ -30,18 +30,19 @@ from dit.data import LABELS, NUM_CLASSES, make_batch, to_uint8  # noqa: E402
 from dit.metrics import measure_clip  # noqa: E402
 from dit.models import VideoDiT  # noqa: E402
 from dit.pipeline import grid_frames, load_model  # noqa: E402
-from dit.sample import DEFAULT_GUIDANCE, DEFAULT_STEPS, sample_clips  # noqa: E402
+from dit.sample import (DEFAULT_GUIDANCE, DEFAULT_NEGATIVE, DEFAULT_SHIFT,  # noqa: E402
+                        DEFAULT_STEPS, NEGATIVES, sample_clips)
 
 
 def generate_all(model: VideoDiT, per_label: int, steps: int, guidance: float,
-                 batch: int = 24) -> tuple[torch.Tensor, torch.Tensor]:
+                 batch: int = 24, **sampler) -> tuple[torch.Tensor, torch.Tensor]:
     """clips (N, F, C, H, W) and labels (N,), ``per_label`` clips of every label, seeded."""
     labels = torch.arange(NUM_CLASSES).repeat(per_label)
     out = []
     for i in range(0, len(labels), batch):
         gen = torch.Generator().manual_seed(1000 + i)
         out.append(sample_clips(model, labels[i:i + batch], steps=steps, guidance_scale=guidance,
-                                generator=gen))
+                                generator=gen, **sampler))
     return torch.cat(out), labels
 
 
@@ -73,12 +74,12 @@ def real_reference(judge: ClipClassifier, n: int = 96) -> dict:
     return q
 
 
-def sample_time(model: VideoDiT, steps: int, guidance: float, repeats: int = 3) -> float:
+def sample_time(model: VideoDiT, steps: int, guidance: float, repeats: int = 3, **sampler) -> float:
     times = []
     for r in range(repeats):
         t0 = time.perf_counter()
         sample_clips(model, [r % NUM_CLASSES], steps=steps, guidance_scale=guidance,
-                     generator=torch.Generator().manual_seed(r))
+                     generator=torch.Generator().manual_seed(r), **sampler)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
@@ -145,17 +146,20 @@ def train_throughput(batch: int, rounds: int, iters: int, width: int = 128, bloc
             "speedup": round(sps["ours"] / sps["latte"], 3)}
 
 
-def write_grid(clips: torch.Tensor, labels: torch.Tensor, stem: Path) -> None:
-    """docs/dit_samples.gif (3 shapes x 4 directions, animated) and .png (one row of frames
+def write_grid(clips: torch.Tensor, labels: torch.Tensor, stem: Path, upscale: int = 3,
+               colors: int = 64) -> None:
+    """docs/dit_samples.gif (3 shapes x 4 directions, animated, upscaled ``upscale`` times, one
+    shared ``colors``-colour palette so it stays a few hundred KB) and .png (one row of frames
     per label)."""
     from PIL import Image
     first = to_uint8(torch.stack([clips[labels == k][0] for k in range(NUM_CLASSES)]))
     n, f, h, w, _ = first.shape
-    big = grid_frames(first, 6)                                  # 4 x 3 grid, label order
+    big = grid_frames(first, upscale)                            # 4 x 3 grid, label order
     stem.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(big[0]).save(stem.with_suffix(".gif"), save_all=True,
-                                 append_images=[Image.fromarray(fr) for fr in big[1:]],
-                                 duration=125, loop=0)
+    palette = Image.fromarray(np.concatenate(list(big[::3]), axis=0)).quantize(
+        colors, dither=Image.Dither.NONE)
+    gif = [Image.fromarray(fr).quantize(palette=palette, dither=Image.Dither.NONE) for fr in big]
+    gif[0].save(stem.with_suffix(".gif"), save_all=True, append_images=gif[1:], duration=125, loop=0)
     rows = [np.concatenate(list(first[k, ::3]), axis=1) for k in range(n)]
     Image.fromarray(np.concatenate(rows, axis=0).repeat(3, 0).repeat(3, 1)).save(stem.with_suffix(".png"))
 
@@ -167,6 +171,13 @@ def main() -> None:
     ap.add_argument("--clips-per-label", type=int, default=8)
     ap.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     ap.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE)
+    ap.add_argument("--shift", type=float, default=DEFAULT_SHIFT, help="scheduler time shift")
+    ap.add_argument("--negative", default=DEFAULT_NEGATIVE, choices=NEGATIVES,
+                    help="what guidance pushes away from")
+    ap.add_argument("--guidance-interval", type=float, nargs=2, default=(0.0, 1.0),
+                    metavar=("LO", "HI"), help="guide only for sigma in [LO, HI]")
+    ap.add_argument("--grid-jitter", type=int, default=0,
+                    help="model calls per step on randomly rolled inputs (0 = off)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--speed-batch", type=int, default=8)
     ap.add_argument("--speed-rounds", type=int, default=3)
@@ -177,15 +188,19 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     model = load_model(args.weights)
+    sampler = {"shift": args.shift, "negative": args.negative,
+               "guidance_interval": tuple(args.guidance_interval), "grid_jitter": args.grid_jitter}
     result: dict = {"checkpoint": args.weights, "device": "cpu", "torch_threads": args.threads,
                     "parameters": sum(p.numel() for p in model.parameters()),
                     "config": {k: v for k, v in model.config.items() if not k.startswith("_")},
                     "sampling": {"scheduler": "FlowMatchEulerDiscreteScheduler",
-                                 "steps": args.steps, "guidance_scale": args.guidance}}
+                                 "steps": args.steps, "guidance_scale": args.guidance,
+                                 **sampler}}
     if not args.skip_quality:
         judge = ClipClassifier.from_pretrained(args.classifier, local_files_only=True).eval()
         t0 = time.perf_counter()
-        clips, labels = generate_all(model, args.clips_per_label, args.steps, args.guidance)
+        clips, labels = generate_all(model, args.clips_per_label, args.steps, args.guidance,
+                                     **sampler)
         result["generated"] = quality(clips, labels, judge)
         result["generated"]["generation_wall_s"] = round(time.perf_counter() - t0, 1)
         result["real_reference"] = real_reference(judge)
@@ -193,7 +208,7 @@ def main() -> None:
             write_grid(clips, labels, args.grid)
             result["grid"] = [str(args.grid.with_suffix(".gif")), str(args.grid.with_suffix(".png"))]
     if not args.skip_speed:
-        result["sample_one_clip_s"] = round(sample_time(model, args.steps, args.guidance), 3)
+        result["sample_one_clip_s"] = round(sample_time(model, args.steps, args.guidance, **sampler), 3)
         result["train_throughput"] = train_throughput(args.speed_batch, args.speed_rounds,
                                                       args.speed_iters)
     print(json.dumps(result, indent=2))

@@ -174,6 +174,33 @@ class FinalLayer(nn.Module):
         return self.linear(modulate(self.norm(x), shift, scale))
 
 
+class PixelRefiner(nn.Module):
+    """A small convolutional head at full resolution, after unpatchify (as U-ViT ends on a
+    conv): it sees the noisy input and the transformer's output and adds a correction, so
+    detail and object edges need not pass through one D-wide token per patch, and nothing in it
+    is aligned to the patch grid. FiLM on the timestep + label embedding; the last conv starts
+    at zero, so a fresh refiner leaves the transformer's output unchanged.
+
+    ``forward(sample (B, F, C, H, W), coarse (B, F, C_out, H, W), c (B, D))`` -> like coarse.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, cond_dim: int, channels: int):
+        super().__init__()
+        self.conv_in = nn.Conv3d(in_channels + out_channels, channels, 3, padding=1)
+        self.film = nn.Sequential(nn.SiLU(), nn.Linear(cond_dim, 2 * channels))
+        self.conv_mid = nn.Conv3d(channels, channels, (1, 3, 3), padding=(0, 1, 1))
+        self.conv_out = nn.Conv3d(channels, out_channels, 3, padding=1)
+        nn.init.zeros_(self.conv_out.weight)
+        nn.init.zeros_(self.conv_out.bias)
+
+    def forward(self, sample: torch.Tensor, coarse: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        h = self.conv_in(torch.cat([sample, coarse], 2).transpose(1, 2))     # (B, h, F, H, W)
+        shift, scale = self.film(c)[:, :, None, None, None].chunk(2, dim=1)
+        h = F.silu(h * (1 + scale) + shift)
+        h = F.silu(self.conv_mid(h))
+        return coarse + self.conv_out(h).transpose(1, 2)
+
+
 # ---------------------------------------------------------------------------------------
 #  The model
 # ---------------------------------------------------------------------------------------
@@ -192,6 +219,7 @@ class VideoDiT(ModelMixin, ConfigMixin):
     ``prediction_type`` says what ``sample`` holds: ``"sample"`` (the clean clip, x-prediction:
     the default, because a pixel patch of 8x8x2x3 = 384 values does not fit through a width of
     128 as noise but does as a clean image) or ``"velocity"`` (noise - clean clip).
+    ``refiner_channels`` > 0 adds a :class:`PixelRefiner` after unpatchify.
     """
 
     _supports_gradient_checkpointing = True
@@ -201,7 +229,7 @@ class VideoDiT(ModelMixin, ConfigMixin):
                  out_channels: int | None = None, patch_size: int = 4, tubelet_size: int = 1,
                  hidden_size: int = 192, depth: int = 8, num_heads: int = 3,
                  mlp_ratio: float = 4.0, num_classes: int = 12, class_dropout_prob: float = 0.1,
-                 prediction_type: str = "sample"):
+                 prediction_type: str = "sample", refiner_channels: int = 0):
         super().__init__()
         if prediction_type not in ("sample", "velocity"):
             raise ValueError("prediction_type must be 'sample' (clean clip) or 'velocity'")
@@ -225,6 +253,8 @@ class VideoDiT(ModelMixin, ConfigMixin):
             DiTBlock(hidden_size, num_heads, mlp_ratio, "spatial" if i % 2 == 0 else "temporal")
             for i in range(depth))
         self.final_layer = FinalLayer(hidden_size, patch_out)
+        self.refiner = PixelRefiner(in_channels, self.out_channels, hidden_size, refiner_channels) \
+            if refiner_channels else None
         self.gradient_checkpointing = False
         self.initialize_weights()
 
@@ -286,6 +316,8 @@ class VideoDiT(ModelMixin, ConfigMixin):
         t, s, d = x.shape[1:]
         x = self.final_layer(x.reshape(b, t * s, d), c)          # (B, T*S, patch_out)
         out = self.unpatchify(x.reshape(b, t, s, -1))            # (B, F, C_out, H, W)
+        if self.refiner is not None:
+            out = self.refiner(sample, out, c)
         return VideoDiTOutput(sample=out) if return_dict else (out,)
 
 

@@ -23,10 +23,22 @@ from .models import VideoDiT
 
 DEFAULT_STEPS = 20
 DEFAULT_GUIDANCE = 6.0
+DEFAULT_SHIFT = 1.0
+DEFAULT_NEGATIVE = "null"
+NEGATIVES = ("null", "opposite")
 
 
-def make_scheduler() -> FlowMatchEulerDiscreteScheduler:
-    return FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=1.0)
+def make_scheduler(shift: float = DEFAULT_SHIFT) -> FlowMatchEulerDiscreteScheduler:
+    """Euler flow-matching scheduler; ``shift`` > 1 spends more steps at high noise (SD3)."""
+    return FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=shift)
+
+
+def opposite_labels(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """The same shape moving the other way: labels are shape * 4 + direction with directions
+    (right, left, down, up), so the opposite direction flips the lowest bit."""
+    if num_classes % 4:
+        raise ValueError(f"opposite-direction guidance needs shape x 4 directions, got {num_classes} classes")
+    return labels ^ 1
 
 
 def flow_matching_target(x0: torch.Tensor, noise: torch.Tensor, sigma: torch.Tensor
@@ -50,6 +62,8 @@ def velocity(model_output: torch.Tensor, x_t: torch.Tensor, sigma: torch.Tensor 
 def sample_clips(model: VideoDiT, labels: torch.Tensor | list[int], *, steps: int = DEFAULT_STEPS,
                  guidance_scale: float = DEFAULT_GUIDANCE,
                  generator: torch.Generator | None = None, progress: bool = False,
+                 shift: float = DEFAULT_SHIFT, negative: str = DEFAULT_NEGATIVE,
+                 guidance_interval: tuple[float, float] = (0.0, 1.0), grid_jitter: int = 0,
                  callback_on_step_end: Callable[[int, float, torch.Tensor], None] | None = None
                  ) -> torch.Tensor:
     """Generate one clip per label: returns (B, F, C, H, W) in [-1, 1] (float32, on CPU).
@@ -64,19 +78,26 @@ def sample_clips(model: VideoDiT, labels: torch.Tensor | list[int], *, steps: in
     shape = (b, cfg.num_frames, cfg.in_channels, cfg.sample_size, cfg.sample_size)
     x = torch.randn(shape, generator=generator, dtype=torch.float32).to(device)
     labels = labels.to(device)
-    null = torch.full_like(labels, cfg.num_classes)
-    scheduler = make_scheduler()
+    null = torch.full_like(labels, cfg.num_classes) if negative == "null" else \
+        opposite_labels(labels, cfg.num_classes)
+    scheduler = make_scheduler(shift)
     scheduler.set_timesteps(steps, device=device)
     use_cfg = guidance_scale != 1.0
     kind = cfg.get("prediction_type", "velocity")
     for i, t in enumerate(tqdm(scheduler.timesteps, disable=not progress, desc="dit sampling")):
         sigma = float(t) / 1000
-        if use_cfg:
-            out = model(torch.cat([x, x]).to(dtype), t.expand(2 * b), torch.cat([labels, null])).sample
-            v_cond, v_uncond = velocity(out.float(), torch.cat([x, x]), sigma, kind).chunk(2)
+        guided = use_cfg and guidance_interval[0] <= sigma <= guidance_interval[1]
+        xin, lab = (torch.cat([x, x]), torch.cat([labels, null])) if guided else (x, labels)
+        out = 0
+        for _ in range(max(1, grid_jitter)):
+            shifts = tuple(int(v) for v in torch.randint(0, cfg.patch_size, (2,), generator=generator)) \
+                if grid_jitter else (0, 0)
+            o = model(xin.roll(shifts, (-2, -1)).to(dtype), t.expand(len(lab)), lab).sample.float()
+            out = out + o.roll((-shifts[0], -shifts[1]), (-2, -1)) / max(1, grid_jitter)
+        v = velocity(out, xin, sigma, kind)
+        if guided:
+            v_cond, v_uncond = v.chunk(2)
             v = v_uncond + guidance_scale * (v_cond - v_uncond)
-        else:
-            v = velocity(model(x.to(dtype), t.expand(b), labels).sample.float(), x, sigma, kind)
         x = scheduler.step(v, t, x).prev_sample
         if callback_on_step_end is not None:
             callback_on_step_end(i, float(t), x)

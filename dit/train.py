@@ -50,6 +50,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--max-minutes", type=float, default=None,
                     help="stop (and export) after this much training wall time")
     ap.add_argument("--no-resume", action="store_true")
+    ap.add_argument("--refiner-channels", type=int, default=0,
+                    help="add a full-resolution conv refiner head with this many channels")
+    ap.add_argument("--refiner-lr", type=float, default=None, help="default: --lr")
+    ap.add_argument("--init-from", type=Path, default=None,
+                    help="start a fresh run from the weights of a saved VideoDiT folder (layers it "
+                         "lacks, e.g. a new refiner, keep their initialisation)")
     return ap.parse_args(argv)
 
 
@@ -58,7 +64,7 @@ def build_model(args: argparse.Namespace) -> VideoDiT:
                  if v is not None}
     return DIT_PRESETS[args.preset](**overrides, sample_size=SIZE, num_frames=NUM_FRAMES, in_channels=3,
                                     patch_size=args.patch_size, tubelet_size=args.tubelet_size,
-                                    num_classes=NUM_CLASSES)
+                                    num_classes=NUM_CLASSES, refiner_channels=args.refiner_channels)
 
 
 def sample_sigmas(n: int, generator: torch.Generator) -> torch.Tensor:
@@ -119,6 +125,28 @@ def save_state(path: Path, model, ema, opt, step: int, losses: list[float], wall
     os.replace(tmp, path)
 
 
+def param_groups(model: VideoDiT, args: argparse.Namespace) -> list[dict]:
+    """AdamW groups: the refiner (if any) at ``--refiner-lr``, everything else at ``--lr``."""
+    refiner = [p for n, p in model.named_parameters() if n.startswith("refiner.")]
+    rest = [p for n, p in model.named_parameters() if not n.startswith("refiner.")]
+    groups = [{"params": rest, "lr": args.lr, "base_lr": args.lr}]
+    if refiner:
+        lr = args.refiner_lr or args.lr
+        groups.append({"params": refiner, "lr": lr, "base_lr": lr})
+    return groups
+
+
+def init_weights(model: VideoDiT, ema: VideoDiT, folder: Path) -> None:
+    """Copy a saved VideoDiT's weights into model and ema; only refiner layers may be missing."""
+    src = VideoDiT.from_pretrained(folder, local_files_only=True, use_safetensors=True).state_dict()
+    for m in (model, ema):
+        missing, unexpected = m.load_state_dict(src, strict=False)
+        if unexpected or any(not k.startswith("refiner.") for k in missing):
+            raise ValueError(f"{folder}: weights do not fit this model (missing {missing}, "
+                             f"unexpected {unexpected})")
+    print(f"initialised from {folder}", file=sys.stderr)
+
+
 def _out_of_time(args: argparse.Namespace, elapsed_s: float) -> bool:
     return args.max_minutes is not None and elapsed_s > args.max_minutes * 60
 
@@ -130,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(args.seed)
     model = build_model(args).to(device)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0, betas=(0.9, 0.99))
+    opt = torch.optim.AdamW(param_groups(model, args), weight_decay=0.0, betas=(0.9, 0.99))
     step, losses, wall = 0, [], 0.0
     state_path = args.work / "state.pt"
     args.work.mkdir(parents=True, exist_ok=True)
@@ -141,16 +169,19 @@ def main(argv: list[str] | None = None) -> None:
         opt.load_state_dict(st["opt"])
         step, losses, wall = int(st["step"]), st["losses"].tolist(), float(st["wall"])
         print(f"resumed from {state_path} at step {step}", file=sys.stderr)
+    elif args.init_from is not None:
+        init_weights(model, ema, args.init_from)
     n_params = sum(p.numel() for p in model.parameters())
     info = {"command": "python -m dit.train " + shlex.join(argv if argv is not None else sys.argv[1:]),
             "preset": args.preset, "parameters": n_params,
             "config": {k: v for k, v in model.config.items() if not k.startswith("_")},
-            "batch_size": args.batch_size, "lr": args.lr, "ema_decay": args.ema_decay,
+            "batch_size": args.batch_size, "lr": args.lr, "refiner_lr": args.refiner_lr, "ema_decay": args.ema_decay,
             "objective": "rectified flow (velocity), logit-normal sigma",
             "hardware": f"{device.type}: " + (torch.cuda.get_device_name() if device.type == "cuda"
                                                else f"{platform.processor() or platform.machine()}, "
                                                     f"{args.threads} torch threads"),
-            "torch": torch.__version__}
+            "torch": torch.__version__,
+            "init_from": str(args.init_from) if args.init_from else None}
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else None
     model.train()
     bar = tqdm(total=args.steps, initial=step, desc="dit train", dynamic_ncols=True)
@@ -161,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
         x0, labels, _ = make_batch(args.batch_size, rng)
         x0, labels = x0.to(device), labels.to(device)
         for g in opt.param_groups:
-            g["lr"] = args.lr * min(1.0, (step + 1) / args.warmup)
+            g["lr"] = g["base_lr"] * min(1.0, (step + 1) / args.warmup)
         if amp is not None:
             with amp:
                 loss = flow_loss(model, x0, labels, gen)

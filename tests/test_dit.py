@@ -90,6 +90,55 @@ def test_save_load_round_trip(tmp_path: Path):
     assert torch.allclose(model(x, 300.0, labels).sample, loaded(x, 300.0, labels).sample)
 
 
+def test_refiner_starts_as_identity_and_round_trips(tmp_path: Path):
+    """A fresh refiner head adds nothing; init_weights copies a plain model into a refined one;
+    after training-like changes the refined model saves and loads exactly."""
+    import argparse
+    from dit.train import init_weights
+    plain = tiny_model()
+    for p in plain.parameters():
+        torch.nn.init.normal_(p, std=0.02)
+    plain.save_pretrained(tmp_path / "plain", safe_serialization=True)
+    refined, ema = tiny_model(refiner_channels=4), tiny_model(refiner_channels=4)
+    init_weights(refined, ema, tmp_path / "plain")
+    plain.eval(), refined.eval()                      # no label dropout
+    x, labels = torch.randn(2, 4, 3, 16, 16), torch.tensor([3, 7])
+    with torch.no_grad():
+        assert torch.equal(plain(x, 300.0, labels).sample, refined(x, 300.0, labels).sample)
+        torch.nn.init.normal_(refined.refiner.conv_out.weight, std=0.02)
+        out = refined(x, 300.0, labels).sample
+    assert out.shape == x.shape and not torch.equal(out, plain(x, 300.0, labels).sample)
+    refined.save_pretrained(tmp_path / "refined", safe_serialization=True)
+    loaded = VideoDiT.from_pretrained(tmp_path / "refined", local_files_only=True).eval()
+    assert loaded.config.refiner_channels == 4
+    assert torch.allclose(loaded(x, 300.0, labels).sample, out)
+    with pytest.raises(ValueError):                   # a refined model is no init for a plain one
+        init_weights(tiny_model(), tiny_model(), tmp_path / "refined")
+    groups = __import__("dit.train", fromlist=["param_groups"]).param_groups(
+        refined, argparse.Namespace(lr=1e-4, refiner_lr=1e-3))
+    assert [g["lr"] for g in groups] == [1e-4, 1e-3]
+
+
+def test_sampler_options():
+    from dit.sample import opposite_labels
+    assert opposite_labels(torch.arange(4), 12).tolist() == [1, 0, 3, 2]   # right<->left, down<->up
+    model = tiny_model()
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    model.eval()
+
+    def run(**kw):
+        return sample_clips(model, [0, 5], steps=4, generator=torch.Generator().manual_seed(0), **kw)
+    # guidance only for sigma in an interval that no step reaches == no guidance at all
+    assert torch.equal(run(guidance_scale=4.0, guidance_interval=(2.0, 3.0)), run(guidance_scale=1.0))
+    base = run()
+    for kw in ({"shift": 3.0}, {"negative": "opposite"}, {"grid_jitter": 1}):
+        out = run(**kw)
+        assert out.shape == base.shape and torch.isfinite(out).all() and not torch.equal(out, base)
+    with pytest.raises(ValueError):
+        run(negative="nope")
+
+
 def test_training_steps_reduce_loss():
     model = tiny_model(hidden_size=48, depth=2)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
