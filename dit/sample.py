@@ -70,7 +70,13 @@ def sample_clips(model: VideoDiT, labels: torch.Tensor | list[int], *, steps: in
 
     ``generator`` seeds the initial noise (drawn on CPU so a seed gives the same clip on any
     device). ``callback_on_step_end(step_index, timestep, latents)`` is called after each step.
+    ``negative`` is what guidance pushes away from: the null label (plain CFG) or the same shape
+    moving the opposite way; guidance applies only for sigma in ``guidance_interval``;
+    ``grid_jitter`` > 0 averages that many model calls per step on inputs rolled by a random
+    offset below the patch size (so patch-grid artefacts do not line up from step to step).
     """
+    if negative not in NEGATIVES:
+        raise ValueError(f"negative must be one of {NEGATIVES}, got {negative!r}")
     cfg = model.config
     device, dtype = model.device, model.dtype
     labels = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
