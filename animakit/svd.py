@@ -34,7 +34,7 @@ from typing import Any
 
 import torch
 
-from .errors import WeightsNotFoundError
+from .errors import ParamError, WeightsNotFoundError
 
 SUBFOLDERS = ("unet", "vae", "image_encoder", "feature_extractor", "scheduler")
 WEIGHTS_HINT = ("point at an SVD checkpoint with the weights parameter (CLI: -p weights=/path/to/folder, "
@@ -106,6 +106,20 @@ class SVDComponents:
 
 
 # -- loading --------------------------------------------------------------------------------
+def resolve_device_dtype(device: str = "auto", dtype: str = "auto") -> tuple[str, torch.dtype]:
+    """The torch device and dtype that ``device`` / ``dtype`` params name. ``auto`` means
+    CUDA when available and float16 there, float32 on the CPU. Raises :class:`ParamError`."""
+    device = device if device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        torch.device(device)
+    except RuntimeError:
+        raise ParamError("param device", f"{device!r} is not a torch device") from None
+    dtypes = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
+    if dtype != "auto" and dtype not in dtypes:
+        raise ParamError("param dtype", f"{dtype!r} is not one of auto, {', '.join(dtypes)}")
+    return device, dtypes.get(dtype, torch.float16 if device.startswith("cuda") else torch.float32)
+
+
 def _looks_like_hub_id(text: str) -> bool:
     parts = text.split("/")
     return len(parts) == 2 and all(parts) and not text.startswith((".", "/", "~"))

@@ -24,10 +24,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from animakit.errors import InputError, ParamError
+from animakit.errors import InputError
 from animakit.pipeline import Engine, FrameStream
 from animakit.svd import (SVDComponents, decode_vae_latents, enable_fast_attention,
-                          enable_model_cpu_offload, encode_vae_latents, load_svd_components)
+                          enable_model_cpu_offload, encode_vae_latents, load_svd_components,
+                          resolve_device_dtype)
 
 from .inputs import load_edit_image, open_source_video
 from .svd_invert import Regeneration, conditioning, invert, regenerate, schedule
@@ -104,15 +105,7 @@ class SVDInversionEngine(Engine):
         """Loaded components for params ``p`` (cached while weights / dtype / device match)."""
         if self._key == ("<given>",):
             return self._components
-        device = p.device if p.device != "auto" else ("cuda" if torch.cuda.is_available()
-                                                      else "cpu")
-        try:
-            torch.device(device)
-        except RuntimeError:
-            raise ParamError("device", f"{device!r} is not a torch device") from None
-        dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16,
-                 "float32": torch.float32}.get(p.dtype, torch.float16 if device.startswith("cuda")
-                                               else torch.float32)
+        device, dtype = resolve_device_dtype(p.device, p.dtype)
         key = (p.weights, dtype, device, p.cpu_offload)
         if self._key != key:
             self._components = None

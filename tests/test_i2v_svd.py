@@ -152,3 +152,15 @@ def test_sampler_matches_diffusers_svd_pipeline_without_a_brush(tiny):
     ours = sample_svd_clip(tiny, img * 2 - 1, SVDSettings(num_frames=3, steps=2, decode_chunk_size=3),
                            generator=torch.Generator().manual_seed(0), progress=False)
     torch.testing.assert_close((ours.frames / 2 + 0.5).clamp(0, 1), ref, atol=1e-5, rtol=0)
+
+
+def test_device_and_dtype_params_resolve_in_one_place():
+    import torch
+    from animakit.errors import ParamError
+    from animakit.svd import resolve_device_dtype
+    assert resolve_device_dtype("cpu", "auto") == ("cpu", torch.float32)
+    assert resolve_device_dtype("cpu", "bfloat16") == ("cpu", torch.bfloat16)
+    with pytest.raises(ParamError, match="param device"):
+        resolve_device_dtype("gpu0", "auto")
+    with pytest.raises(ParamError, match="param dtype"):
+        resolve_device_dtype("cpu", "int8")

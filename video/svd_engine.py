@@ -19,7 +19,7 @@ from animakit.brush import Brush, BrushMotion
 from animakit.errors import ParamError
 from animakit.pipeline import Engine, FrameStream
 from animakit.svd import (SVDComponents, enable_fast_attention, enable_low_memory,
-                          enable_model_cpu_offload, load_svd_components)
+                          enable_model_cpu_offload, load_svd_components, resolve_device_dtype)
 
 from .flow_engine import FlowRenderer, auto_falloff, load_image_and_brush, output_size, scaled_brush
 from .svd_sampler import SVDSettings, sample_svd_clip
@@ -96,13 +96,7 @@ class SVDEngine(Engine):
         """The loaded components for params ``p`` (cached while weights/dtype/device match)."""
         if self._key == ("<given>",):
             return self._components
-        device = p.device if p.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-        try:
-            torch.device(device)
-        except RuntimeError:
-            raise ParamError("param device", f"{device!r} is not a torch device") from None
-        dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}.get(
-            p.dtype, torch.float16 if device.startswith("cuda") else torch.float32)
+        device, dtype = resolve_device_dtype(p.device, p.dtype)
         key = (p.weights, dtype, device, p.cpu_offload, p.forward_chunking, p.attention)
         if self._key != key:
             self._components = None

@@ -12,16 +12,10 @@ import torch
 from animakit.errors import WeightsNotFoundError
 from animakit.pipeline import Engine, FrameStream
 from animakit.skeleton import render_pose_image
-from animakit.svd import SVDComponents, load_svd_components
+from animakit.svd import SVDComponents, load_svd_components, resolve_device_dtype
 
 from .mimicmotion import PoseNet, load_checkpoint, sample
 from .reference import load_driver, load_reference, targets
-
-
-def _dtype(name: str, device: str) -> torch.dtype:
-    if name == "auto":
-        return torch.float16 if device.startswith("cuda") else torch.float32
-    return getattr(torch, name)
 
 
 def find_checkpoint(weights: str, checkpoint: str) -> Path:
@@ -48,9 +42,7 @@ class MimicMotionEngine(Engine):
     def load(self, params: Any) -> tuple[SVDComponents, PoseNet]:
         if self.components is not None:
             return self.components
-        device = params.device if params.device != "auto" else (
-            "cuda" if torch.cuda.is_available() else "cpu")
-        dtype = _dtype(params.dtype, device)
+        device, dtype = resolve_device_dtype(params.device, params.dtype)
         comps = load_svd_components(params.weights, torch_dtype=dtype)
         pose_net = PoseNet(noise_latent_channels=comps.unet.config.block_out_channels[0])
         load_checkpoint(find_checkpoint(params.weights, params.checkpoint), pose_net, comps.unet)
