@@ -55,9 +55,13 @@ def _stripes(size: int) -> np.ndarray:
 
 
 def make_clip(num_frames: int = 48, size: int = 256, seed: int = 0,
-              speed: float = 1.0) -> SyntheticClip:
+              speed: float = 1.0, edit: str = "stripes") -> SyntheticClip:
     """A ``num_frames`` x ``size`` x ``size`` clip and its edited truth. ``speed`` scales
-    every motion (1.0: background ~1.5 px/frame, disc ~3 px/frame)."""
+    every motion (1.0: background ~1.5 px/frame, disc ~3 px/frame). ``edit``: "stripes"
+    (colour grade everywhere plus yellow stripes painted on the disc: a texture edit) or
+    "grade" (the colour grade alone)."""
+    if edit not in ("stripes", "grade"):
+        raise ValueError(f"edit must be 'stripes' or 'grade', not {edit!r}")
     rng = np.random.default_rng(seed)
     margin = int(size * 0.2 + 3 * speed * num_frames)
     bg = _texture(size + 2 * margin, size + 2 * margin, rng)
@@ -65,7 +69,9 @@ def make_clip(num_frames: int = 48, size: int = 256, seed: int = 0,
     fg = _texture(d, d, rng)
     yy, xx = np.mgrid[0:d, 0:d].astype(np.float32)
     alpha = np.clip(d * 0.46 - np.hypot(xx - d / 2 + 0.5, yy - d / 2 + 0.5) + 0.5, 0, 1)
-    fg_edit = grade(fg) * (1 - 0.75 * _stripes(d)) + np.array([250, 230, 40]) * 0.75 * _stripes(d)
+    fg_edit = grade(fg)
+    if edit == "stripes":
+        fg_edit = fg_edit * (1 - 0.75 * _stripes(d)) + np.array([250, 230, 40]) * 0.75 * _stripes(d)
     bg_edit = grade(bg)
     src, tru, flows = [], [], []
     prev_bg = prev_fg = None
