@@ -229,8 +229,8 @@ def test_pipeline_errors(tmp_path: Path):
 @pytest.mark.skipif(not (SHIPPED / "classifier" / "config.json").is_file(),
                     reason="shipped checkpoint not present")
 def test_shipped_checkpoint_samples_pass_the_classifier():
-    """Looser than the benchmark's 90 % target (which the CPU-trained checkpoint does not reach,
-    see docs/dit.md): content right nearly always, full label at least 4x chance (1/12)."""
+    """Looser than the benchmark's 90 % target (97.9 % on 96 clips, docs/dit.md), as 12 clips
+    are few: content right nearly always, the full label in at least 3 of 4 clips."""
     from dit.classifier import ClipClassifier
     from dit.pipeline import load_model
     model = load_model(SHIPPED)
@@ -241,4 +241,4 @@ def test_shipped_checkpoint_samples_pass_the_classifier():
     shape_acc = (pred // 4 == labels // 4).float().mean().item()
     label_acc = (pred == labels).float().mean().item()
     assert shape_acc >= 0.9, f"shape accuracy {shape_acc:.2f}"
-    assert label_acc >= 4 / NUM_CLASSES, f"label accuracy {label_acc:.2f}"
+    assert label_acc >= 0.75, f"label accuracy {label_acc:.2f}"
