@@ -76,9 +76,10 @@ def engine_note(cls: type[Pipeline]) -> str:
     if any(e.neural for e in cls.engines.values()):
         weights = next((s for s in param_specs(cls.Params) if s.name == "weights"), None)
         if weights is not None:
-            lines.append(f"\nNeural engines load from the **weights** parameter "
-                         f"(now: `{weights.default or 'not set'}`): a local folder or a hub id "
-                         f"already in the local cache. Nothing is downloaded.")
+            lines.append(f"\nNeural engines load from the **weights** parameter ({weights.help}; "
+                         f"default: `{weights.default or 'see help'}`): a local folder, or a hub "
+                         f"id already in the local cache. Nothing is downloaded; a missing folder "
+                         f"gives a message naming it.")
     return "\n".join(lines)
 
 
@@ -93,7 +94,9 @@ def build_tab(cls: type[Pipeline], custom: Callable[[TabContext], None] | None =
                 ctx.engine = gr.Dropdown(list(cls.engines), value=cls.default_engine,
                                          label="engine")
                 gr.Markdown(engine_note(cls))
-                ctx.seed = gr.Number(value=0, precision=0, label="seed")
+                # a pipeline whose params have their own seed gets no second seed box
+                own_seed = any(s.name == "seed" for s in param_specs(cls.Params))
+                ctx.seed = gr.Number(value=0, precision=0, label="seed", visible=not own_seed)
                 with gr.Accordion("parameters", open=True):
                     for spec in param_specs(cls.Params):
                         ctx.params[spec.name] = param_control(spec)
