@@ -111,12 +111,12 @@ def run_jobs(jobs: list[Job], workers: int = 1, resume: bool = False,
              progress: bool = True) -> list[dict[str, Any]]:
     """Render every job; returns one result dict per job, in job order."""
     results: dict[int, dict[str, Any]] = {}
-    todo = []
+    pending = []
     for i, job in enumerate(jobs):
         if resume and job.output.exists() and job.output.stat().st_size > 0:
             results[i] = {"name": job.name, "output": str(job.output), "status": "skipped"}
         else:
-            todo.append(i)
+            pending.append(i)
     overall = tqdm(total=len(jobs), initial=len(results), desc="jobs", unit="job",
                    disable=not progress, position=0)
 
@@ -128,13 +128,13 @@ def run_jobs(jobs: list[Job], workers: int = 1, resume: bool = False,
 
     try:
         if workers <= 1:
-            for i in todo:
+            for i in pending:
                 done(i, _run_one(jobs[i], progress))
         else:
             import multiprocessing as mp
             with ProcessPoolExecutor(max_workers=workers,
                                      mp_context=mp.get_context("spawn")) as pool:
-                futures = {pool.submit(_run_one, jobs[i], False): i for i in todo}
+                futures = {pool.submit(_run_one, jobs[i], False): i for i in pending}
                 for fut in as_completed(futures):
                     done(futures[fut], fut.result())
     finally:

@@ -16,6 +16,7 @@ run in bounded memory straight into :class:`animakit.media.VideoWriter`.
 """
 from __future__ import annotations
 
+import abc
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,15 +91,16 @@ class FrameStream:
         return PipelineOutput(frames=frames, fps=self.fps, audio=self.audio, extras=self.extras)
 
 
-class Engine:
+class Engine(abc.ABC):
     """One way of producing a pipeline's frames. Subclasses set ``name``/``help`` and
     implement :meth:`stream`. Neural engines set ``neural = True``."""
     name: ClassVar[str] = ""
     help: ClassVar[str] = ""
     neural: ClassVar[bool] = False
 
+    @abc.abstractmethod
     def stream(self, inputs: dict[str, Any], params: Any, generator: Any = None) -> FrameStream:
-        raise NotImplementedError
+        """Frames for ``inputs`` (name -> path or loaded object) and validated ``params``."""
 
 
 class Pipeline:
