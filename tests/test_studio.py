@@ -98,6 +98,24 @@ def test_bad_upload_shows_the_error_and_the_app_keeps_serving(client, tmp_path):
     assert VideoReader(Path(video["video"] if isinstance(video, dict) else video)).num_frames > 2
 
 
+def test_no_face_shows_the_error_and_the_app_keeps_serving(client, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+    import numpy as np
+    from PIL import Image
+    yy, xx = np.mgrid[0:256, 0:256]
+    blank = tmp_path / "landscape.png"
+    Image.fromarray(np.stack([xx, yy, 255 - xx], -1).astype(np.uint8)).save(blank)
+    cls = pipeline_classes()["portrait.talking"]
+    d = cls.describe()
+    inputs = [handle_file(str(blank))] + [None] * (len(d["inputs"]) - 1)
+    defaults = [("" if p["default"] is None else p["default"]) for p in d["params"]]
+    with pytest.raises(AppError, match="no face"):
+        client.predict(*inputs, cls.default_engine, 0, *defaults, api_name="/run_portrait_talking")
+    video, info = client.predict(0, api_name="/example_portrait_talking")
+    assert VideoReader(Path(video["video"] if isinstance(video, dict) else video)).num_frames > 2
+
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
