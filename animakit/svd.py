@@ -120,6 +120,40 @@ def resolve_device_dtype(device: str = "auto", dtype: str = "auto") -> tuple[str
     return device, dtypes.get(dtype, torch.float16 if device.startswith("cuda") else torch.float32)
 
 
+class ComponentCache:
+    """An engine's loaded SVD components: loaded on first use, reloaded only when the
+    weights, device, dtype or a memory switch change; :meth:`use` injects prebuilt ones
+    (tiny random components in tests)."""
+
+    def __init__(self):
+        self.components: SVDComponents | None = None
+        self.key: tuple | None = None
+        self.attention_backend = ""
+
+    def use(self, comps: SVDComponents) -> None:
+        self.components, self.key = comps, ("<given>",)
+
+    def get(self, weights: str | None, device: str = "auto", dtype: str = "auto", *,
+            cpu_offload: bool = False, attention: str = "auto",
+            forward_chunking: bool | None = None) -> SVDComponents:
+        if self.key == ("<given>",):
+            return self.components
+        dev, torch_dtype = resolve_device_dtype(device, dtype)
+        key = (weights, torch_dtype, dev, cpu_offload, attention, forward_chunking)
+        if self.key != key:
+            self.components = None
+            comps = load_svd_components(weights or None, torch_dtype=torch_dtype)
+            if cpu_offload and dev.startswith("cuda"):
+                enable_model_cpu_offload(comps, dev)
+            else:
+                comps.to(dev)
+            self.attention_backend = enable_fast_attention(comps, attention)
+            if forward_chunking is not None:
+                enable_low_memory(comps, forward_chunking=forward_chunking)
+            self.components, self.key = comps, key
+        return self.components
+
+
 def _looks_like_hub_id(text: str) -> bool:
     parts = text.split("/")
     return len(parts) == 2 and all(parts) and not text.startswith((".", "/", "~"))

@@ -26,9 +26,7 @@ from tqdm.auto import tqdm
 
 from animakit.errors import InputError
 from animakit.pipeline import Engine, FrameStream
-from animakit.svd import (SVDComponents, decode_vae_latents, enable_fast_attention,
-                          enable_model_cpu_offload, encode_vae_latents, load_svd_components,
-                          resolve_device_dtype)
+from animakit.svd import ComponentCache, SVDComponents, decode_vae_latents, encode_vae_latents
 
 from .inputs import load_edit_image, open_source_video
 from .svd_invert import Regeneration, conditioning, invert, regenerate, schedule
@@ -92,31 +90,19 @@ class SVDInversionEngine(Engine):
     neural = True
 
     def __init__(self):
-        self._components: SVDComponents | None = None
-        self._key: tuple | None = None
+        self._cache = ComponentCache()
         self.callback_on_step_end: Callable[[int, float, dict], Any] | None = None
 
     def use_components(self, comps: SVDComponents) -> "SVDInversionEngine":
         """Use already-built components (e.g. tiny random ones in tests) instead of loading."""
-        self._components, self._key = comps, ("<given>",)
+        self._cache.use(comps)
         return self
 
     def components(self, p: Any) -> SVDComponents:
         """Loaded components for params ``p`` (cached while weights / dtype / device match)."""
-        if self._key == ("<given>",):
-            return self._components
-        device, dtype = resolve_device_dtype(p.device, p.dtype)
-        key = (p.weights, dtype, device, p.cpu_offload)
-        if self._key != key:
-            self._components = None
-            comps = load_svd_components(p.weights or None, torch_dtype=dtype)
-            if p.cpu_offload and device.startswith("cuda"):
-                enable_model_cpu_offload(comps, device)
-            else:
-                comps.to(device)
-            enable_fast_attention(comps)
-            self._components, self._key = comps, key
-        return self._components
+        if p is None:                  # whatever is in use now (injected or already loaded)
+            return self._cache.components
+        return self._cache.get(p.weights, p.device, p.dtype, cpu_offload=p.cpu_offload)
 
     def stream(self, inputs: dict[str, Any], params: Any, generator: Any = None) -> FrameStream:
         for name in ("keyframes", "mask"):

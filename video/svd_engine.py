@@ -18,8 +18,7 @@ import torch
 from animakit.brush import Brush, BrushMotion
 from animakit.errors import ParamError
 from animakit.pipeline import Engine, FrameStream
-from animakit.svd import (SVDComponents, enable_fast_attention, enable_low_memory,
-                          enable_model_cpu_offload, load_svd_components, resolve_device_dtype)
+from animakit.svd import ComponentCache, SVDComponents
 
 from .flow_engine import FlowRenderer, auto_falloff, load_image_and_brush, output_size, scaled_brush
 from .svd_sampler import SVDSettings, sample_svd_clip
@@ -82,33 +81,24 @@ class SVDEngine(Engine):
     neural = True
 
     def __init__(self):
-        self._components: SVDComponents | None = None
-        self._key: tuple | None = None
+        self._cache = ComponentCache()
         self.callback_on_step_end: Callable | None = None
-        self.attention_backend = ""
+
+    @property
+    def attention_backend(self) -> str:
+        return self._cache.attention_backend
 
     def use_components(self, comps: SVDComponents) -> "SVDEngine":
         """Use already-built components (e.g. tiny random ones in tests) instead of loading."""
-        self._components, self._key = comps, ("<given>",)
+        self._cache.use(comps)
         return self
 
     def components(self, p: Any) -> SVDComponents:
         """The loaded components for params ``p`` (cached while weights/dtype/device match)."""
-        if self._key == ("<given>",):
-            return self._components
-        device, dtype = resolve_device_dtype(p.device, p.dtype)
-        key = (p.weights, dtype, device, p.cpu_offload, p.forward_chunking, p.attention)
-        if self._key != key:
-            self._components = None
-            comps = load_svd_components(p.weights or None, torch_dtype=dtype)
-            if p.cpu_offload and device.startswith("cuda"):
-                enable_model_cpu_offload(comps, device)
-            else:
-                comps.to(device)
-            self.attention_backend = enable_fast_attention(comps, p.attention)
-            enable_low_memory(comps, forward_chunking=p.forward_chunking)
-            self._components, self._key = comps, key
-        return self._components
+        if p is None:                  # whatever is in use now (injected or already loaded)
+            return self._cache.components
+        return self._cache.get(p.weights, p.device, p.dtype, cpu_offload=p.cpu_offload,
+                               attention=p.attention, forward_chunking=p.forward_chunking)
 
     def stream(self, inputs: dict[str, Any], params: Any, generator: Any = None) -> FrameStream:
         if params.loop:
