@@ -10,7 +10,7 @@ import torch
 
 import animakit
 from animakit.errors import ParamError, WeightsNotFoundError
-from dit.data import LABELS, NUM_CLASSES, make_batch, to_uint8
+from dit.data import NUM_CLASSES, make_batch, to_uint8
 from dit.metrics import measure_clip, track
 from dit.models import DIT_PRESETS, VideoDiT
 from dit.sample import flow_matching_target, sample_clips

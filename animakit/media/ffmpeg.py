@@ -53,7 +53,6 @@ class atomic_output:
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        import os
         if exc_type is None and self.tmp.exists() and self.tmp.stat().st_size > 0:
             publish(self.tmp, self.path)
         else:

@@ -8,7 +8,6 @@ the destination folder and renamed into place only when complete.
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import tempfile
 from pathlib import Path

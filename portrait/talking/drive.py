@@ -36,7 +36,7 @@ def similarity(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.
 def region_weights(rig: FaceRig, lips: float, eyes: float, brows: float) -> np.ndarray:
     """(478, 1) multiplier per point blending smoothly between the mouth/jaw region (below
     the nose), the eye regions and the brow/forehead region; 1 elsewhere."""
-    u, v = rig.uv[:, 0], rig.uv[:, 1]
+    v = rig.uv[:, 1]
     nose_v = rig.uv[2, 1]
     mouth = np.clip((v - nose_v) / 0.06 + 0.5, 0, 1)
     eye_c = [rig.uv[[33, 133]].mean(0), rig.uv[[362, 263]].mean(0)]

@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 
 from .mouth import polygon_mask
-from .rig import (LEFT_CREASE, LEFT_EYE_CORNERS, LEFT_LOWER_LID, LEFT_UPPER_LID, RIGHT_CREASE,
-                  RIGHT_EYE_CORNERS, RIGHT_LOWER_LID, RIGHT_UPPER_LID)
+from .rig import (LEFT_CREASE, LEFT_LOWER_LID, LEFT_UPPER_LID, RIGHT_CREASE, RIGHT_LOWER_LID,
+                  RIGHT_UPPER_LID)
 
 SAMPLES = 24
 
