@@ -131,3 +131,19 @@ def test_example_job_file_parses():
     from animakit.jobs import load_jobs
     jobs = load_jobs(ROOT / "assets" / "jobs.example.toml")
     assert jobs and all(Path(v).exists() for j in jobs for v in j.inputs.values())
+
+
+def test_example_job_file_renders_every_pipeline(tmp_path):
+    """assets/jobs.example.toml holds one job per pipeline; all of them render."""
+    from animakit.jobs import load_jobs, run_jobs
+    from animakit.registry import pipeline_names
+    jobs = load_jobs(ROOT / "assets" / "jobs.example.toml")
+    assert set(pipeline_names()) <= {j.pipeline for j in jobs}
+    for j in jobs:                                   # keep the repo clean: outputs in tmp
+        j.output = tmp_path / j.output.name
+        j.exports = {k: str(tmp_path / Path(v).name) for k, v in j.exports.items()}
+    results = run_jobs(jobs, progress=False)
+    assert [r["status"] for r in results] == ["done"] * len(jobs), results
+    for j in jobs:
+        assert VideoReader(j.output).num_frames >= 2
+        assert all(Path(v).exists() for v in j.exports.values())
