@@ -8,6 +8,9 @@ scale (MediaPipe's z times the image width), smaller = nearer the camera.
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +48,47 @@ class Pose:
     image_size: tuple[int, int]   # (width, height)
 
 
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """Silence what MediaPipe's C++ side prints to fd 2 while it builds and first runs a
+    graph (absl warnings that GLOG_minloglevel does not reach), so a CLI error stays one line."""
+    if os.environ.get("ANIMAKIT_MEDIAPIPE_LOGS"):
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+class _Quiet:
+    """Runs the wrapped MediaPipe solution's first ``process`` call with native logs muted."""
+
+    def __init__(self, solution):
+        self._solution, self._warm = solution, False
+
+    def process(self, image):
+        if self._warm:
+            return self._solution.process(image)
+        with _quiet_native_stderr():
+            out = self._solution.process(image)
+        self._warm = True
+        return out
+
+    def close(self):
+        self._solution.close()
+
+
 def _rgb(image: np.ndarray) -> np.ndarray:
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
@@ -57,9 +101,10 @@ class FaceMesher:
 
     def __init__(self, max_faces: int = 1, video: bool = False, min_confidence: float = 0.5):
         import mediapipe as mp
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=not video, max_num_faces=max_faces, refine_landmarks=True,
-            min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence)
+        with _quiet_native_stderr():
+            self._mesh = _Quiet(mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=not video, max_num_faces=max_faces, refine_landmarks=True,
+                min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence))
 
     def __call__(self, image: np.ndarray) -> list[FaceLandmarks]:
         """All faces found, largest first."""
@@ -90,10 +135,11 @@ class PoseDetector:
                  segmentation: bool = False):
         import mediapipe as mp
         self.segmentation = segmentation
-        self._pose = mp.solutions.pose.Pose(
-            static_image_mode=not video, model_complexity=1, smooth_landmarks=video,
-            enable_segmentation=segmentation, min_detection_confidence=min_confidence,
-            min_tracking_confidence=min_confidence)
+        with _quiet_native_stderr():
+            self._pose = _Quiet(mp.solutions.pose.Pose(
+                static_image_mode=not video, model_complexity=1, smooth_landmarks=video,
+                enable_segmentation=segmentation, min_detection_confidence=min_confidence,
+                min_tracking_confidence=min_confidence))
         self.last_mask: np.ndarray | None = None
 
     def __call__(self, image: np.ndarray) -> Pose | None:
@@ -125,8 +171,9 @@ class PersonSegmenter:
 
     def __init__(self, landscape: bool = False):
         import mediapipe as mp
-        self._seg = mp.solutions.selfie_segmentation.SelfieSegmentation(
-            model_selection=1 if landscape else 0)
+        with _quiet_native_stderr():
+            self._seg = _Quiet(mp.solutions.selfie_segmentation.SelfieSegmentation(
+                model_selection=1 if landscape else 0))
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         res = self._seg.process(_rgb(image))
