@@ -34,6 +34,17 @@ def sine(seconds: float, sr: int = 16000, freq: float = 440.0) -> np.ndarray:
     return (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
 
 
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """Tiny random-weight models are dominated by thread overhead: on a busy shared CPU one
+    torch thread is several times faster. Use with ``pytest.mark.usefixtures``."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def video_with_audio(tmp_path) -> tuple[Path, int, float, float]:
     """A 30-frame 25 fps clip with 1.2 s of sine audio: (path, frames, fps, seconds)."""

@@ -16,12 +16,7 @@ from editing.svd_invert import Regeneration, conditioning, invert, regenerate, s
 from editing.synthetic import make_clip
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)        # tiny models: threads only add overhead on a shared CPU
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")

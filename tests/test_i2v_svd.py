@@ -15,13 +15,7 @@ S = 32                                   # frame size: 16 x 16 latent cells with
 FAST = dict(width=S, height=S, steps=2, num_frames=3, decode_chunk_size=3)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models are dominated by thread overhead: one thread is 10x faster on a busy CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -15,14 +15,7 @@ from portrait.pose.synthetic import motion_sequence, reference_figure
 SIZE = (32, 48)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny networks gain nothing from threads; on a loaded shared CPU, oversubscribed torch
-    threads made this file 10x slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -94,7 +94,7 @@ def test_speech_motion_opens_on_sound_and_closes_in_silence():
     assert jaw[19:24].max() < 0.05                     # silence at 0.5-1.0 s, after the release
 
 
-def _fake_face() -> np.ndarray:
+def _synthetic_face() -> np.ndarray:
     """A plausible (478, 3) mesh: real MediaPipe geometry is not needed for the algebra,
     but the rig needs eye corners left/right of the mouth, a face width, and depth."""
     rng = np.random.default_rng(3)
@@ -110,7 +110,7 @@ def _fake_face() -> np.ndarray:
 
 
 def test_relative_motion_round_trips_the_same_face_exactly():
-    src = _fake_face()
+    src = _synthetic_face()
     rig = FaceRig(src)
     motion = RelativeMotion(rig, src, 25.0, smoothing=0.0)
     moved = rig.target(Expression(jaw=0.6, yaw=8, roll=-5, brow=0.5))
@@ -118,7 +118,7 @@ def test_relative_motion_round_trips_the_same_face_exactly():
 
 
 def test_relative_motion_is_normalized_by_driver_size_and_pose():
-    src = _fake_face()
+    src = _synthetic_face()
     rig = FaceRig(src)
     # the driver: the same face twice as large and tilted by 20 degrees
     rot = rotation_matrix(0, 0, 20)
@@ -135,6 +135,6 @@ def test_relative_motion_is_normalized_by_driver_size_and_pose():
 
 @pytest.mark.parametrize("name", ["jaw", "smile", "blink_r", "brow", "gaze_x"])
 def test_each_rig_control_moves_the_mesh(name):
-    rig = FaceRig(_fake_face())
+    rig = FaceRig(_synthetic_face())
     moved = rig.target(Expression(**{name: 1.0}))
     assert np.abs(moved - rig.points).max() > 0.5

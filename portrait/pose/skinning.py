@@ -192,12 +192,12 @@ def skin_rigid(vertices: np.ndarray, weights: dict[str, np.ndarray], transforms:
     w_all = np.stack([weights[n] for n in names], 1)                       # (N, B)
     blended = (w_all > 1e-4).sum(1) > 1
     bones = [transforms[n] for n in names]
-    todo = blended.copy()
-    while todo.any():                     # one group per joint (a part has at most two)
-        joint = pivots[np.argmax(todo)]
-        sel = todo & (pivots == joint).all(1)
+    pending = blended.copy()
+    while pending.any():                     # one group per joint (a part has at most two)
+        joint = pivots[np.argmax(pending)]
+        sel = pending & (pivots == joint).all(1)
         out[sel] = _bend_about(vertices[sel], w_all[sel], joint, bones)
-        todo &= ~sel
+        pending &= ~sel
     return out
 
 
