@@ -37,15 +37,16 @@ def _texture(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
     return np.clip(out, 8, 247)
 
 
-def grade(rgb: np.ndarray) -> np.ndarray:
-    """The colour part of the edit: a 120 degree hue rotation in RGB and a contrast lift
+def grade(rgb: np.ndarray, contrast: float = 1.15) -> np.ndarray:
+    """The colour part of the edit: a 120 degree hue rotation in RGB (a rotation about the
+    grey axis: it keeps every colour's distance from mid-grey) and a ``contrast`` lift
     (affine, so it commutes with resampling). (..., 3) float -> (..., 3) float."""
     a = np.deg2rad(120.0)
     c, s = np.cos(a), np.sin(a)
     k = (1 - c) / 3
     r3 = np.sqrt(1 / 3) * s
     rot = np.array([[c + k, k - r3, k + r3], [k + r3, c + k, k - r3], [k - r3, k + r3, c + k]])
-    return (rgb - 128.0) @ rot.T * 1.15 + 128.0
+    return (rgb - 128.0) @ rot.T * contrast + 128.0
 
 
 def _stripes(size: int) -> np.ndarray:
@@ -55,11 +56,13 @@ def _stripes(size: int) -> np.ndarray:
 
 
 def make_clip(num_frames: int = 48, size: int = 256, seed: int = 0,
-              speed: float = 1.0, edit: str = "stripes") -> SyntheticClip:
+              speed: float = 1.0, edit: str = "stripes", contrast: float = 1.15) -> SyntheticClip:
     """A ``num_frames`` x ``size`` x ``size`` clip and its edited truth. ``speed`` scales
     every motion (1.0: background ~1.5 px/frame, disc ~3 px/frame). ``edit``: "stripes"
     (colour grade everywhere plus yellow stripes painted on the disc: a texture edit) or
-    "grade" (the colour grade alone)."""
+    "grade" (the colour grade alone). ``contrast`` is the grade's contrast lift: above 1
+    it scales every difference between pixels, so any temporal error measured on the
+    edited clip (even the truth's) grows by ``contrast`` squared in mean-squared terms."""
     if edit not in ("stripes", "grade"):
         raise ValueError(f"edit must be 'stripes' or 'grade', not {edit!r}")
     rng = np.random.default_rng(seed)
@@ -69,10 +72,10 @@ def make_clip(num_frames: int = 48, size: int = 256, seed: int = 0,
     fg = _texture(d, d, rng)
     yy, xx = np.mgrid[0:d, 0:d].astype(np.float32)
     alpha = np.clip(d * 0.46 - np.hypot(xx - d / 2 + 0.5, yy - d / 2 + 0.5) + 0.5, 0, 1)
-    fg_edit = grade(fg)
+    fg_edit = grade(fg, contrast)
     if edit == "stripes":
         fg_edit = fg_edit * (1 - 0.75 * _stripes(d)) + np.array([250, 230, 40]) * 0.75 * _stripes(d)
-    bg_edit = grade(bg)
+    bg_edit = grade(bg, contrast)
     src, tru, flows = [], [], []
     prev_bg = prev_fg = None
     for t in range(num_frames):
@@ -109,3 +112,24 @@ def _true_backward_flow(m_bg, m_fg, prev_bg, prev_fg, alpha, size) -> np.ndarray
         out.append((prev - grid).reshape(size, size, 2))
     a = cv2.warpAffine(alpha, m_fg, (size, size), flags=cv2.INTER_LINEAR)[..., None] > 0.5
     return np.where(a, out[1], out[0]).astype(np.float32)
+
+
+def temporal_error(frames: np.ndarray, flows: np.ndarray) -> float:
+    """Mean warp error (:func:`animakit.flow.warp_error`) between consecutive ``frames``
+    (T, H, W, 3) with the true backward ``flows`` (T-1, H, W, 2) of :func:`make_clip`.
+    Motion boundaries (pixels whose true flow differs from a neighbour's by > 0.5 px,
+    dilated by 3 px: they hold the occlusions) and pixels whose flow leaves the frame are
+    left out."""
+    from animakit.flow import warp_error
+    errs = []
+    for t in range(1, len(frames)):
+        f = flows[t - 1]
+        gx = np.abs(np.diff(f, axis=1, prepend=f[:, :1])).max(-1)
+        gy = np.abs(np.diff(f, axis=0, prepend=f[:1])).max(-1)
+        boundary = cv2.dilate(((gx > 0.5) | (gy > 0.5)).astype(np.uint8), np.ones((7, 7)))
+        h, w = f.shape[:2]
+        xs = np.arange(w)[None, :] + f[..., 0]
+        ys = np.arange(h)[:, None] + f[..., 1]
+        inside = (xs >= 0) & (xs <= w - 1) & (ys >= 0) & (ys <= h - 1)
+        errs.append(warp_error(frames[t], frames[t - 1], f, inside & (boundary == 0)))
+    return float(np.mean(errs))
