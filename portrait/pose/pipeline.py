@@ -28,8 +28,9 @@ class PoseParams:
     smoothing: float = param(0.5, "temporal smoothing of the driver's keypoints (0 = off)",
                              min=0.0, max=1.0)
     skinning: str = param("rigid", "rig: rigid = joint-angle blending that keeps bent elbows and "
-                          "knees their width; linear = plain linear blend skinning",
-                          choices=("rigid", "linear"))
+                          "knees their width; linear = plain linear blend skinning; arap = "
+                          "rigid, then as-rigid-as-possible refinement of the joint zones",
+                          choices=("rigid", "linear", "arap"))
     inpaint: bool = param(True, "fill the background revealed behind the moved body (rig)")
     # neural engine
     weights: str = param("", "mimicmotion: folder or cached hub id of an SVD img2vid-xt "

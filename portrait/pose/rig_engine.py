@@ -13,6 +13,7 @@ from animakit.media import VideoWriter, load_image
 from animakit.pipeline import Engine, FrameStream
 from animakit.skeleton import draw_skeleton
 
+from .arap import ArapSolver
 from .posefile import PoseSequence
 from .raster import clean_plate, draw_part
 from .reference import Reference, Targets, load_driver, load_reference, targets
@@ -26,11 +27,15 @@ LEGS_WARNING = ("{name}: the legs are out of frame in the reference; animating t
 
 class RigRenderer:
     """Renders frames of a rig at target poses. ``render(points)`` -> (H, W, 3) uint8;
-    ``last_coverage`` is the body's alpha (H, W) float32 in the last frame."""
+    ``last_coverage`` is the body's alpha (H, W) float32 in the last frame. ``skinning``
+    (rigid / linear / arap) overrides the older ``rigid`` flag."""
 
-    def __init__(self, rig: Rig, background: np.ndarray, rigid: bool = True):
+    def __init__(self, rig: Rig, background: np.ndarray, rigid: bool = True,
+                 skinning: str | None = None):
         self.rig = rig
-        self.rigid = rigid
+        self.skinning = skinning or ("rigid" if rigid else "linear")
+        self.rigid = self.skinning != "linear"
+        self.arap = ArapSolver(rig.parts) if self.skinning == "arap" else None
         self.background = background.astype(np.float32)
         self.last_coverage: np.ndarray | None = None
 
@@ -50,6 +55,11 @@ class RigRenderer:
             return skin_rigid(part.vertices, part.weights, transforms, part.pivots, part.uv)
         return skin(part.vertices, part.weights, transforms, part.uv)
 
+    def deform_all(self, transforms: dict) -> list[np.ndarray]:
+        """Per part, (N, 2) frame positions of its vertices (ARAP-refined with ``arap``)."""
+        skinned = [self.deform(part, transforms) for part in self.rig.parts]
+        return self.arap.refine(skinned, transforms) if self.arap else skinned
+
     def render_with_coverage(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(frame (H, W, 3) uint8, body alpha (H, W) float32) at pose ``points`` (33, 3);
         thread-safe (the rig is only read)."""
@@ -57,9 +67,9 @@ class RigRenderer:
         transforms = frame_transforms(self.rig.ref_ext, ext)
         canvas = self.background.copy()
         coverage = np.zeros(canvas.shape[:2], np.float32)
+        deformed = self.deform_all(transforms)
         for i in self.order(ext):
-            part = self.rig.parts[i]
-            draw_part(canvas, part, self.deform(part, transforms), coverage)
+            draw_part(canvas, self.rig.parts[i], deformed[i], coverage)
         return np.clip(canvas + 0.5, 0, 255).astype(np.uint8), coverage
 
     def render(self, points: np.ndarray) -> np.ndarray:
@@ -135,11 +145,12 @@ def prepare(inputs: dict[str, Any], params: Any) -> tuple[Reference, RigRenderer
     thread on this machine, so both run here, one after the other.)"""
     ref = load_reference(inputs, params.size)
     renderer = rig_renderer(ref, inputs.get("background"), params.inpaint,
-                            rigid=params.skinning == "rigid")
+                            skinning=params.skinning)
     return ref, renderer, load_driver(inputs["driving"], params.fps, params.duration)
 
 
-def rig_renderer(ref: Reference, background: Any, inpaint: bool, rigid: bool = True) -> RigRenderer:
+def rig_renderer(ref: Reference, background: Any, inpaint: bool, rigid: bool = True,
+                 skinning: str | None = None) -> RigRenderer:
     rig = build_rig(ref.image, ref.alpha, ref.points, ref.visibility, ref.legs)
     h, w = ref.image.shape[:2]
     if background is not None:
@@ -148,4 +159,4 @@ def rig_renderer(ref: Reference, background: Any, inpaint: bool, rigid: bool = T
         bg = clean_plate(ref.image, ref.alpha)
     else:
         bg = ref.image
-    return RigRenderer(rig, bg, rigid)
+    return RigRenderer(rig, bg, rigid, skinning)

@@ -172,7 +172,7 @@ def skin(vertices: np.ndarray, weights: dict[str, np.ndarray],
     return out
 
 
-def _polar(lin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def polar(lin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(N,) rotation angles and (N, 2, 2) stretch parts S with ``lin = R(angle) S``."""
     angle = np.arctan2(lin[:, 1, 0] - lin[:, 0, 1], lin[:, 0, 0] + lin[:, 1, 1])
     c, s = np.cos(angle), np.sin(angle)
@@ -206,7 +206,7 @@ def _bend_about(x: np.ndarray, w: np.ndarray, joint: np.ndarray, bones: list[Tra
     the bones' rotations blended by angle, their stretch parts linearly."""
     j = joint[None]
     pos = np.stack([t(j)[0] for t in bones])                                # (B, 2)
-    angle, stretch = _polar(np.stack([np.asarray(t.jacobian(j))[0] for t in bones]))
+    angle, stretch = polar(np.stack([np.asarray(t.jacobian(j))[0] for t in bones]))
     ref = angle[np.argmax(w, axis=1)]
     delta = (angle[None] - ref[:, None] + np.pi) % (2 * np.pi) - np.pi      # (n, B)
     phi = ref + (w * delta).sum(1)
