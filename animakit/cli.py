@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -84,7 +85,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     summary = run_job(args.pipeline, inputs, params, args.output, engine=args.engine,
                       seed=args.seed, exports=exports, progress=not args.quiet)
     for w in summary["warnings"]:
-        print(f"animakit: warning: {w}", file=sys.stderr)
+        _show_warning(w)
     if not args.quiet:
         print(f"wrote {summary['output']}: {summary['frames']} frames at {summary['fps']:g} fps "
               f"({summary['seconds']:.2f} s)")
@@ -141,8 +142,22 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+_SHOWN: set[str] = set()
+
+
+def _show_warning(message: object, *_: Any, **__: Any) -> None:
+    """One ``animakit: warning:`` line per distinct message: Python warnings raised while a
+    pipeline runs and the render summary's warnings say the same thing once, without the
+    source line Python's default display adds."""
+    text = str(message)
+    if text not in _SHOWN:
+        _SHOWN.add(text)
+        print(f"animakit: warning: {text}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    warnings.showwarning = _show_warning
     try:
         return int(args.func(args) or 0)
     except AnimakitError as e:

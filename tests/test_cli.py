@@ -60,6 +60,18 @@ def test_user_errors_one_line_exit_2_no_output(tmp_path, args, needle):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_warning_is_one_line_once(tmp_path):
+    """An edited frame of another aspect ratio is resized with a warning: one
+    ``animakit: warning:`` line, not Python's two-line display plus a repeat."""
+    out = tmp_path / "e.mp4"
+    r = cli("run", "editing.first_frame", "-i", "video=assets/editing/source.mp4",
+            "-i", "edited=assets/pose/figure.png", "-o", str(out), "-q")
+    assert r.returncode == 0, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("animakit: warning: edited:"), r.stderr
+    assert "aspect ratio" in lines[0] and out.exists()
+
+
 def test_unknown_pipeline(tmp_path):
     r = cli("run", "no.such", "-o", str(tmp_path / "x.mp4"))
     assert r.returncode == 2 and "no pipeline named 'no.such'" in r.stderr
