@@ -99,13 +99,13 @@ def ceiling_undeformed(ref, n: int = 12) -> float:
 
 def synthetic_ceilings(ref, tg, driving: Path) -> dict:
     """Shipped clip only: the detector on ideal renders of the targets, and on the driver."""
-    from portrait.pose.synthetic import background, draw_figure, figure_pose, framing, motion
+    from portrait.pose.synthetic import (background, draw_figure, driver_framing, figure_pose,
+                                         framing, motion)
     h, w = ref.image.shape[:2]
     bg = cv2.resize(background((360, 640)), (w, h), interpolation=cv2.INTER_AREA)
-    ideal = [draw_figure(p, (w, h), h * 0.82, bg)[0] for p in tg.points]
-    hip, unit = framing((360, 640))
-    hip = (hip[0] + 36, hip[1] + 0.06 * 640)          # as synthetic.write_assets draws it
-    truth = np.array([figure_pose(a, hip, unit * 0.85)[0] for a in motion("dance", len(tg.points))])
+    ideal = [draw_figure(p, (w, h), framing((w, h))[1], bg)[0] for p in tg.points]
+    hip, unit = driver_framing((360, 640))             # as synthetic.write_assets draws it
+    truth = np.array([figure_pose(a, hip, unit)[0] for a in motion("dance", len(tg.points))])
     drv = [f.copy() for f, _ in zip(open_video(driving), truth)]
     return {"ceiling_ideal_render_body": round(redetect(ideal, tg.points)["pck_body"], 4),
             "driver_detection_vs_truth": round(redetect(drv, truth, video=True)["pck"], 4)}

@@ -2,8 +2,10 @@
 
 Used for the shipped example assets and for exact tests: :func:`figure_pose` is 2D forward
 kinematics from a few joint angles to the 33 MediaPipe keypoints, :func:`draw_figure` paints
-a cartoon person (skin, striped shirt, trousers, hair, face) at any such pose, with its mask.
-Angles are in degrees from "straight down", positive towards image +x.
+a shaded person (a face with eyes, brows, nose, mouth, ears and hair; tapering limbs; hands
+with fingers; T-shirt, jeans, shoes) at any such pose, with its mask, so that MediaPipe reads
+it about as well as a photo. Angles are in degrees from "straight down", positive towards
+image +x.
 """
 from __future__ import annotations
 
@@ -66,10 +68,10 @@ def figure_pose(a: Angles, hip: tuple[float, float], unit: float) -> tuple[np.nd
         p[el, :2] = p[sh, :2] + _dir(arm + a.lean) * UPPER_ARM * unit
         p[wr, :2] = p[el, :2] + _dir(fore + a.lean) * FOREARM * unit
         d = _dir(fore + a.lean)
-        n = np.array([-d[1], d[0]]) * s
+        n = np.array([d[1], -d[0]]) * s       # the back of the hand faces the camera: thumb inwards
         p[hand[0], :2] = p[wr, :2] + d * HAND * unit * 0.8 + n * 0.02 * unit
         p[hand[1], :2] = p[wr, :2] + d * HAND * unit - n * 0.01 * unit
-        p[hand[2], :2] = p[wr, :2] + d * HAND * unit * 0.5 - n * 0.03 * unit
+        p[hand[2], :2] = p[wr, :2] + d * HAND * unit * 0.55 - n * 0.024 * unit
     for s, hp, kn, an, hl, toe, leg, shin in ((1, 23, 25, 27, 29, 31, a.l_leg, a.l_shin),
                                               (-1, 24, 26, 28, 30, 32, a.r_leg, a.r_shin)):
         p[kn, :2] = p[hp, :2] + _dir(leg) * THIGH * unit
@@ -82,8 +84,9 @@ def figure_pose(a: Angles, hip: tuple[float, float], unit: float) -> tuple[np.nd
     return p.astype(np.float32), np.ones(N_POSE, np.float32)
 
 
-SKIN, SHIRT, STRIPE, TROUSERS, SHOES, HAIR = ((236, 188, 150), (200, 55, 60), (250, 215, 80),
-                                              (45, 70, 150), (40, 35, 35), (90, 55, 30))
+SKIN, SHIRT, TROUSERS, SHOES, HAIR = ((232, 180, 142), (205, 60, 62), (48, 78, 150),
+                                     (50, 42, 40), (70, 45, 28))
+LIGHT = np.array([0.0, 0.0, 1.0])   # from the camera: shading turns with a limb, as a rig's does
 
 
 def background(size: tuple[int, int]) -> np.ndarray:
@@ -107,69 +110,212 @@ def background(size: tuple[int, int]) -> np.ndarray:
     return img
 
 
-def _capsule(img, a, b, r, color, mask):
-    a, b = tuple(int(round(v * 4)) for v in a), tuple(int(round(v * 4)) for v in b)
-    t = max(1, int(round(2 * r)))
-    cv2.line(img, a, b, color, t, cv2.LINE_AA, shift=2)
-    cv2.line(mask, a, b, 255, t, cv2.LINE_AA, shift=2)
+def _blend(img: np.ndarray, mask: np.ndarray, box: tuple[slice, slice], alpha: np.ndarray,
+           colour: np.ndarray) -> None:
+    """Paint ``colour`` (h, w, 3) float over ``img[box]`` with ``alpha`` (h, w); grow ``mask``."""
+    a = alpha[..., None]
+    img[box] = np.clip(img[box] * (1 - a) + colour * a, 0, 255).astype(np.uint8)
+    mask[box] = np.maximum(mask[box], (alpha * 255).astype(np.uint8))
+
+
+def _grid(img: np.ndarray, lo: np.ndarray, hi: np.ndarray):
+    """(box slices, xs (h, w), ys (h, w)) pixel-centre coordinates of ``img`` in [lo, hi]."""
+    h, w = img.shape[:2]
+    x0, y0 = np.clip(np.floor(lo).astype(int), 0, (w, h))
+    x1, y1 = np.clip(np.ceil(hi).astype(int) + 1, 0, (w, h))
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    return (slice(y0, y1), slice(x0, x1)), xs, ys
+
+
+def _shade(colour, nx: np.ndarray, ny: np.ndarray) -> np.ndarray:
+    """(h, w, 3) colour lit from LIGHT on a surface with normal (nx, ny, sqrt(1 - nx² - ny²))."""
+    nz = np.sqrt(np.clip(1 - nx * nx - ny * ny, 0, 1))
+    lit = 0.5 + 0.62 * np.clip(nx * LIGHT[0] + ny * LIGHT[1] + nz * LIGHT[2], 0, 1)
+    return np.asarray(colour, np.float32) * lit[..., None]
+
+
+def _limb(img, mask, a, b, ra: float, rb: float, colour) -> None:
+    """A shaded tapered capsule from ``a`` (radius ``ra``) to ``b`` (radius ``rb``)."""
+    a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
+    r = max(ra, rb) + 2
+    box, xs, ys = _grid(img, np.minimum(a, b) - r, np.maximum(a, b) + r)
+    if xs.size == 0:
+        return
+    ab = b - a
+    t = np.clip(((xs - a[0]) * ab[0] + (ys - a[1]) * ab[1]) / max(float(ab @ ab), 1e-6), 0, 1)
+    dx, dy = xs - (a[0] + t * ab[0]), ys - (a[1] + t * ab[1])
+    rad = ra + (rb - ra) * t
+    dist = np.sqrt(dx * dx + dy * dy)
+    alpha = np.clip(rad - dist + 0.5, 0, 1)
+    _blend(img, mask, box, alpha, _shade(colour, dx / rad, dy / rad))
+
+
+def _ellipse(img, mask, c, axes, angle: float, colour, flat: float = 1.0) -> None:
+    """A shaded filled ellipse at ``c`` with semi-axes ``axes`` rotated by ``angle`` degrees;
+    ``flat`` < 1 flattens the shading."""
+    r = max(axes) + 2
+    c = np.asarray(c, np.float32)
+    box, xs, ys = _grid(img, c - r, c + r)
+    if xs.size == 0:
+        return
+    co, si = np.cos(np.radians(angle)), np.sin(np.radians(angle))
+    u = ((xs - c[0]) * co + (ys - c[1]) * si) / axes[0]
+    v = (-(xs - c[0]) * si + (ys - c[1]) * co) / axes[1]
+    rho = np.sqrt(u * u + v * v)
+    alpha = np.clip((1 - rho) * min(axes) + 0.5, 0, 1)
+    nx, ny = (u * co - v * si) * flat, (u * si + v * co) * flat
+    _blend(img, mask, box, alpha, _shade(colour, nx, ny))
+
+
+def _polygon(img, mask, pts: np.ndarray, colour, axis: tuple[np.ndarray, np.ndarray]) -> None:
+    """A filled polygon ``pts`` (N, 2), shaded as a cylinder around the line ``axis``."""
+    box, xs, ys = _grid(img, pts.min(0) - 2, pts.max(0) + 2)
+    if xs.size == 0:
+        return
+    cover = np.zeros(xs.shape, np.uint8)
+    poly = np.round((pts - (box[1].start, box[0].start)) * 4).astype(np.int32)
+    cv2.fillPoly(cover, [poly], 255, cv2.LINE_AA, shift=2)
+    a, b = axis
+    d = (b - a) / max(float(np.linalg.norm(b - a)), 1e-6)
+    half = float(np.abs((pts - a) @ np.array([-d[1], d[0]])).max())
+    u = ((xs - a[0]) * -d[1] + (ys - a[1]) * d[0]) / half
+    _blend(img, mask, box, cover / 255.0, _shade(colour, u * -d[1] * 0.9, u * d[0] * 0.9))
+
+
+def _unit_axes(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(up, side) unit vectors of the head: nose minus neck, and its right-hand normal."""
+    neck = (p[11] + p[12]) / 2
+    up = (p[0] - neck) / max(float(np.linalg.norm(p[0] - neck)), 1e-6)
+    return up, np.array([-up[1], up[0]])
+
+
+def _head(img, mask, p: np.ndarray, unit: float) -> None:
+    """Hair, ears, a shaded face with eyes, brows, nose and mouth at the face keypoints."""
+    up, side = _unit_axes(p)
+    c = p[0] + up * 0.018 * unit
+    ang = float(np.degrees(np.arctan2(up[0], -up[1])))
+    rw, rh = 0.06 * unit, 0.074 * unit
+    _ellipse(img, mask, c + up * 0.012 * unit, (rw * 1.14, rh * 1.1), ang, HAIR)
+    for ear in (7, 8):
+        _ellipse(img, mask, p[ear], (0.011 * unit, 0.019 * unit), ang, SKIN)
+    _ellipse(img, mask, c, (rw, rh), ang, SKIN, flat=0.7)
+    no = np.zeros_like(mask)
+    fringe = c + up * 0.058 * unit
+    _ellipse(img, no, fringe, (rw * 1.02, 0.032 * unit), ang, HAIR)
+    e = 0.028 * unit
+    for eye, brow_dir in ((2, 1), (5, -1)):
+        _ellipse(img, no, p[eye], (0.4 * e, 0.22 * e), ang, (245, 245, 240), flat=0.3)
+        iris = p[eye] + side * brow_dir * 0.05 * e
+        _ellipse(img, no, iris, (0.17 * e, 0.2 * e), ang, (60, 40, 30))
+        brow = p[eye] + up * 0.5 * e
+        _limb(img, no, brow - side * 0.4 * e, brow + side * 0.4 * e - up * 0.08 * e * brow_dir,
+              0.09 * e, 0.07 * e, HAIR)
+    _limb(img, no, p[0] + up * 0.55 * e, p[0], 0.1 * e, 0.22 * e, np.array(SKIN) * 0.85)
+    for s in (-1, 1):
+        nostril = p[0] + side * s * 0.15 * e - up * 0.05 * e
+        _ellipse(img, no, nostril, (0.08 * e,) * 2, ang, (120, 70, 60))
+    mouth = (p[9] + p[10]) / 2 - up * 0.1 * e
+    _limb(img, no, p[9], mouth, 0.1 * e, 0.16 * e, (175, 70, 75))
+    _limb(img, no, mouth, p[10], 0.16 * e, 0.1 * e, (175, 70, 75))
+
+
+def _hand(img, mask, p: np.ndarray, wr: int, tips: tuple[int, int, int], unit: float) -> None:
+    """Palm from the wrist to the pinky and index knuckles, four fingers and a thumb."""
+    pinky, index, thumb = p[tips[0]], p[tips[1]], p[tips[2]]
+    knuckles = (pinky + index) / 2
+    d = (knuckles - p[wr]) / max(float(np.linalg.norm(knuckles - p[wr])), 1e-6)
+    across = index - pinky
+    w = 0.017 * unit
+    palm = np.array([p[wr] + across / 2.4, index, pinky, p[wr] - across / 2.4])
+    _polygon(img, mask, palm, SKIN, (p[wr], knuckles))
+    _ellipse(img, mask, knuckles, (float(np.linalg.norm(across)) * 0.6, w * 0.9),
+             float(np.degrees(np.arctan2(across[1], across[0]))), SKIN)
+    for k in range(4):
+        base = index + (pinky - index) * k / 3
+        _limb(img, mask, base, base + d * (0.034 - 0.004 * k) * unit, 0.0065 * unit,
+              0.0055 * unit, SKIN)
+    inwards = across / max(float(np.linalg.norm(across)), 1e-6)
+    base = p[wr] + across * 0.3 + d * 0.01 * unit
+    _limb(img, mask, base, thumb, 0.009 * unit, 0.007 * unit, SKIN)
+    _limb(img, mask, thumb, thumb + (d * 0.6 - inwards * 0.2) * 0.025 * unit, 0.007 * unit,
+          0.0055 * unit, SKIN)
 
 
 def draw_figure(points: np.ndarray, size: tuple[int, int], unit: float,
                 scene: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The cartoon person at ``points`` (33, 3) over ``scene`` (default :func:`background`):
+    """A shaded person at ``points`` (33, 3) over ``scene`` (default :func:`background`):
     (H, W, 3) uint8 image and (H, W) uint8 mask. Limbs are drawn back to front by depth."""
     img = (scene if scene is not None else background(size)).copy()
     mask = np.zeros(img.shape[:2], np.uint8)
-    p = points[:, :2]
+    p = points[:, :2].astype(np.float32)
     neck = (p[11] + p[12]) / 2
-    limb_r = 0.035 * unit
+    root = (p[23] + p[24]) / 2
+    u = unit
 
-    def arm(sh, el, wr, hand):
-        _capsule(img, p[sh], p[el], limb_r * 1.1, SHIRT, mask)
-        _capsule(img, p[el], p[wr], limb_r * 0.85, SKIN, mask)
-        cv2.circle(img, tuple(np.round(p[hand]).astype(int)), int(limb_r * 1.1), SKIN, -1, cv2.LINE_AA)
-        cv2.circle(mask, tuple(np.round(p[hand]).astype(int)), int(limb_r * 1.1), 255, -1, cv2.LINE_AA)
+    def arm(sh, el, wr, tips):
+        _limb(img, mask, p[sh], p[el], 0.04 * u, 0.034 * u, SKIN)
+        _limb(img, mask, p[el], p[wr], 0.032 * u, 0.022 * u, SKIN)
+        _hand(img, mask, p, wr, tips, u)
+        _limb(img, mask, p[sh], p[sh] + (p[el] - p[sh]) * 0.45, 0.046 * u, 0.042 * u, SHIRT)
 
-    def leg(hp, kn, an, toe):
-        _capsule(img, p[hp], p[kn], limb_r * 1.45, TROUSERS, mask)
-        _capsule(img, p[kn], p[an], limb_r * 1.2, TROUSERS, mask)
-        _capsule(img, p[an], p[toe], limb_r * 0.9, SHOES, mask)
+    def leg(hp, kn, an, heel, toe):
+        _limb(img, mask, p[an], p[heel], 0.024 * u, 0.02 * u, SHOES)
+        _limb(img, mask, p[heel], p[toe], 0.02 * u, 0.017 * u, SHOES)
+        _limb(img, mask, p[kn], p[an], 0.043 * u, 0.03 * u, TROUSERS)
+        _limb(img, mask, p[hp], p[kn], 0.058 * u, 0.044 * u, TROUSERS)
 
     def torso():
-        quad = np.array([p[11], p[12], p[24], p[23]])
-        c = quad.mean(0)
-        quad = c + (quad - c) * np.array([1.12, 1.0])
-        poly = np.round(quad * 4).astype(np.int32)
-        cv2.fillConvexPoly(img, poly, SHIRT, cv2.LINE_AA, shift=2)
-        cv2.fillConvexPoly(mask, poly, 255, cv2.LINE_AA, shift=2)
-        for k in range(1, 5):        # stripes across the shirt
-            t = k / 5
-            a, b = quad[0] * (1 - t) + quad[3] * t, quad[1] * (1 - t) + quad[2] * t
-            _capsule(img, a, b, limb_r * 0.3, STRIPE, np.zeros_like(mask))
-        _capsule(img, p[11], p[12], limb_r * 1.1, SHIRT, mask)
-        _capsule(img, p[23], p[24], limb_r * 1.3, TROUSERS, mask)
-        _capsule(img, neck, p[0] * 0.3 + neck * 0.7, limb_r * 0.8, SKIN, mask)
+        side = (p[11] - p[12]) / max(float(np.linalg.norm(p[11] - p[12])), 1e-6)
+        _limb(img, mask, neck, neck + (p[0] - neck) * 0.6, 0.03 * u, 0.028 * u, SKIN)
+        waist = neck + (root - neck) * 0.78
+        hw = float(np.linalg.norm(p[23] - p[24])) / 2 + 0.045 * u
+        pelvis = np.array([waist + side * hw, waist - side * hw, p[24] - side * 0.05 * u,
+                           root + (root - neck) * 0.12, p[23] + side * 0.05 * u])
+        _polygon(img, mask, pelvis, TROUSERS, (neck, root))
+        sw = float(np.linalg.norm(p[11] - p[12])) / 2
+        down = (root - neck) / max(float(np.linalg.norm(root - neck)), 1e-6)
+        def sides(c, off):      # the point ``off`` (side, down) in units and its mirror
+            return [c(s) + side * s * off[0] * u + down * off[1] * u for s in (1, -1)]
+        l_sh, r_sh = sides(lambda s: p[11] if s > 0 else p[12], (0.035, -0.03))
+        l_arm, r_arm = sides(lambda s: p[11] if s > 0 else p[12], (0.045, 0.05))
+        l_rib, r_rib = sides(lambda s: neck + side * s * sw * 0.85, (0, 0.2))
+        l_hip, r_hip = sides(lambda s: waist + side * s * (hw + 0.004 * u), (0, 0))
+        l_col, r_col = sides(lambda s: neck, (0.03, -0.04))
+        shirt = np.array([l_sh, l_arm, l_rib, l_hip, r_hip, r_rib, r_arm, r_sh, r_col, l_col])
+        _polygon(img, mask, shirt, SHIRT, (neck, root))
+        _limb(img, mask, waist - side * hw, waist + side * hw, 0.01 * u, 0.01 * u, (70, 50, 40))
 
-    def head():
-        up = p[0] - neck
-        c = p[0] - up * 0.15
-        r = int(0.062 * unit)
-        ang = float(np.degrees(np.arctan2(up[0], -up[1])))
-        cv2.ellipse(img, tuple(np.round(c).astype(int)), (r, int(r * 1.2)), ang, 0, 360, SKIN, -1, cv2.LINE_AA)
-        cv2.ellipse(mask, tuple(np.round(c).astype(int)), (r, int(r * 1.2)), ang, 0, 360, 255, -1, cv2.LINE_AA)
-        cv2.ellipse(img, tuple(np.round(c).astype(int)), (r + 1, int(r * 1.25)), ang, 180, 360, HAIR, -1, cv2.LINE_AA)
-        for i in (2, 5):
-            cv2.circle(img, tuple(np.round(p[i]).astype(int)), max(1, r // 7), (30, 30, 30), -1, cv2.LINE_AA)
-        cv2.line(img, tuple(np.round(p[9]).astype(int)), tuple(np.round(p[10]).astype(int)),
-                 (150, 40, 40), max(1, r // 10), cv2.LINE_AA)
-
-    items = [(float(points[[13, 15], 2].mean()), lambda: arm(11, 13, 15, 19)),
-             (float(points[[14, 16], 2].mean()), lambda: arm(12, 14, 16, 20)),
-             (0.0, torso), (-0.01, head),
-             (0.02, lambda: leg(23, 25, 27, 31)), (0.02, lambda: leg(24, 26, 28, 32))]
+    items = [(float(points[[13, 15], 2].mean()), lambda: arm(11, 13, 15, (17, 19, 21))),
+             (float(points[[14, 16], 2].mean()), lambda: arm(12, 14, 16, (18, 20, 22))),
+             (0.0, torso), (-0.01, lambda: _head(img, mask, p, u)),
+             (0.02, lambda: leg(23, 25, 27, 29, 31)), (0.02, lambda: leg(24, 26, 28, 30, 32))]
     for _, draw in sorted(items, key=lambda t: -t[0]):
         draw()
     return img, mask
+
+
+def _leg_drop(leg: float, shin: float, leg0: float, shin0: float) -> float:
+    """How far (body units) the hip sinks when a leg bends from (leg0, shin0) to (leg, shin)."""
+    c = np.cos(np.radians([leg0, shin0, leg, shin]))
+    return float(THIGH * (c[0] - c[2]) + SHIN * (c[1] - c[3]))
+
+
+def _dance(a: Angles, ph: float) -> Angles:
+    """One frame of the dance at phase ``ph`` (radians): the left arm rises overhead through a
+    bent elbow (so the hand stays near the body) while the right forearm folds across the
+    chest, the body sways, and the knees bend twice per loop (the hip sinks, feet stay put)."""
+    up = 0.5 - 0.5 * np.cos(ph)
+    fold = min(1.0, up / 0.45)
+    bounce = 0.5 - 0.5 * np.cos(2 * ph)
+    l_leg, l_shin = a.l_leg + 16 * bounce, a.l_shin - 12 * bounce
+    drop = _leg_drop(l_leg, l_shin, a.l_leg, a.l_shin)
+    tuck = np.sin(np.pi * fold)             # elbow in at the side while the forearm swings up
+    return replace(a, l_arm=a.l_arm - 22 * tuck + 130 * up ** 2,
+                   l_fore=a.l_fore + 150 * fold + 10 * up,
+                   r_arm=a.r_arm - 55 * up, r_fore=a.r_fore + 85 * up, r_arm_z=-0.3 * up,
+                   lean=6 * np.sin(ph), head=-8 * np.sin(ph),
+                   l_leg=l_leg, l_shin=l_shin, r_leg=-l_leg, r_shin=-l_shin,
+                   root=(0.03 * np.sin(ph) - 0.04 * tuck, drop))
 
 
 def motion(kind: str, n: int) -> list[Angles]:
@@ -188,12 +334,7 @@ def motion(kind: str, n: int) -> list[Angles]:
             a = replace(a, l_arm=120 + 10 * np.sin(ph), l_fore=170 + 35 * np.sin(2 * ph),
                         head=6 * np.sin(ph), lean=-3 * np.sin(ph))
         elif kind == "dance":
-            up = 0.5 - 0.5 * np.cos(ph)
-            a = replace(a, l_arm=a.l_arm + 120 * up, l_fore=a.l_fore + 140 * up,
-                        r_arm=a.r_arm - 55 * up, r_fore=a.r_fore + 85 * up, r_arm_z=-0.3 * up,
-                        lean=8 * np.sin(ph), l_leg=a.l_leg + 10 * up, r_leg=a.r_leg - 4 * up,
-                        l_shin=a.l_shin + 4 * up,
-                        root=(0.05 * np.sin(ph), 0.0), head=-8 * np.sin(ph))
+            a = _dance(a, ph)
         else:
             raise ValueError(f"unknown motion {kind!r}")
         out.append(a)
@@ -211,8 +352,15 @@ def motion_sequence(kind: str, n: int, size: tuple[int, int], fps: float = 24.0)
 def framing(size: tuple[int, int]) -> tuple[tuple[float, float], float]:
     """Mid-hip pixel and body unit placing a standing figure in a frame of ``size``."""
     w, h = size
-    unit = h * 0.82
+    unit = h * 0.66
     return (w / 2, h * 0.93 - (THIGH + SHIN + 0.03) * unit), unit
+
+
+def driver_framing(size: tuple[int, int]) -> tuple[tuple[float, float], float]:
+    """Mid-hip pixel and body unit of the dancer in the shipped driving clip: shorter than the
+    reference figure and off-centre, so retargeting has work to do."""
+    (x, y), unit = framing(size)
+    return (x + 0.04 * size[0], y + 0.05 * size[1]), unit * 0.85
 
 
 def reference_figure(size: tuple[int, int] = (360, 640), angles: Angles | None = None):
@@ -245,9 +393,7 @@ def write_assets(folder: str = "assets/pose", size: tuple[int, int] = (360, 640)
     for kind in ("walk", "wave", "dance"):
         p, v = motion_sequence(kind, frames, size, fps)
         PoseSequence(p, v, fps, size).save(out / f"{kind}.npz")
-    hip, unit = framing(size)
-    unit *= 0.85                    # a shorter driver, standing further right
-    hip = (hip[0] + 0.1 * size[0], hip[1] + 0.06 * size[1])
+    hip, unit = driver_framing(size)
     scene = np.full((size[1], size[0], 3), (225, 228, 232), np.uint8)
     clip = [draw_figure(figure_pose(a, hip, unit)[0], size, unit, scene)[0]
             for a in motion("dance", frames)]
