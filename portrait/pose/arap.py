@@ -1,9 +1,10 @@
 """As-rigid-as-possible refinement of the skinned part meshes (2D local-global ARAP,
 Sorkine & Alexa 2007 in the per-triangle form of Liu et al. 2008).
 
-Handles are the vertices that follow one bone only (skinning weight ~1) and the joint
-vertices of each limb: they are pinned to their skinned positions, which every skinning
-method agrees on. The other vertices (the blend zones around the joints) minimise
+Handles are the vertices that follow one bone only (skinning weight ~1) and lie more than
+``FREE_RADIUS`` mesh spacings from the joints, and the joint vertices of each limb: they are
+pinned to their skinned positions, which every skinning method agrees on. The other vertices
+(the blend zones around the joints, widened so the inner side of a bend has room) minimise
 
     E = sum_t A_t |J_t(x) - R_t S_t|_F^2  +  sum_i c_i |x_i - s_i|^2
 
@@ -28,16 +29,21 @@ from .rig import Part
 from .skinning import Transform, polar
 
 HANDLE_WEIGHT = 0.999         # a vertex whose largest bone weight reaches this follows one bone
+FREE_RADIUS = 1.5             # mesh spacings around a joint solved even where one bone rules
 JOINT_TOLERANCE = 0.1         # px: mesh vertices are rounded to 0.1 px, joints are not
 
 
-def handle_mask(part: Part) -> np.ndarray:
-    """(N,) bool: the part's vertices pinned to their skinned positions."""
+def handle_mask(part: Part, free_radius: float = 0.0) -> np.ndarray:
+    """(N,) bool: the part's vertices pinned to their skinned positions: those that follow one
+    bone and lie farther than ``free_radius`` px from every joint the part bends at, and the
+    joint vertices themselves."""
     w = np.stack(list(part.weights.values()), 1)
     single = w.max(1) >= HANDLE_WEIGHT
-    if part.pivots is None:
+    if part.pivots is None or single.all():
         return single
-    return single | (np.linalg.norm(part.vertices - part.pivots, axis=1) < JOINT_TOLERANCE)
+    joints = np.unique(part.pivots[~single], axis=0)
+    near = np.linalg.norm(part.vertices[:, None] - joints[None], axis=2).min(1)
+    return (single & (near > free_radius)) | (near < JOINT_TOLERANCE)
 
 
 def triangle_gradients(rest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -97,17 +103,34 @@ def pair_stretches(pairs: list[tuple[str, np.ndarray]], transforms: dict[str, Tr
     return polar(lins)[1].reshape(-1, 4)
 
 
+def rigidity_system(rest: np.ndarray, triangles: np.ndarray) -> tuple[np.ndarray, sparse.csr_matrix,
+                                                                    sparse.csr_matrix]:
+    """For rest vertices (N, 2) and ``triangles`` (K, 3): the basis gradients (K, 3, 2), G^T W
+    (N, 2K) and the cotangent Laplacian G^T W G (N, N), where G (2K, N) maps vertex positions to
+    the triangles' deformation gradients (row (t, d): column d of J_t) and W holds the areas."""
+    grads, area = triangle_gradients(rest[triangles])
+    n, k = len(rest), len(triangles)
+    rows = (2 * np.arange(k)[:, None, None] + np.arange(2)[None, None, :]).repeat(3, 1)
+    cols = np.broadcast_to(triangles[:, :, None], (k, 3, 2))
+    g = sparse.csr_matrix((grads.ravel(), (rows.ravel(), cols.ravel())), shape=(2 * k, n))
+    gtw = (g.T @ sparse.diags(np.repeat(area, 2))).tocsr()
+    return grads, gtw, (gtw @ g).tocsr()
+
+
 class ArapSolver:
     """The prefactored ARAP system over all ``parts`` of a rig; :meth:`solve` refines one
     frame's skinned vertices."""
 
-    def __init__(self, parts: list[Part], iterations: int = 4, prior: float = 0.05):
+    def __init__(self, parts: list[Part], free_radius: float = 0.0, iterations: int = 4,
+                 prior: float = 0.05):
         self.iterations = iterations
         sizes = [len(p.vertices) for p in parts]
         self.offsets = np.concatenate([[0], np.cumsum(sizes)])
         rest = np.concatenate([p.vertices for p in parts]).astype(np.float64)
-        handles = np.concatenate([handle_mask(p) for p in parts])
         tris = np.concatenate([p.triangles + o for p, o in zip(parts, self.offsets)])
+        in_mesh = np.zeros(len(rest), bool)
+        in_mesh[tris] = True                          # a vertex on no triangle has nothing to solve
+        handles = np.concatenate([handle_mask(p, free_radius) for p in parts]) | ~in_mesh
         tris = tris[(~handles[tris]).any(1)]          # triangles wholly on handles are constant
         self.free, self.fixed = np.flatnonzero(~handles), np.flatnonzero(handles)
         self.triangles = tris
@@ -117,16 +140,11 @@ class ArapSolver:
         corner_mean = sparse.csr_matrix((np.full(tris.size, 1 / 3), (np.repeat(np.arange(len(tris)), 3),
                                          tris.ravel())), shape=(len(tris), len(rest)))
         self.triangle_blend = (corner_mean @ blend).tocsr()                # (K, P)
-        self.grads, area = triangle_gradients(rest[tris])
-        n, k = len(rest), len(tris)
-        # G: (2K, N) gradient operator, row (t, d) = d/dx_d of the basis over triangle t
-        rows = (2 * np.arange(k)[:, None, None] + np.arange(2)[None, None, :]).repeat(3, 1)
-        cols = np.broadcast_to(tris[:, :, None], (k, 3, 2))
-        g = sparse.csr_matrix((self.grads.ravel(), (rows.ravel(), cols.ravel())), shape=(2 * k, n))
-        gtw = (g.T @ sparse.diags(np.repeat(area, 2))).tocsr()            # (N, 2K)
-        lap = (gtw @ g).tocsr()                                           # (N, N)
+        self.grads, gtw, lap = rigidity_system(rest, tris)
         free = self.free
-        self.prior = prior * lap.diagonal()[free]
+        diag = lap.diagonal()[free]
+        # a vertex on degenerate triangles only has no rigidity term: it keeps its skinned place
+        self.prior = np.where(diag > 1e-12, prior * diag, 1.0)
         a = lap[free][:, free] + sparse.diags(self.prior)
         self.factor = splu(a.tocsc()) if len(free) else None
         self.rhs_rotations = gtw[free]                                    # (F, 2K)

@@ -13,7 +13,7 @@ from animakit.media import VideoWriter, load_image
 from animakit.pipeline import Engine, FrameStream
 from animakit.skeleton import draw_skeleton
 
-from .arap import ArapSolver
+from .arap import FREE_RADIUS, ArapSolver
 from .posefile import PoseSequence
 from .raster import clean_plate, draw_part
 from .reference import Reference, Targets, load_driver, load_reference, targets
@@ -35,7 +35,8 @@ class RigRenderer:
         self.rig = rig
         self.skinning = skinning or ("rigid" if rigid else "linear")
         self.rigid = self.skinning != "linear"
-        self.arap = ArapSolver(rig.parts) if self.skinning == "arap" else None
+        self.arap = (ArapSolver(rig.parts, FREE_RADIUS * rig.grid) if self.skinning == "arap"
+                     else None)
         self.background = background.astype(np.float32)
         self.last_coverage: np.ndarray | None = None
 
