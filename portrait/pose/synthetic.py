@@ -37,6 +37,7 @@ class Angles:
 # bone lengths as fractions of the figure's height unit U
 SPINE, NECK, SHOULDER, HIP, UPPER_ARM, FOREARM, THIGH, SHIN, HAND, FOOT = (
     0.29, 0.12, 0.105, 0.065, 0.18, 0.165, 0.24, 0.23, 0.05, 0.06)
+PALM_TURN = 2.5       # how fast a hand turns over as its forearm rises past horizontal
 
 
 def _dir(deg: float) -> np.ndarray:
@@ -68,7 +69,8 @@ def figure_pose(a: Angles, hip: tuple[float, float], unit: float) -> tuple[np.nd
         p[el, :2] = p[sh, :2] + _dir(arm + a.lean) * UPPER_ARM * unit
         p[wr, :2] = p[el, :2] + _dir(fore + a.lean) * FOREARM * unit
         d = _dir(fore + a.lean)
-        n = np.array([d[1], -d[0]]) * s       # the back of the hand faces the camera: thumb inwards
+        # hanging, the back of the hand faces the camera (thumb inwards); raised, the palm does
+        n = np.array([d[1], -d[0]]) * s * np.clip(PALM_TURN * d[1], -1, 1)
         p[hand[0], :2] = p[wr, :2] + d * HAND * unit * 0.8 + n * 0.02 * unit
         p[hand[1], :2] = p[wr, :2] + d * HAND * unit - n * 0.01 * unit
         p[hand[2], :2] = p[wr, :2] + d * HAND * unit * 0.55 - n * 0.024 * unit
