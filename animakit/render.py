@@ -1,6 +1,7 @@
 """Render a pipeline straight into a video file, in bounded memory, with a tqdm bar."""
 from __future__ import annotations
 
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ from .media.video import VideoWriter
 from .pipeline import Pipeline
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".m4v")
+# whether bars inside an engine (e.g. pose tracking) show: render_to_file's ``progress``
+SHOW_PROGRESS: ContextVar[bool] = ContextVar("animakit_show_progress", default=True)
 
 
 def render_to_file(pipe: Pipeline, output: str | Path, *, inputs: dict[str, Any] | None = None,
@@ -26,6 +29,16 @@ def render_to_file(pipe: Pipeline, output: str | Path, *, inputs: dict[str, Any]
     if isinstance(params, dict):
         kwargs.update(params)
         params = None
+    token = SHOW_PROGRESS.set(progress)
+    try:
+        return _render(pipe, output, kwargs, params, engine, generator, exports, crf, progress, desc)
+    finally:
+        SHOW_PROGRESS.reset(token)
+
+
+def _render(pipe: Pipeline, output: Path, kwargs: dict[str, Any], params: Any, engine: str | None,
+            generator: Any, exports: dict[str, str | Path] | None, crf: int | None,
+            progress: bool, desc: str | None) -> dict[str, Any]:
     stream = pipe.stream(params=params, engine=engine, generator=generator, **kwargs)
     exports = {k: Path(v) for k, v in (exports or {}).items()}
     unknown = sorted(set(exports) - set(stream.side_outputs))

@@ -72,6 +72,7 @@ def detect_pose_video(path: str | Path, name: str = "driving", max_side: int = D
     from tqdm.auto import tqdm
 
     from animakit.landmarks import PoseDetector
+    from animakit.render import SHOW_PROGRESS
 
     reader = open_video(path, name)
     if max_seconds:
@@ -81,19 +82,19 @@ def detect_pose_video(path: str | Path, name: str = "driving", max_side: int = D
     sw, sh = scaled_size((w, h), max_side)
     back = np.array([w / sw, h / sh, w / sw], np.float32)
     pts_all, vis_all = [], []
-    t_decode = t_detect = 0.0
+    frames = scaled_frames(reader.path, (sw, sh), name)
+    t0 = time.perf_counter()
+    frame = next(frames, None)
+    t_decode, t_detect = time.perf_counter() - t0, 0.0
+    # MediaPipe opens its models on worker threads just after the detector is built, logging as
+    # it does; building it with a frame ready keeps that inside its muted first call
     with PoseDetector(video=True) as det:
-        frames = scaled_frames(reader.path, (sw, sh), name)
         bar = tqdm(total=max_frames or reader.estimated_frames, desc="pose detection",
-                   unit="frame", leave=False)
-        while not max_frames or len(pts_all) < max_frames:
-            t0 = time.perf_counter()
-            frame = next(frames, None)
+                   unit="frame", leave=False, disable=not SHOW_PROGRESS.get())
+        while frame is not None:
             t1 = time.perf_counter()
-            if frame is None:
-                break
             pose = det(frame)
-            t_decode, t_detect = t_decode + t1 - t0, t_detect + time.perf_counter() - t1
+            t_detect += time.perf_counter() - t1
             if pose is None:
                 pts_all.append(np.zeros((N_POSE, 3), np.float32))
                 vis_all.append(np.zeros(N_POSE, np.float32))
@@ -101,6 +102,11 @@ def detect_pose_video(path: str | Path, name: str = "driving", max_side: int = D
                 pts_all.append(pose.points * back)
                 vis_all.append(pose.visibility)
             bar.update()
+            if max_frames and len(pts_all) >= max_frames:
+                break
+            t0 = time.perf_counter()
+            frame = next(frames, None)
+            t_decode += time.perf_counter() - t0
         frames.close()
         bar.close()
     if timings is not None:
