@@ -166,7 +166,8 @@ def test_legs_out_of_frame_warns_and_animates(pipe, figure, tmp_path):
     assert any("legs are out of frame" in w for w in stream.warnings)
     frames = list(stream)
     assert len(frames) == 8 and frames[0].shape[0] == h - h % 2
-    assert np.abs(frames[4].astype(int) - frames[0]).mean() > 1.0      # the arm waved
+    waved = [np.abs(f.astype(int) - frames[0]).mean() for f in frames[1:]]
+    assert max(waved) > 1.0, waved                                     # the arm waved
 
 
 def test_side_outputs_round_trip(pipe, figure, tmp_path):

@@ -331,9 +331,9 @@ def motion(kind: str, n: int) -> list[Angles]:
             a = replace(a, l_leg=sw, l_shin=sw - 12 * max(0, np.sin(ph + 1.2)),
                         r_leg=-sw, r_shin=-sw - 12 * max(0, -np.sin(ph + 1.2)),
                         l_arm=12 - 0.8 * sw, l_fore=10 - 0.8 * sw, r_arm=-12 + 0.8 * sw,
-                        r_fore=-10 + 0.8 * sw, root=(0.15 * np.sin(ph / 2), -0.015 * abs(np.cos(ph))))
+                        r_fore=-10 + 0.8 * sw, root=(0.08 * np.sin(ph / 2), -0.015 * abs(np.cos(ph))))
         elif kind == "wave":
-            a = replace(a, l_arm=120 + 10 * np.sin(ph), l_fore=170 + 35 * np.sin(2 * ph),
+            a = replace(a, l_arm=135 + 8 * np.sin(ph), l_fore=175 + 25 * np.sin(2 * ph),
                         head=6 * np.sin(ph), lean=-3 * np.sin(ph))
         elif kind == "dance":
             a = _dance(a, ph)
