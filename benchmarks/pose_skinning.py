@@ -15,10 +15,14 @@ Jacobian ``J`` of rest -> frame with singular values s1 >= s2 (s2 < 0 when flipp
 (max(|s1 - 1|, |s2 - 1|): the distance from a rotation; foreshortening counts too), and the
 rendered area of each limb relative to the rest pose (``limb_area_min`` / ``limb_area_mean``).
 Speed: ms per frame over the dance frames for the deformation alone (all parts) and for the
-full render, best of ``--repeat``, the methods interleaved.
+full render, best of ``--repeat``, the methods interleaved (their order rotated each repeat).
 
-    nice -n 10 .venv/bin/python benchmarks/pose_skinning.py --repeat 3 \
-        --figure docs/portrait_pose_arap.png > benchmarks/results/pose_skinning.json
+PCK@0.1 per method (``--pck``: the shipped driver clip; ``--dev DIR``: the dev clip, 4 s) checks
+that the refinement does not move the joints the detector sees.
+
+    nice -n 10 .venv/bin/python benchmarks/pose_skinning.py --repeat 3 --pck \
+        --dev ../shared/dev-data --figure docs/portrait_pose_arap.png \
+        > benchmarks/results/pose_skinning.json
 """
 from __future__ import annotations
 
@@ -75,7 +79,8 @@ def test_poses(ref_points: np.ndarray) -> dict[str, list[np.ndarray]]:
     up = rotated(rotated(p, ARM["l"], -140), ARM["r"], 140)
     sets["arms_overhead"] = [rotated(rotated(up, FOREARM["l"], -35), FOREARM["r"], 35)]
     sets["forearm_across_torso"] = [
-        rotated(rotated(p, FOREARM["l"], 125, scale), FOREARM["r"], -125, scale) for scale in (1.0, 0.6)]
+        rotated(rotated(p, FOREARM["l"], 125, scale), FOREARM["r"], -125, scale)
+        for scale in (1.0, 0.6)]
     return sets
 
 
@@ -107,7 +112,8 @@ def triangle_quality(rest_parts, deformed: list[np.ndarray]) -> dict[str, np.nda
     return {"det": np.concatenate(dets), "dev": np.concatenate(devs)}
 
 
-def limb_areas(renderer: RigRenderer, deformed: list[np.ndarray], rest: list[np.ndarray]) -> list[float]:
+def limb_areas(renderer: RigRenderer, deformed: list[np.ndarray],
+               rest: list[np.ndarray]) -> list[float]:
     """Rendered area of each limb part at the pose over its rest-pose area."""
     w, h = renderer.rig.size
     out = []
@@ -126,7 +132,8 @@ def quality(renderer: RigRenderer, poses: list[np.ndarray], areas: bool = True) 
     rest = renderer.deform_all(frame_transforms(rig.ref_ext, rig.ref_ext))
     dets, devs, limb = [], [], []
     for pts in poses:
-        d = renderer.deform_all(frame_transforms(rig.ref_ext, extend(pts[None].astype(np.float64))[0]))
+        ext = extend(pts[None].astype(np.float64))[0]
+        d = renderer.deform_all(frame_transforms(rig.ref_ext, ext))
         q = triangle_quality(rig.parts, d)
         dets.append(q["det"])
         devs.append(q["dev"])
@@ -143,20 +150,27 @@ def quality(renderer: RigRenderer, poses: list[np.ndarray], areas: bool = True) 
     return out
 
 
-def timings(renderers: dict[str, RigRenderer], poses: list[np.ndarray], repeat: int) -> dict[str, float]:
+def timings(renderers: dict[str, RigRenderer], poses: list[np.ndarray],
+            repeat: int) -> dict[str, float]:
+    """ms per frame, best of ``repeat``: the full render, then (in a separate pass, as the
+    deform-only loops were seen to slow the render loop that followed them) the deformation."""
     exts = [extend(p[None].astype(np.float64))[0] for p in poses]
-    best = {f"{m}_{k}": np.inf for m in renderers for k in ("deform", "render")}
-    for _ in range(repeat):
-        for m, r in renderers.items():
-            t = time.perf_counter()
-            for e in exts:
-                r.deform_all(frame_transforms(r.rig.ref_ext, e))
-            best[f"{m}_deform"] = min(best[f"{m}_deform"], (time.perf_counter() - t) / len(exts))
-            t = time.perf_counter()
-            for p in poses:
-                r.render(p)
-            best[f"{m}_render"] = min(best[f"{m}_render"], (time.perf_counter() - t) / len(poses))
-    return {f"ms_{k}": round(1000 * v, 3) for k, v in best.items()}
+    names = list(renderers)
+    best: dict[str, float] = {}
+    for kind in ("render", "deform"):
+        for rep in range(repeat):
+            for m in names[rep % len(names):] + names[:rep % len(names)]:     # rotate the order
+                r = renderers[m]
+                t = time.perf_counter()
+                if kind == "render":
+                    for p in poses:
+                        r.render(p)
+                else:
+                    for e in exts:
+                        r.deform_all(frame_transforms(r.rig.ref_ext, e))
+                dt = (time.perf_counter() - t) / len(poses)
+                best[f"{m}_{kind}"] = min(best.get(f"{m}_{kind}", np.inf), dt)
+    return {f"ms_{k}": round(1000 * v, 3) for k, v in sorted(best.items())}
 
 
 def joint_views(renderer: RigRenderer, pts: np.ndarray, box: tuple[int, int, int, int],
@@ -185,10 +199,11 @@ def joint_views(renderer: RigRenderer, pts: np.ndarray, box: tuple[int, int, int
     return plain, cv2.addWeighted(plain, 0.4, mesh, 0.6, 0)
 
 
-FIGURE_VIEWS = (("elbow_150", 13), ("elbow_90", 14), ("forearm_across_torso", 13), ("knee_120", 25))
+FIGURE_VIEWS = (("elbow_150", 13), ("forearm_across_torso", 13), ("knee_90", 25))
 
 
-def figure(renderers: dict[str, RigRenderer], sets: dict[str, list[np.ndarray]], path: Path) -> None:
+def figure(renderers: dict[str, RigRenderer], sets: dict[str, list[np.ndarray]],
+           path: Path) -> None:
     """Columns = methods; per pose of ``FIGURE_VIEWS`` two rows around its joint: the render
     and the render with the limbs' meshes."""
     w, h = renderers["rigid"].rig.size
@@ -206,13 +221,49 @@ def figure(renderers: dict[str, RigRenderer], sets: dict[str, list[np.ndarray]],
     cv2.imwrite(str(path), cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR))
 
 
+PCK_JOINTS = (0,) + tuple(range(11, 29))     # nose, shoulders ... ankles
+
+
+def pck_by_method(image: str, driving: str, duration: float | None) -> dict[str, float]:
+    """PCK@0.1 per skinning method: the pipeline renders ``driving`` onto ``image`` at 512 px,
+    MediaPipe (image mode) re-detects every output frame, and a joint counts when it lies within
+    0.1 x the target's neck-to-mid-hip distance of the retargeted target (as in
+    ``benchmarks/portrait_pose.py``)."""
+    from animakit import load_pipeline
+    from animakit.landmarks import PoseDetector
+    pipe = load_pipeline("portrait.pose")
+    out = {}
+    for m in METHODS:
+        res = pipe(image=image, driving=driving, size=512, root_motion=0.5, skinning=m,
+                   duration=duration)
+        hits = []
+        with PoseDetector() as det:
+            for frame, tgt in zip(res.frames, res.extras["targets"]):
+                pose = det(np.asarray(frame))
+                e = extend(tgt[None, :, :2].astype(np.float64))[0]
+                scale = max(float(np.linalg.norm(e[33] - e[34])), 1e-6)
+                if pose is None:
+                    hits.append(np.zeros(len(PCK_JOINTS), bool))
+                    continue
+                j = list(PCK_JOINTS)
+                d = np.linalg.norm(pose.points[j, :2] - tgt[j, :2], axis=1)
+                hits.append(d < 0.1 * scale)
+        out[m] = round(float(np.mean(hits)), 4)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--figure", type=Path, default=None, help="write the side-by-side PNG here")
+    ap.add_argument("--pck", action="store_true", help="also PCK@0.1 per method on the shipped "
+                    "dance_driver.mp4 (MediaPipe on the reference, driver and outputs)")
+    ap.add_argument("--dev", type=Path, default=None, help="a folder with dance_fullbody.mp4 and "
+                    "fullbody_ref_illustration.png: PCK@0.1 per method on its first 4 s too")
     args = ap.parse_args()
-    ref = load_reference({"image": str(ASSETS / "figure.png"), "mask": str(ASSETS / "figure_mask.png"),
+    ref = load_reference({"image": str(ASSETS / "figure.png"),
+                          "mask": str(ASSETS / "figure_mask.png"),
                           "keypoints": str(ASSETS / "figure_keypoints.json")}, args.size)
     base = rig_renderer(ref, None, True)
     renderers = {m: RigRenderer(base.rig, base.background, skinning=m) for m in METHODS}
@@ -233,6 +284,13 @@ def main() -> None:
         result["quality"][name] = {m: quality(renderers[m], poses, areas=name != "dance")
                                    for m in METHODS}
     result["speed"] = timings(renderers, dance, args.repeat)
+    if args.pck:
+        result["pck@0.1_shipped_driver"] = pck_by_method(
+            str(ASSETS / "figure.png"), str(ASSETS / "dance_driver.mp4"), None)
+    if args.dev:
+        result["pck@0.1_dev_clip_4s"] = pck_by_method(
+            str(args.dev / "fullbody_ref_illustration.png"), str(args.dev / "dance_fullbody.mp4"),
+            4.0)
     if args.figure:
         figure(renderers, sets, args.figure)
         result["figure"] = str(args.figure)

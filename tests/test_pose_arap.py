@@ -87,7 +87,8 @@ def test_arap_reproduces_a_rigid_motion_exactly(renderers):
     start = target.copy()
     start[solver.free] += np.random.default_rng(0).normal(0, 1.0, (len(solver.free), 2))
     out = solver.solve(start, np.broadcast_to(np.eye(2), (len(solver.triangles), 2, 2)))
-    grads, area = triangle_gradients(np.concatenate([p.vertices for p in arap.rig.parts])[solver.triangles])
+    rest_all = np.concatenate([p.vertices for p in arap.rig.parts])
+    grads, area = triangle_gradients(rest_all[solver.triangles])
 
     def energy(x):
         j = deformation_gradients(x, solver.triangles, grads)
@@ -116,7 +117,8 @@ def test_arap_bent_elbows_fold_less_than_linear_and_rigid(renderers):
         if most_flips is not None:
             assert flips["arap"] <= most_flips, (bend, flips)
         assert flips["arap"] <= min(flips["linear"], flips["rigid"]) / 2, (bend, flips)
-        assert log_area["arap"] < 0.75 * min(log_area["linear"], log_area["rigid"]), (bend, log_area)
+        assert log_area["arap"] < 0.75 * min(log_area["linear"], log_area["rigid"]), \
+            (bend, log_area)
 
 
 def test_arap_handles_land_on_their_skinned_targets(renderers):
@@ -134,7 +136,8 @@ def test_arap_handles_land_on_their_skinned_targets(renderers):
         if part.name in ("l_forearm", "r_forearm"):
             elbow = 13 if part.name == "l_forearm" else 14
             at = np.linalg.norm(part.vertices - r["arap"].rig.ref_ext[elbow, :2], axis=1) < 0.1
-            assert at.sum() == 1 and np.abs(x[at] - ext[elbow, :2]).max() < 0.1   # vertices are rounded to 0.1 px
+            # mesh vertices are rounded to 0.1 px
+            assert at.sum() == 1 and np.abs(x[at] - ext[elbow, :2]).max() < 0.1
 
 
 def test_pipeline_renders_with_arap_skinning():

@@ -95,7 +95,8 @@ def stretch_terms(parts: list[Part], offsets: np.ndarray,
     return [(name, np.array(at)) for name, at in pairs], blend
 
 
-def pair_stretches(pairs: list[tuple[str, np.ndarray]], transforms: dict[str, Transform]) -> np.ndarray:
+def pair_stretches(pairs: list[tuple[str, np.ndarray]],
+                   transforms: dict[str, Transform]) -> np.ndarray:
     """(P, 4) flattened symmetric stretch parts of each bone's local map at its joint."""
     if not pairs:
         return np.zeros((0, 4))
@@ -103,8 +104,10 @@ def pair_stretches(pairs: list[tuple[str, np.ndarray]], transforms: dict[str, Tr
     return polar(lins)[1].reshape(-1, 4)
 
 
-def rigidity_system(rest: np.ndarray, triangles: np.ndarray) -> tuple[np.ndarray, sparse.csr_matrix,
-                                                                    sparse.csr_matrix]:
+Matrix = sparse.csr_matrix
+
+
+def rigidity_system(rest: np.ndarray, triangles: np.ndarray) -> tuple[np.ndarray, Matrix, Matrix]:
     """For rest vertices (N, 2) and ``triangles`` (K, 3): the basis gradients (K, 3, 2), G^T W
     (N, 2K) and the cotangent Laplacian G^T W G (N, N), where G (2K, N) maps vertex positions to
     the triangles' deformation gradients (row (t, d): column d of J_t) and W holds the areas."""
@@ -137,8 +140,10 @@ class ArapSolver:
         used = np.zeros(len(rest), bool)
         used[tris] = True
         self.pairs, blend = stretch_terms(parts, self.offsets, used)
-        corner_mean = sparse.csr_matrix((np.full(tris.size, 1 / 3), (np.repeat(np.arange(len(tris)), 3),
-                                         tris.ravel())), shape=(len(tris), len(rest)))
+        k = len(tris)
+        corner_mean = sparse.csr_matrix((np.full(tris.size, 1 / 3),
+                                         (np.repeat(np.arange(k), 3), tris.ravel())),
+                                        shape=(k, len(rest)))
         self.triangle_blend = (corner_mean @ blend).tocsr()                # (K, P)
         self.grads, gtw, lap = rigidity_system(rest, tris)
         free = self.free
@@ -157,11 +162,10 @@ class ArapSolver:
         x = np.array(skinned, np.float64)
         if self.factor is None:
             return x
-        s = stretch
         const = self.prior[:, None] * x[self.free] - self.coupling @ x[self.fixed]
         for _ in range(self.iterations):
             j = deformation_gradients(x, self.triangles, self.grads)
-            target = nearest_rotations(j @ s.transpose(0, 2, 1)) @ s       # R_t S_t
+            target = nearest_rotations(j @ stretch.transpose(0, 2, 1)) @ stretch   # R_t S_t
             rhs = self.rhs_rotations @ target.transpose(0, 2, 1).reshape(-1, 2) + const
             x[self.free] = self.factor.solve(rhs)
         return x
@@ -170,7 +174,8 @@ class ArapSolver:
         """Per-part (N_p, 2) views of a concatenated (N, 2) array."""
         return [x[a:b] for a, b in zip(self.offsets[:-1], self.offsets[1:])]
 
-    def refine(self, skinned: list[np.ndarray], transforms: dict[str, Transform]) -> list[np.ndarray]:
+    def refine(self, skinned: list[np.ndarray],
+               transforms: dict[str, Transform]) -> list[np.ndarray]:
         """Per part, (N_p, 2) ARAP positions from the parts' skinned vertices ``skinned``
         (the parts the solver was built on, in order) under one frame's bone ``transforms``."""
         stretch = (self.triangle_blend @ pair_stretches(self.pairs, transforms)).reshape(-1, 2, 2)

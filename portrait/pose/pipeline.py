@@ -27,7 +27,7 @@ class PoseParams:
                                "(0 = stay in place)", min=0.0, max=2.0)
     smoothing: float = param(0.5, "temporal smoothing of the driver's keypoints (0 = off)",
                              min=0.0, max=1.0)
-    skinning: str = param("rigid", "rig: rigid = joint-angle blending that keeps bent elbows and "
+    skinning: str = param("arap", "rig: rigid = joint-angle blending that keeps bent elbows and "
                           "knees their width; linear = plain linear blend skinning; arap = "
                           "rigid, then as-rigid-as-possible refinement of the joint zones",
                           choices=("rigid", "linear", "arap"))
