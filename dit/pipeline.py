@@ -20,6 +20,7 @@ from animakit.errors import ParamError, WeightsNotFoundError
 from animakit.media import atomic_output
 from animakit.params import param
 from animakit.pipeline import Engine, FrameStream, Pipeline
+from animakit.render import SHOW_PROGRESS
 
 from .data import LABELS, to_uint8
 from .models import VideoDiT
@@ -111,7 +112,8 @@ class DiTEngine(Engine):
 
         def frames():
             clips = sample_clips(model, labels, steps=params.steps,
-                                 guidance_scale=params.guidance_scale, generator=gen, progress=True)
+                                 guidance_scale=params.guidance_scale, generator=gen,
+                                 progress=SHOW_PROGRESS.get())
             extras["clips"] = to_uint8(clips)                   # (N, F, h, w, 3)
             yield from grid_frames(extras["clips"], params.upscale)
 

@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from animakit.errors import InputError
 from animakit.pipeline import Engine, FrameStream
+from animakit.render import SHOW_PROGRESS
 from animakit.svd import ComponentCache, SVDComponents, decode_vae_latents, encode_vae_latents
 
 from .inputs import load_edit_image, open_source_video
@@ -133,7 +134,8 @@ class SVDInversionEngine(Engine):
         first_edit = cv2.resize(edited, size, interpolation=cv2.INTER_AREA)
         total = len(spans) * ((1 + p.inversion_iterations) * (p.steps - 1) + p.steps)
         fps = max(1, round(reader.fps))
-        with tqdm(total=total, desc="svd-inversion", leave=False) as bar:
+        with tqdm(total=total, desc="svd-inversion", leave=False,
+                  disable=not SHOW_PROGRESS.get()) as bar:
             for k, (start, end) in enumerate(spans):
                 fresh = [cv2.resize(f, size, interpolation=cv2.INTER_AREA)
                          for f in islice(source, end - start - len(carried))]

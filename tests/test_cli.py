@@ -72,6 +72,14 @@ def test_a_warning_is_one_line_once(tmp_path):
     assert "aspect ratio" in lines[0] and out.exists()
 
 
+def test_quiet_means_no_bar_from_inside_an_engine(tmp_path):
+    """``-q``: the DiT sampler's own step bar stays hidden too, and so does the summary."""
+    out = tmp_path / "d.mp4"
+    r = cli("run", "dit.generate", "-p", "steps=3", "-o", str(out), "-q")
+    assert r.returncode == 0 and out.exists(), r.stderr
+    assert r.stderr.strip() == "" and r.stdout.strip() == ""
+
+
 def test_unknown_pipeline(tmp_path):
     r = cli("run", "no.such", "-o", str(tmp_path / "x.mp4"))
     assert r.returncode == 2 and "no pipeline named 'no.such'" in r.stderr

@@ -18,6 +18,7 @@ import torch
 from animakit.brush import Brush, BrushMotion
 from animakit.errors import ParamError
 from animakit.pipeline import Engine, FrameStream
+from animakit.render import SHOW_PROGRESS
 from animakit.svd import ComponentCache, SVDComponents
 
 from .flow_engine import FlowRenderer, auto_falloff, load_image_and_brush, output_size, scaled_brush
@@ -144,7 +145,8 @@ class SVDEngine(Engine):
                                    guide_strength=p.guide_strength, static_anchor=p.static_anchor,
                                    decode_chunk_size=p.decode_chunk_size)
             out = sample_svd_clip(comps, to_tensor(cond), settings, guide=guide, static_mask=static,
-                                  generator=generator, callback_on_step_end=self.callback_on_step_end)
+                                  generator=generator, callback_on_step_end=self.callback_on_step_end,
+                                  progress=SHOW_PROGRESS.get())
             frames = to_frames(out.frames)
             if paste is not None:
                 frames = [np.round(paste * image + (1 - paste) * f).astype(np.uint8) for f in frames]
