@@ -112,8 +112,8 @@ def write_preview(path: Path, renderer: RigRenderer, tg: Targets, fps: float) ->
 class RigEngine(Engine):
     name = "rig"
     help = ("weight-free: MediaPipe pose + mask, retargeting, per-part triangle mesh skinned to "
-            "the skeleton (joint-angle blending, no collapsing elbows), texture-mapped render "
-            "over an inpainted background (CPU, real time)")
+            "the skeleton (as-rigid-as-possible around the joints: no collapsing elbows), "
+            "texture-mapped render over an inpainted background (CPU, real time)")
 
     def stream(self, inputs: dict[str, Any], params: Any, generator: Any = None) -> FrameStream:
         ref, renderer, seq = prepare(inputs, params)
