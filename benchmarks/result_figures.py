@@ -3,7 +3,7 @@ prints one JSON object (the files written and what they show).
 
 - ``docs/portrait_pose_frames.png``: portrait.pose, top the shipped driving clip, bottom the
   rig engine's output on ``figure.png`` with the retargeted skeleton drawn over it.
-- ``docs/editing_frames.png``: editing.first_frame, top the shipped source clip (with the
+- ``docs/editing_frames.jpg``: editing.first_frame, top the shipped source clip (with the
   edited first frame in the first column), bottom the propagated edit.
 
     .venv/bin/python benchmarks/result_figures.py [--out docs]
@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import animakit  # noqa: E402
 from animakit.media import VideoReader, load_image, save_image  # noqa: E402
+from PIL import Image  # noqa: E402
 from animakit.skeleton import draw_skeleton  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,7 +67,7 @@ def editing_figure(path: Path, picks: tuple[int, ...] = (8, 16, 24, 35)) -> dict
     picks = tuple(i for i in picks if i < len(frames))
     top = [frames[0]] + [frames[i] for i in picks]
     bottom = [load_image(edited)] + [out.frames[i] for i in picks]
-    save_image(path, grid([top, bottom], 192))
+    Image.fromarray(grid([top, bottom], 192)).save(path, quality=92)
     return {"file": str(path.relative_to(ROOT)), "frames": [0, *picks],
             "top": "source clip", "bottom": "edited first frame, then the propagated edit"}
 
@@ -77,7 +78,7 @@ def main() -> None:
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     print(json.dumps({"pose": pose_figure(args.out.resolve() / "portrait_pose_frames.png"),
-                      "editing": editing_figure(args.out.resolve() / "editing_frames.png")}))
+                      "editing": editing_figure(args.out.resolve() / "editing_frames.jpg")}))
 
 
 if __name__ == "__main__":
