@@ -7,6 +7,7 @@ the destination folder and renamed into place only when complete.
 """
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import tempfile
@@ -20,6 +21,16 @@ from .audio import AudioClip, has_audio, load_audio
 from .ffmpeg import check_readable, ffmpeg_exe, publish
 
 DEFAULT_CRF = 17
+
+
+def _not_rotation_notice(record: logging.LogRecord) -> bool:
+    """imageio-ffmpeg warns that the frames' size differs from the stream's whenever a video
+    carries a rotation (phone videos): ffmpeg rotates while decoding and the size we report is
+    the rotated one, so the notice is expected; keep every other message."""
+    return "is different from the source frame size" not in record.getMessage()
+
+
+logging.getLogger("imageio_ffmpeg").addFilter(_not_rotation_notice)
 
 
 class VideoReader:
