@@ -242,3 +242,29 @@ def test_shipped_checkpoint_samples_pass_the_classifier():
     label_acc = (pred == labels).float().mean().item()
     assert shape_acc >= 0.9, f"shape accuracy {shape_acc:.2f}"
     assert label_acc >= 0.75, f"label accuracy {label_acc:.2f}"
+
+
+# Output of the shipped checkpoint on a fixed input, computed with the model code as it was
+# before the speed work (commit 21a5eef, float32, one thread): 12 values spread over the output
+# (flat index 0, 8192, ..., 90112) and two summaries. The code that trains faster must give the
+# same function.
+SHIPPED_REFERENCE = {
+    "values": [-0.10884303, 0.04385707, 0.06881484, -0.10440637, -0.03129725, 0.04247736,
+               -0.06623989, -0.13304418, -0.04527282, -0.03362773, -0.12557219, -0.05132956],
+    "mean_abs": 0.0914134681224823,
+    "rms": 0.1200551986694336,
+}
+
+
+def test_shipped_checkpoint_output_unchanged_by_speed_work():
+    from dit.pipeline import load_model
+    model = load_model(SHIPPED).eval()
+    x = torch.randn(2, 16, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        out = model(x, torch.tensor([250.0, 800.0]), torch.tensor([3, 12])).sample
+    assert out.shape == (2, 16, 3, 32, 32)
+    flat = out.flatten()
+    picked = flat[torch.arange(12) * 8192]
+    assert torch.allclose(picked, torch.tensor(SHIPPED_REFERENCE["values"]), rtol=0, atol=1e-5)
+    assert abs(out.abs().mean().item() - SHIPPED_REFERENCE["mean_abs"]) <= 1e-6
+    assert abs(out.pow(2).mean().sqrt().item() - SHIPPED_REFERENCE["rms"]) <= 1e-6
