@@ -123,12 +123,16 @@ class Attention(nn.Module):
                    .unflatten(-1, (self.num_heads, -1)) for i in range(3))
         return self.q_norm(q), self.k_norm(k), v
 
+    def xformers_applies(self, x: torch.Tensor) -> bool:
+        """Whether this call goes through xformers: asked for, installed, and on CUDA."""
+        return self.use_xformers and xops is not None and x.is_cuda
+
     def forward(self, x: torch.Tensor, axis: str) -> torch.Tensor:
         """x (B, T, S, D) -> (B, T, S, D), attending along ``axis``."""
         b, t, s, d = x.shape
         a, length = (t, s) if axis == "spatial" else (s, t)              # A = the other axis
         q, k, v = self.project(x)                                       # (B, T, S, H, Dh)
-        if self.use_xformers and xops is not None and x.is_cuda:
+        if self.xformers_applies(x):
             order = (0, 1, 2, 3, 4) if axis == "spatial" else (0, 2, 1, 3, 4)
             q, k, v = (z.permute(order).reshape(b * a, length, self.num_heads, -1)
                        for z in (q, k, v))                              # (N, L, H, Dh)

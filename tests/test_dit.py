@@ -268,3 +268,26 @@ def test_shipped_checkpoint_output_unchanged_by_speed_work():
     assert torch.allclose(picked, torch.tensor(SHIPPED_REFERENCE["values"]), rtol=0, atol=1e-5)
     assert abs(out.abs().mean().item() - SHIPPED_REFERENCE["mean_abs"]) <= 1e-6
     assert abs(out.pow(2).mean().sqrt().item() - SHIPPED_REFERENCE["rms"]) <= 1e-6
+
+
+def test_xformers_branch_matches_sdpa(monkeypatch):
+    """The xformers branch (CUDA only in use) on CPU through a stand-in with xformers'
+    layout, (N, L, H, Dh) in and out: same output as the SDPA branch along both axes."""
+    import types
+    from dit import models
+
+    def memory_efficient_attention(q, k, v):
+        out = torch.nn.functional.scaled_dot_product_attention(
+            q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+        return out.transpose(1, 2).contiguous()
+
+    torch.manual_seed(0)
+    attn = models.Attention(32, 4).eval()
+    x = torch.randn(2, 3, 5, 32)
+    with torch.no_grad():
+        want = {axis: attn(x, axis) for axis in ("spatial", "temporal")}
+        monkeypatch.setattr(models, "xops", types.SimpleNamespace(
+            memory_efficient_attention=memory_efficient_attention))
+        monkeypatch.setattr(models.Attention, "xformers_applies", lambda self, x: True)
+        for axis in ("spatial", "temporal"):
+            torch.testing.assert_close(attn(x, axis), want[axis], atol=1e-5, rtol=1e-5)
