@@ -319,3 +319,25 @@ def test_pose_image_is_openpose_coloured():
     img = render_pose_image(p[0], v[0], SIZE)
     assert img.shape == (SIZE[1], SIZE[0], 3) and img.max() > 200
     assert (img.sum(2) > 0).mean() < 0.2               # a skeleton on black, not a fill
+
+
+def test_arms_over_the_body_are_flagged(pipe, tmp_path):
+    """A reference whose forearms are folded over the belly gets a warning naming it (the
+    arm's pixels cannot be separated from the torso's); the A-pose figure gets none."""
+    from animakit.media import save_image
+    from portrait.pose.reference import arms_on_body
+    folded = Angles(l_arm=12, l_fore=-75, r_arm=-12, r_fore=75)
+    assert arms_on_body(*reference_figure(SIZE)[2:]) == []
+    assert arms_on_body(*reference_figure(SIZE, Angles(l_arm=12, l_fore=-75))[2:]) == ["left"]
+    img, mask, pts, vis = reference_figure(SIZE, folded)
+    assert arms_on_body(pts, vis) == ["left", "right"]
+    save_image(tmp_path / "ref.png", img)
+    save_image(tmp_path / "mask.png", mask)
+    (tmp_path / "kp.json").write_text(json.dumps({"points": pts[:, :2].tolist(),
+                                                  "visibility": vis.tolist()}))
+    _driver(tmp_path / "wave.npz", "wave", 4)
+    stream = pipe.stream(image=str(tmp_path / "ref.png"), mask=str(tmp_path / "mask.png"),
+                         keypoints=str(tmp_path / "kp.json"), driving=str(tmp_path / "wave.npz"))
+    said = [w for w in stream.warnings if "over the body" in w]
+    assert len(said) == 1 and said[0].startswith(str(tmp_path / "ref.png") + ": the two arms")
+    assert len(list(stream)) == 4

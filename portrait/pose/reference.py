@@ -91,6 +91,26 @@ def load_reference(inputs: dict[str, Any], long_side: int) -> Reference:
     return Reference(image, points.astype(np.float32), vis.astype(np.float32), alpha, legs, name)
 
 
+ARM_JOINTS = {"left": (13, 15), "right": (14, 16)}     # elbow, wrist
+ARM_CLEARANCE = 0.15         # shoulder widths an elbow or wrist must keep outside the torso
+
+
+def arms_on_body(points: np.ndarray, visibility: np.ndarray) -> list[str]:
+    """The sides ("left", "right") whose visible elbow or wrist lies on the torso (the
+    shoulder-hip quad) or within ``ARM_CLEARANCE`` shoulder widths of its outline: where an
+    arm lies over the body its pixels cannot be told from the torso's, so moving it leaves
+    a smear. ``points`` (33, 2+) pixels, ``visibility`` (33,)."""
+    quad = points[[11, 12, 24, 23], :2].astype(np.float32).reshape(-1, 1, 2)
+    width = max(float(np.linalg.norm(points[11, :2] - points[12, :2])), 1e-6)
+    sides = []
+    for side, joints in ARM_JOINTS.items():
+        inside = [cv2.pointPolygonTest(quad, (float(points[j, 0]), float(points[j, 1])), True)
+                  / width > -ARM_CLEARANCE for j in joints if visibility[j] >= MIN_VISIBILITY]
+        if any(inside):
+            sides.append(side)
+    return sides
+
+
 def load_driver(source: Any, fps: float | None, duration: float | None) -> PoseSequence:
     """The driver's raw pose sequence (video: tracked with MediaPipe, only as far as
     ``duration`` needs; .npz: read)."""

@@ -16,13 +16,17 @@ from animakit.skeleton import draw_skeleton
 from .arap import FREE_RADIUS, ArapSolver
 from .posefile import PoseSequence
 from .raster import clean_plate, draw_part
-from .reference import Reference, Targets, load_driver, load_reference, targets
+from .reference import (Reference, Targets, arms_on_body, load_driver, load_reference,
+                        targets)
 from .retarget import extend
 from .rig import DEPTH_JOINTS, Part, Rig, build_rig
 from .skinning import frame_transforms, skin, skin_rigid
 
 LEGS_WARNING = ("{name}: the legs are out of frame in the reference; animating the visible "
                 "upper body only (the legs keep their pose)")
+ARMS_WARNING = ("{name}: the {arms} over the body in the reference; where an arm covers the "
+                "torso their pixels cannot be told apart, so moving it leaves smears (a photo "
+                "with the arms held away from the body works best)")
 
 
 class RigRenderer:
@@ -118,6 +122,10 @@ class RigEngine(Engine):
     def stream(self, inputs: dict[str, Any], params: Any, generator: Any = None) -> FrameStream:
         ref, renderer, seq = prepare(inputs, params)
         warnings = [] if ref.legs else [LEGS_WARNING.format(name=ref.name)]
+        on_body = arms_on_body(ref.points, ref.visibility)
+        if on_body:
+            arms = "two arms lie" if len(on_body) == 2 else f"{on_body[0]} arm lies"
+            warnings.append(ARMS_WARNING.format(name=ref.name, arms=arms))
         tg = targets(ref, seq, smoothing=params.smoothing, mode=params.retarget,
                      root_motion=params.root_motion)
         if tg.lost_frames:
