@@ -60,6 +60,29 @@ def test_retarget_same_proportions_reproduces_driver():
     assert abs(grounded[:, feet, 1].max() - p[0, feet, 1].max()) < 0.5
 
 
+def test_relative_retarget_starts_at_the_reference_and_turns_like_the_driver():
+    """``relative``: frame 0 is the reference's own pose (however unlike the driver's first
+    frame), a still driver leaves it still, and every bone turns by the driver's turn."""
+    p, v = motion_sequence("dance", 12, SIZE)
+    ok = np.ones(v.shape, bool)
+    _, _, rp, rv = reference_figure(SIZE, Angles(l_arm=12, l_fore=-75, r_arm=-12, r_fore=75))
+    out = retarget(p, ok, rp, rv, mode="relative")
+    assert np.abs(out[0, :, :2] - rp[:, :2]).max() < 1e-3
+    still = retarget(np.repeat(p[:1], 4, 0), ok[:4], rp, rv, mode="relative")
+    assert np.abs(still[:, :, :2] - rp[None, :, :2]).max() < 1e-3
+
+    def angle(x, a, b):
+        d = x[:, b, :2] - x[:, a, :2]
+        return np.arctan2(d[:, 1], d[:, 0])
+    for a, b in ((11, 13), (13, 15), (12, 14), (14, 16), (23, 25), (25, 27)):
+        turn_out = np.angle(np.exp(1j * (angle(out, a, b) - angle(out[:1], a, b))))
+        turn_drv = np.angle(np.exp(1j * (angle(p, a, b) - angle(p[:1], a, b))))
+        assert np.abs(turn_out - turn_drv).max() < 1e-3, (a, b)
+    # a reference standing like the driver's first frame: the same as the skeleton mode
+    same = retarget(p, ok, p[0], v[0], ground=False, mode="relative")
+    assert np.abs(same - retarget(p, ok, p[0], v[0], ground=False))[:, :, :2].max() < 0.01
+
+
 def test_retarget_keeps_reference_proportions_and_ground():
     hip, unit = framing(SIZE)
     ref, vis = figure_pose(Angles(), hip, unit)
@@ -341,3 +364,16 @@ def test_arms_over_the_body_are_flagged(pipe, tmp_path):
     said = [w for w in stream.warnings if "over the body" in w]
     assert len(said) == 1 and said[0].startswith(str(tmp_path / "ref.png") + ": the two arms")
     assert len(list(stream)) == 4
+
+
+def test_relative_retarget_through_the_pipeline(pipe, figure, tmp_path):
+    """A driver that starts mid-wave (arm up): ``skeleton`` puts the figure's arm up at once,
+    ``relative`` starts from the figure's own pose."""
+    p, v = motion_sequence("wave", 16, SIZE)
+    PoseSequence(p[4:10], v[4:10], 24.0, SIZE).save(tmp_path / "midwave.npz")
+    first = {}
+    for mode in ("skeleton", "relative"):
+        out = pipe(**_inputs(figure, tmp_path / "midwave.npz", retarget=mode))
+        assert len(out.frames) == 6
+        first[mode] = np.abs(out.extras["targets"][0, :, :2] - figure["pts"][:, :2]).max()
+    assert first["relative"] < 1.0 < 10.0 < first["skeleton"], first

@@ -20,9 +20,12 @@ class PoseParams:
     fps: float | None = param(None, "output frame rate (default: the driver's)", min=1, max=120)
     duration: float | None = param(None, "seconds of video (default: the whole driver)",
                                    min=0.04, max=3600)
-    retarget: str = param("skeleton", "skeleton = the reference's bone lengths, root and ground "
-                          "line; scale = the driver's proportions scaled; off = driver points as is",
-                          choices=("skeleton", "scale", "off"))
+    retarget: str = param("skeleton", "skeleton = the driver's pose on the reference's bone "
+                          "lengths, root and ground line; relative = the reference's own pose "
+                          "plus the driver's motion since its first frame (no jump when the "
+                          "reference stands unlike the driver, e.g. a half-body portrait); "
+                          "scale = the driver's proportions scaled; off = driver points as is",
+                          choices=("skeleton", "relative", "scale", "off"))
     root_motion: float = param(1.0, "how much of the driver's travel across the frame to follow "
                                "(0 = stay in place)", min=0.0, max=2.0)
     smoothing: float = param(0.5, "temporal smoothing of the driver's keypoints (0 = off)",

@@ -76,8 +76,11 @@ def retarget(driver: np.ndarray, driver_valid: np.ndarray, reference: np.ndarray
 
     driver (T, 33, 3) smoothed driver points with lost frames filled; driver_valid (T, 33)
     bool per-joint validity; reference (33, 3); reference_visibility (33,).
-    ``mode``: ``skeleton`` (bone lengths, root, ground line), ``scale`` (the driver's pose
-    scaled and moved onto the reference, its own proportions) or ``off`` (driver points as is).
+    ``mode``: ``skeleton`` (bone lengths, root, ground line), ``relative`` (the reference's
+    own pose plus the driver's motion since its first frame: each bone turns by the angle the
+    driver's turned, so a reference posed unlike the driver's first frame does not jump),
+    ``scale`` (the driver's pose scaled and moved onto the reference, its own proportions) or
+    ``off`` (driver points as is).
     """
     if mode == "off":
         return driver.astype(np.float32).copy()
@@ -97,12 +100,15 @@ def retarget(driver: np.ndarray, driver_valid: np.ndarray, reference: np.ndarray
         return out[:, :33].astype(np.float32)
     out = np.zeros_like(d_ext)
     for t in range(len(d_ext)):
-        out[t] = _rebuild(d_ext[t], valid[t], r_ext, r_len, rest)
+        if mode == "relative":
+            out[t] = _rebuild_relative(d_ext[t], valid[t], d0, valid[0], r_ext, rest)
+        else:
+            out[t] = _rebuild(d_ext[t], valid[t], r_ext, r_len, rest)
         out[t, :, 2] = d_ext[t, :, 2] * s
     root_xy = r_ext[ROOT, :2] + (d_ext[:, ROOT, :2] - d0[ROOT, :2]) * s * root_motion
     out[:, :, :2] += (root_xy - out[:, ROOT, :2])[:, None]
     if ground and legs_visible(reference_visibility) and driver_valid[:, list(LEGS)].all():
-        out[:, :, 1] += _ground_shift(d_ext, out, r_ext, s)[:, None]
+        out[:, :, 1] += _ground_shift(d_ext, out, r_ext, s, relative=mode == "relative")[:, None]
     return out[:, :33].astype(np.float32)
 
 
@@ -125,12 +131,37 @@ def _rebuild(d: np.ndarray, valid: np.ndarray, r: np.ndarray, r_len: np.ndarray,
     return out
 
 
-def _ground_shift(d_ext: np.ndarray, out: np.ndarray, r_ext: np.ndarray, s: float) -> np.ndarray:
+def _rebuild_relative(d: np.ndarray, valid: np.ndarray, d0: np.ndarray, valid0: np.ndarray,
+                      r: np.ndarray, rest: np.ndarray) -> np.ndarray:
+    """One frame (35, 3) rebuilt from the root: each reference bone turned by the angle the
+    driver's bone turned since frame 0, its length scaled by the change of the driver's
+    foreshortening; bones the driver loses (now or at frame 0) keep the reference's."""
+    out = np.zeros_like(d)
+    out[ROOT, :2] = r[ROOT, :2]
+    for j in ORDER[1:]:
+        p = PARENT[j]
+        ref_vec = r[j, :2] - r[p, :2]
+        vec, vec0 = d[j, :2] - d[p, :2], d0[j, :2] - d0[p, :2]
+        n, n0 = float(np.hypot(*vec)), float(np.hypot(*vec0))
+        if not (valid[j] and valid0[j]) or min(n, n0) < 1e-6 or rest[j] < 1e-6:
+            out[j, :2] = out[p, :2] + ref_vec
+            continue
+        turn = np.arctan2(vec[1], vec[0]) - np.arctan2(vec0[1], vec0[0])
+        c, s_ = np.cos(turn), np.sin(turn)
+        ratio = float(np.clip(n / n0, 0.35, 1.25))
+        out[j, :2] = out[p, :2] + np.array([c * ref_vec[0] - s_ * ref_vec[1],
+                                            s_ * ref_vec[0] + c * ref_vec[1]]) * ratio
+    return out
+
+
+def _ground_shift(d_ext: np.ndarray, out: np.ndarray, r_ext: np.ndarray, s: float,
+                  relative: bool = False) -> np.ndarray:
     """(T,) vertical shift putting the lowest foot on the reference's ground line, raised by
-    the driver's scaled clearance above its own ground."""
+    the driver's scaled clearance above its own ground (``relative``: above where its feet
+    were in frame 0, so frame 0 keeps the reference's stance)."""
     feet = list(FEET)
     d_low = d_ext[:, feet, 1].max(axis=1)
-    d_ground = d_low.max()          # the driver's points are already smoothed
+    d_ground = d_low[0] if relative else d_low.max()   # the points are already smoothed
     clearance = np.maximum(d_ground - d_low, 0.0) * s
     r_ground = r_ext[feet, 1].max()
     return (r_ground - clearance) - out[:, feet, 1].max(axis=1)
