@@ -16,6 +16,9 @@ Accuracy (per clip):
   clip against the dancer's known joints, and ``pck@0.1_vs_true_motion`` = the output scored
   against the dancer's *known* joints put through the same clean-up and retargeting (so the
   driver's detection errors count too; ``pck@0.1`` scores against what the engine was asked).
+- shipped clip only, ``silhouette_iou_vs_ideal``: the reference rigged from its exact mask and
+  keypoints, posed at each target, its silhouette against the figure's own mask drawn at that
+  pose (IoU, mean and worst frame, per skinning; ``rest`` = the undeformed ceiling).
 - ``delta_e``: CIE76 distance between the mean Lab colour of the body in the reference and in
   each output frame; ``background``: outside the swept region, mean |output - reference| and
   the fraction of pixels exactly unchanged.
@@ -118,6 +121,33 @@ def synthetic_ceilings(ref, tg, driving: Path, frames: list[np.ndarray]) -> dict
     return {"ceiling_ideal_render_body": round(redetect(ideal, tg.points)["pck_body"], 4),
             "driver_detection_vs_truth": round(redetect(drv, truth, video=True)["pck"], 4),
             "pck@0.1_vs_true_motion": round(redetect(frames, true_tg.points)["pck"], 4)}
+
+
+def silhouette_iou(image: Path, tg_points: np.ndarray, size: int) -> dict:
+    """Shipped clip only: how well each skinning reproduces the body's *shape*. The reference
+    is rigged from its exact mask and keypoints (so segmentation errors do not count), posed at
+    every target, and its rendered silhouette compared (IoU) with the synthetic figure's own
+    mask drawn at that pose; ``rest`` is the same IoU for the undeformed reference (the
+    ceiling: the drawing's scale and anti-aliasing at the working size)."""
+    from portrait.pose.synthetic import draw_figure, framing
+    folder = image.parent
+    ref = load_reference({"image": str(image), "mask": str(folder / "figure_mask.png"),
+                          "keypoints": str(folder / "figure_keypoints.json")}, size)
+    h, w = ref.image.shape[:2]
+    unit = framing((w, h))[1]
+    ideal = [draw_figure(p, (w, h), unit)[1] > 0 for p in tg_points]
+
+    def iou(a: np.ndarray, b: np.ndarray) -> float:
+        return float((a & b).sum() / max((a | b).sum(), 1))
+    rest = iou(ref.alpha > 0.5, draw_figure(ref.points, (w, h), unit)[1] > 0)
+    out = {"rest": round(rest, 4)}
+    for skinning in ("arap", "rigid", "linear"):
+        renderer = rig_renderer(ref, None, True, skinning=skinning)
+        scores = [iou(renderer.render_with_coverage(p)[1] > 0.5, m)
+                  for p, m in zip(tg_points, ideal)]
+        out[skinning] = {"mean": round(float(np.mean(scores)), 4),
+                         "min": round(float(np.min(scores)), 4)}
+    return out
 
 
 def baseline_run(image: Path, driving: Path, n: int, size: int) -> dict:
@@ -237,6 +267,7 @@ def measure(image: Path, driving: Path, seconds: float | None, size: int, repeat
     }
     if synthetic:
         out.update(synthetic_ceilings(ref, tg, driving, e["frames"]))
+        out["silhouette_iou_vs_ideal"] = silhouette_iou(image, tg.points, size)
     out.update(appearance(ref, e["frames"], e["coverage"]))
     assert all(np.array_equal(a, c) for a, c in zip(e["frames"], rig_frames))   # threads = serial
     out["speed"] = {
