@@ -126,7 +126,26 @@ def silence_figures(pipe, tmp: Path) -> dict:
         out = pipe(image=IMAGE, audio=wav, generator=torch.Generator().manual_seed(seed))
         maxes.append(round(float(np.nanmax(M.jitter(M.redetect(out.frames))) * 100), 3))
     res["silence_jitter_eyes_nose_max_pct_face_width_with_blinks_8s_seeds_0_3"] = maxes
+    res.update(blink_detector_response(pipe))
     return res
+
+
+def blink_detector_response(pipe) -> dict:
+    """How far MediaPipe's re-detected eye corners and nose move when *only* the eyes close:
+    one still frame with the lids open and one with them shut (``eyes_open=-1``), everything
+    else identical; the pixels at the nose points do not change at all. This is the part of
+    the with-blinks jitter that is the detector's reading of a closed eye, not motion."""
+    still = {e: pipe(image=IMAGE, duration=0.2, blink_rate=0.0, eyes_open=e,
+                     generator=torch.Generator().manual_seed(0)).frames[0] for e in (0.0, -1.0)}
+    lm = M.redetect([still[0.0], still[-1.0]])
+    fw = float(np.linalg.norm(lm[0, 234, :2] - lm[0, 454, :2]))
+    shift = np.linalg.norm(lm[1, M.EYES_NOSE, :2] - lm[0, M.EYES_NOSE, :2], axis=1) / fw * 100
+    nose_px = np.round(lm[0, M.EYES_NOSE[4:], :2]).astype(int)
+    changed = np.abs(still[0.0].astype(int) - still[-1.0].astype(int)).max(-1)
+    return {"eyes_shut_only_detector_shift_mean_pct_face_width": round(float(shift.mean()), 3),
+            "eyes_shut_only_detector_shift_nose_max_pct_face_width": round(float(shift[4:].max()), 3),
+            "eyes_shut_only_pixels_changed_at_nose_points": int(
+                sum(changed[y - 1:y + 2, x - 1:x + 2].max() > 0 for x, y in nose_px))}
 
 
 def driving_figures(pipe, tmp: Path, clip: Path, tag: str) -> dict:
