@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -23,8 +23,10 @@ from animakit.pipeline import Engine, FrameStream, Pipeline
 from animakit.render import SHOW_PROGRESS
 
 from .data import LABELS, to_uint8
-from .models import VideoDiT
-from .sample import DEFAULT_GUIDANCE, DEFAULT_STEPS, sample_clips
+from .settings import DEFAULT_GUIDANCE, DEFAULT_STEPS
+
+if TYPE_CHECKING:
+    from .models import VideoDiT
 
 DEFAULT_WEIGHTS = ASSETS / "dit"
 LABEL_CHOICES = LABELS + ("all",)
@@ -47,7 +49,9 @@ class DiTParams:
 
 
 def load_model(weights: str | Path | None = None, device: str | torch.device = "cpu") -> VideoDiT:
-    """The VideoDiT saved in ``weights`` (default: the shipped ``assets/dit``), in eval mode."""
+    """The VideoDiT saved in ``weights`` (default: the shipped ``assets/dit``), in eval mode.
+    (diffusers is imported here, not with the module: listing the pipeline stays light.)"""
+    from .models import VideoDiT
     folder = Path(weights) if weights else DEFAULT_WEIGHTS
     if not (folder / "config.json").is_file() or not any(folder.glob("*.safetensors")):
         raise WeightsNotFoundError(folder, "no VideoDiT here (needs config.json and a .safetensors "
@@ -111,6 +115,7 @@ class DiTEngine(Engine):
         height = (rows * (size + 1) + 1) * params.upscale
 
         def frames():
+            from .sample import sample_clips
             clips = sample_clips(model, labels, steps=params.steps,
                                  guidance_scale=params.guidance_scale, generator=gen,
                                  progress=SHOW_PROGRESS.get())

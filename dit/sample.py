@@ -20,12 +20,8 @@ from diffusers import FlowMatchEulerDiscreteScheduler
 from tqdm.auto import tqdm
 
 from .models import VideoDiT
-
-DEFAULT_STEPS = 20
-DEFAULT_GUIDANCE = 6.0
-DEFAULT_SHIFT = 1.0
-DEFAULT_NEGATIVE = "null"
-NEGATIVES = ("null", "opposite")
+from .settings import (DEFAULT_GUIDANCE, DEFAULT_NEGATIVE, DEFAULT_SHIFT,  # noqa: F401
+                       DEFAULT_STEPS, NEGATIVES)
 
 
 def make_scheduler(shift: float = DEFAULT_SHIFT) -> FlowMatchEulerDiscreteScheduler:

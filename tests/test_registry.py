@@ -64,3 +64,26 @@ def test_third_party_plugin_registers_the_same_way(tmp_path, monkeypatch):
 def test_unknown_pipeline_lists_known_ones():
     with pytest.raises(PipelineNotFoundError, match="animakit.kenburns"):
         registry.load_pipeline("no.such")
+
+
+def test_listing_and_weight_free_runs_do_not_import_diffusers():
+    """The neural engines' model code (diffusers, which pulls in torch._dynamo: ~1.2 s) loads
+    with their weights, not with the pipelines: `animakit pipelines` and a weight-free render
+    start fast."""
+    import subprocess
+    from pathlib import Path
+    code = ("import sys, io, contextlib\n"
+            "from animakit.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    assert main(['pipelines', '--json']) == 0\n"
+            "from animakit import load_pipeline\n"
+            "out = load_pipeline('portrait.pose')(image='assets/pose/figure.png',\n"
+            "    driving='assets/pose/wave.npz', keypoints='assets/pose/figure_keypoints.json',\n"
+            "    mask='assets/pose/figure_mask.png', size=256, duration=0.2)\n"
+            "assert len(out.frames) > 0\n"
+            "print(sorted(m for m in ('diffusers', 'transformers') if m in sys.modules))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       cwd=Path(__file__).resolve().parent.parent,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip().splitlines()[-1] == "[]"

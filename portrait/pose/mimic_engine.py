@@ -3,7 +3,7 @@ drawn as OpenPose-coloured skeletons, and an SVD UNet + pose guider denoising th
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -14,8 +14,10 @@ from animakit.pipeline import Engine, FrameStream
 from animakit.skeleton import render_pose_image
 from animakit.svd import SVDComponents, load_svd_components, resolve_device_dtype
 
-from .mimicmotion import PoseNet, load_checkpoint, sample
 from .reference import load_driver, load_reference, targets
+
+if TYPE_CHECKING:       # the module itself (diffusers) loads with the weights, not with the pipeline
+    from .mimicmotion import PoseNet
 
 
 def find_checkpoint(weights: str, checkpoint: str) -> Path:
@@ -42,6 +44,7 @@ class MimicMotionEngine(Engine):
     def load(self, params: Any) -> tuple[SVDComponents, PoseNet]:
         if self.components is not None:
             return self.components
+        from .mimicmotion import PoseNet, load_checkpoint
         device, dtype = resolve_device_dtype(params.device, params.dtype)
         comps = load_svd_components(params.weights, torch_dtype=dtype)
         pose_net = PoseNet(noise_latent_channels=comps.unet.config.block_out_channels[0])
@@ -71,6 +74,7 @@ class MimicMotionEngine(Engine):
         pose_t = torch.from_numpy(poses).permute(0, 3, 1, 2).float() / 255
 
         def frames():
+            from .mimicmotion import sample
             out = sample(comps, pose_net, ref_t, pose_t, steps=params.steps,
                          min_guidance=params.guidance, max_guidance=params.guidance,
                          window=params.window, overlap=min(params.overlap, params.window - 1),
