@@ -4,8 +4,10 @@ Per video frame, a 50 ms Hann window (centered slightly ahead of the frame: the 
 the sound) gives the loudness of the voiced band (100-2500 Hz), the spectral centroid and
 the share of fricative energy (> 4 kHz). Loudness is normalized against an adaptive speech
 level, so quiet and loud recordings move the mouth alike; silence gates to a closed mouth.
-Secondary motion follows the speech: brows on emphasis, nods on stressed syllables, a slow
-sway that calms in pauses, and blinks at a natural rate.
+With ``closures``, a fifth feature marks lip closures (/m/ murmurs, /p/ /b/ closures;
+:mod:`.closures`), which shut the mouth past the opening's smoothing. Secondary motion
+follows the speech: brows on emphasis, nods on stressed syllables, a slow sway that calms
+in pauses, and blinks at a natural rate.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import numpy as np
 
 from animakit.motion import AttackRelease
 
+from .closures import CONTEXT_S, frame_closures
 from .rig import Expression
 
 SILENCE_DB = -55.0        # frames quieter than this (dBFS) are silence
@@ -23,10 +26,15 @@ DYNAMIC_RANGE_DB = 30.0   # loudness range mapped onto closed .. fully open
 
 
 def frame_features(blocks: Iterable[np.ndarray], sr: int, fps: float, num_frames: int,
-                   lead: float = 0.03, window: float = 0.05) -> Iterator[np.ndarray]:
+                   lead: float = 0.03, window: float = 0.05,
+                   closures: bool = False) -> Iterator[np.ndarray]:
     """Yield (4,) float64 per frame: [total dB, voiced-band dB, centroid 0..1, fricative share],
-    exactly ``num_frames`` of them (padding with silence past the audio's end)."""
+    exactly ``num_frames`` of them (padding with silence past the audio's end). With
+    ``closures``, (5,): a fifth column, lip closure 0..1 (:mod:`.closures`), decided with
+    CONTEXT_S of audio on each side of the frame."""
     win = int(round(window * sr))
+    # samples needed past a frame's center (and kept before it); closures need their context
+    reach = max(win // 2, int(round((CONTEXT_S + 0.06) * sr)) if closures else 0)
     hann = np.hanning(win).astype(np.float32)
     freqs = np.fft.rfftfreq(win, 1.0 / sr)
     voiced = (freqs >= 100) & (freqs <= 2500)
@@ -42,7 +50,12 @@ def frame_features(blocks: Iterable[np.ndarray], sr: int, fps: float, num_frames
     def compute(frames_idx: list[int], buf: np.ndarray, start: int) -> np.ndarray:
         idx = np.array([center(k) - win // 2 - start for k in frames_idx])[:, None] + np.arange(win)
         seg = buf[np.clip(idx, 0, len(buf) - 1)] * ((idx >= 0) & (idx < len(buf)))
-        return _features(seg * hann, freqs, voiced, fric, cband)
+        feats = _features(seg * hann, freqs, voiced, fric, cband)
+        if not closures:
+            return feats
+        centers = np.array([int(round(k / fps * sr)) for k in frames_idx])   # no lead: the
+        # lips are shut exactly while the closure silences the sound
+        return np.column_stack([feats, frame_closures(buf, start, centers, sr, fps)])
 
     done = False
     it = iter(blocks)
@@ -55,13 +68,13 @@ def frame_features(blocks: Iterable[np.ndarray], sr: int, fps: float, num_frames
         end = start + len(buf)
         ready = []
         k = i
-        while k < num_frames and (done or center(k) + win // 2 <= end):
+        while k < num_frames and (done or center(k) + reach <= end):
             ready.append(k)
             k += 1
         if ready:
             yield from compute(ready, buf, start)
             i = k
-            keep_from = max(0, center(i) - win // 2 - start)
+            keep_from = max(0, center(i) - reach - start)
             buf, start = buf[keep_from:], start + keep_from
 
 
@@ -132,6 +145,8 @@ class SpeechMotion:
         self.level = level_db
         self.open_env = AttackRelease(fps, attack=0.015 + 0.05 * smoothing,
                                       release=0.04 + 0.12 * smoothing)
+        # lip closures bypass the opening's smoothing: a 60 ms /p/ is 1.5 frames at 25 fps
+        self.closure_env = AttackRelease(fps, attack=0.01, release=0.02)
         self.width_env = AttackRelease(fps, attack=0.05 + 0.1 * smoothing, release=0.08 + 0.15 * smoothing)
         self.slow_db = AttackRelease(fps, attack=0.4, release=0.4, initial=level_db - 10)
         self.emph_env = AttackRelease(fps, attack=0.06, release=0.35)
@@ -140,7 +155,9 @@ class SpeechMotion:
         self.yaw_n, self.pitch_n, self.roll_n = SmoothNoise(rng), SmoothNoise(rng), SmoothNoise(rng)
 
     def step(self, feat: np.ndarray) -> Expression:
-        db_total, db_voiced, centroid, fric = feat
+        """``feat``: (4,) or, with lip closures, (5,) from :func:`frame_features`."""
+        db_total, db_voiced, centroid, fric = feat[:4]
+        closure = float(self.closure_env(feat[4] if len(feat) > 4 else 0.0))
         self.t += 1.0 / self.fps
         silent = db_total < SILENCE_DB
         if not silent and db_voiced > self.level - 12:   # track the speech level slowly
@@ -148,7 +165,7 @@ class SpeechMotion:
             self.level += rate * (db_voiced - self.level)
         raw = 0.0 if silent else (db_voiced - (self.level - DYNAMIC_RANGE_DB)) / DYNAMIC_RANGE_DB
         raw = float(np.clip(raw, 0.0, 1.15)) ** 1.3 * (1.0 - 0.6 * fric)
-        opening = float(self.open_env(raw))
+        opening = float(self.open_env(raw)) * (1.0 - closure)
         width = float(self.width_env(np.clip((centroid - 0.45) * 2.2, -1, 1) * min(1.0, raw * 1.5)))
         slow = float(self.slow_db(db_voiced if not silent else SILENCE_DB - 10))
         emph = float(self.emph_env(np.clip((db_voiced - slow - 4.0) / 8.0, 0, 1) if not silent else 0))

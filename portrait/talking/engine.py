@@ -98,7 +98,8 @@ def _speech_targets(job: Job) -> Driven:
         def chained():
             yield first
             yield from blocks
-        feats = frame_features(chained(), ANALYSIS_SR, job.fps, job.num_frames)
+        feats = frame_features(chained(), ANALYSIS_SR, job.fps, job.num_frames,
+                               closures=p.lip_closures)
     else:
         level = -20.0
         feats = (SILENT_FEATURES for _ in range(job.num_frames))

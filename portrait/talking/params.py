@@ -31,6 +31,8 @@ class TalkingParams:
     # timing and behaviour
     blink_rate: float = param(15.0, "blinks per minute with audio or no driver (0 = none)",
                               min=0.0, max=60.0)
+    lip_closures: bool = param(True, "close the lips on /m/, /b/, /p/ found in the audio "
+                                     "(nasal murmurs and stop closures)")
     smoothing: float = param(0.5, "temporal smoothing: 0 = raw driver .. 1 = smoothest",
                              min=0.0, max=1.0)
     face_index: int = param(0, "which face to animate in the source, 0 = the largest", min=0, max=15)

@@ -1,0 +1,125 @@
+"""Lip closures for /m/, /b/, /p/ from acoustics, on synthetic speech with known timings:
+vowels (a glottal pulse train through formant resonators), nasal murmurs (one low resonance,
+highs damped) and stop closures (near-silence, then a 10 ms noise burst)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.signal import lfilter
+
+from portrait.talking.audio_motion import SpeechMotion, frame_features, initial_level
+
+SR, FPS = 16000, 25.0
+VOWEL = ((700, 90), (1200, 110), (2500, 160))      # /a/: (formant Hz, bandwidth Hz)
+NASAL = ((250, 60),)                               # /m/ murmur
+
+
+def _glottal(n: int, rng: np.random.Generator) -> np.ndarray:
+    """(n,) pulse train near 120 Hz with a slow pitch drift, a little aspiration noise."""
+    t = np.arange(n) / SR
+    f0 = 120 + 8 * np.sin(2 * np.pi * 0.7 * t)
+    phase = np.cumsum(f0 / SR)
+    pulses = (np.diff(np.floor(phase), prepend=0) > 0).astype(float)
+    return lfilter([1.0], [1.0, -0.95], pulses) + 0.01 * rng.standard_normal(n)
+
+
+def _resonate(x: np.ndarray, formants) -> np.ndarray:
+    for f, bw in formants:
+        r = np.exp(-np.pi * bw / SR)
+        x = lfilter([1 - r], [1, -2 * r * np.cos(2 * np.pi * f / SR), r * r], x)
+    return x
+
+
+def _normed(x: np.ndarray, rms: float) -> np.ndarray:
+    return x * rms / (np.sqrt(np.mean(x ** 2)) + 1e-12)
+
+
+def _utterance(plan, rng) -> tuple[np.ndarray, list[tuple[str, float, float]]]:
+    """Audio and [(kind, start s, end s)] for a plan of (kind, seconds) segments; kinds:
+    sil, vowel, nasal, stop (closure of that length, then a 10 ms burst)."""
+    parts, spans, t = [], [], 0.0
+    for kind, dur in plan:
+        n = int(round(dur * SR))
+        if kind == "sil":
+            seg = 1e-4 * rng.standard_normal(n)
+        elif kind == "vowel":
+            seg = _normed(_resonate(_glottal(n, rng), VOWEL), 0.1)
+        elif kind == "nasal":           # about 8 dB under the vowel, 1-4 kHz far weaker
+            seg = _normed(_resonate(_resonate(_glottal(n, rng), NASAL), ((150, 300),)), 0.04)
+        else:
+            burst = _normed(rng.standard_normal(int(0.01 * SR)), 0.06)
+            seg = np.concatenate([1e-4 * rng.standard_normal(n), burst])
+        spans.append((kind, t, t + dur))
+        parts.append(seg)
+        t += len(seg) / SR
+    return np.concatenate(parts).astype(np.float32), spans
+
+
+def _jaw(x: np.ndarray, closures: bool) -> np.ndarray:
+    """(T,) the engine's per-frame jaw control for audio ``x``."""
+    n = int(len(x) / SR * FPS)
+    feats = np.array(list(frame_features([x], SR, FPS, n, closures=closures)))
+    motion = SpeechMotion(FPS, np.random.default_rng(0), 0.5, initial_level(feats))
+    return np.array([motion.step(f).jaw for f in feats])
+
+
+def _frames_in(spans, kind: str, margin: float = 0.0) -> np.ndarray:
+    """Frame indices whose time lies inside a span of ``kind`` (the lips close exactly while
+    a closure silences the sound, so closures take no lead)."""
+    t = np.arange(int(spans[-1][2] * FPS)) / FPS
+    inside = np.zeros(len(t), bool)
+    for k, a, b in spans:
+        if k == kind:
+            inside |= (t >= a + margin) & (t < b - margin)
+    return np.flatnonzero(inside)
+
+
+PLAN = [("sil", 0.3), ("vowel", 0.3), ("nasal", 0.1), ("vowel", 0.3), ("stop", 0.08),
+        ("vowel", 0.3), ("nasal", 0.08), ("vowel", 0.35), ("stop", 0.06), ("vowel", 0.3),
+        ("nasal", 0.12), ("vowel", 0.3), ("stop", 0.1), ("vowel", 0.35), ("nasal", 0.09),
+        ("vowel", 0.3), ("stop", 0.07), ("vowel", 0.3), ("nasal", 0.15), ("vowel", 0.3),
+        ("sil", 0.3)]
+CLOSED, OPEN = 0.08, 0.25
+
+
+@pytest.fixture(scope="module")
+def speech():
+    return _utterance(PLAN, np.random.default_rng(1))
+
+
+def test_lips_close_on_nasals_and_stop_closures_and_open_on_vowels(speech):
+    x, spans = speech
+    jaw = _jaw(x, closures=True)
+    for kind in ("nasal", "stop"):
+        idx = _frames_in(spans, kind, margin=0.01)     # frames mostly inside the segment
+        assert len(idx) >= 5
+        assert np.mean(jaw[idx] < CLOSED) >= 0.7, (kind, jaw[idx])
+    vowels = _frames_in(spans, "vowel", margin=0.1)
+    assert np.mean(jaw[vowels] > OPEN) >= 0.9, jaw[vowels]
+
+
+def test_without_lip_closures_the_mouth_stays_open_there(speech):
+    """Negative control: the same check fails with the closure logic off."""
+    x, spans = speech
+    jaw = _jaw(x, closures=False)
+    closed = [np.mean(jaw[_frames_in(spans, k, margin=0.01)] < CLOSED) for k in ("nasal", "stop")]
+    assert max(closed) < 0.7, closed
+
+
+def test_a_sustained_vowel_never_closes():
+    rng = np.random.default_rng(2)
+    x, spans = _utterance([("sil", 0.2), ("vowel", 3.0), ("sil", 0.2)], rng)
+    feats = np.array(list(frame_features([x], SR, FPS, int(len(x) / SR * FPS), closures=True)))
+    assert feats[:, 4].max() == 0.0
+    jaw = _jaw(x, closures=True)
+    assert jaw[_frames_in(spans, "vowel", margin=0.15)].min() > OPEN
+
+
+def test_closures_are_identical_however_the_audio_is_blocked(speech):
+    x, _ = speech
+    n = int(len(x) / SR * FPS)
+    whole = np.array(list(frame_features([x], SR, FPS, n, closures=True)))
+    blocks = [x[i:i + 2777] for i in range(0, len(x), 2777)]
+    parts = np.array(list(frame_features(iter(blocks), SR, FPS, n, closures=True)))
+    assert whole.shape == (n, 5) and whole[:, 4].max() == 1.0
+    assert np.allclose(whole, parts, atol=1e-4)
