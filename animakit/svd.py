@@ -30,7 +30,7 @@ import copy
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -152,6 +152,31 @@ class ComponentCache:
                 enable_low_memory(comps, forward_chunking=forward_chunking)
             self.components, self.key = comps, key
         return self.components
+
+
+class SVDComponentsUser:
+    """Engine side of :class:`ComponentCache`, shared by the SVD-based engines: components
+    injected with :meth:`use_components` or loaded (and cached) for a render's params, and a
+    diffusers-style ``callback_on_step_end``. :meth:`load_options` adds an engine's own
+    loading params."""
+
+    def __init__(self) -> None:
+        self._cache = ComponentCache()
+        self.callback_on_step_end: Callable[[int, float, dict], Any] | None = None
+
+    def use_components(self, comps: SVDComponents):
+        """Use already-built components (e.g. tiny random ones in tests) instead of loading."""
+        self._cache.use(comps)
+        return self
+
+    def load_options(self, p: Any) -> dict[str, Any]:
+        return {"cpu_offload": p.cpu_offload}
+
+    def components(self, p: Any) -> SVDComponents:
+        """Loaded components for params ``p`` (cached while weights / dtype / device match)."""
+        if p is None:                  # whatever is in use now (injected or already loaded)
+            return self._cache.components
+        return self._cache.get(p.weights, p.device, p.dtype, **self.load_options(p))
 
 
 def _looks_like_hub_id(text: str) -> bool:

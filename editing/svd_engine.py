@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from animakit.errors import InputError
 from animakit.pipeline import Engine, FrameStream
 from animakit.render import SHOW_PROGRESS
-from animakit.svd import ComponentCache, SVDComponents, decode_vae_latents, encode_vae_latents
+from animakit.svd import SVDComponents, SVDComponentsUser, decode_vae_latents, encode_vae_latents
 
 from .inputs import load_edit_image, open_source_video
 from .svd_invert import Regeneration, conditioning, invert, regenerate, schedule
@@ -83,27 +83,13 @@ def torch_generator(generator: Any) -> torch.Generator:
     return g.manual_seed(int(np.random.default_rng(generator).integers(2 ** 31)))
 
 
-class SVDInversionEngine(Engine):
+class SVDInversionEngine(SVDComponentsUser, Engine):
     name = "svd-inversion"
     help = ("neural (AnyV2V on Stable Video Diffusion): Euler inversion of the source clip, "
             "regeneration from the edited first frame with conv / spatial / temporal "
             "feature injection; needs SVD weights (--weights)")
     neural = True
 
-    def __init__(self):
-        self._cache = ComponentCache()
-        self.callback_on_step_end: Callable[[int, float, dict], Any] | None = None
-
-    def use_components(self, comps: SVDComponents) -> "SVDInversionEngine":
-        """Use already-built components (e.g. tiny random ones in tests) instead of loading."""
-        self._cache.use(comps)
-        return self
-
-    def components(self, p: Any) -> SVDComponents:
-        """Loaded components for params ``p`` (cached while weights / dtype / device match)."""
-        if p is None:                  # whatever is in use now (injected or already loaded)
-            return self._cache.components
-        return self._cache.get(p.weights, p.device, p.dtype, cpu_offload=p.cpu_offload)
 
     def stream(self, inputs: dict[str, Any], params: Any, generator: Any = None) -> FrameStream:
         for name in ("keyframes", "mask"):

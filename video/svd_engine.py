@@ -9,7 +9,7 @@ frame of the previous one and guided by its part of the brush motion.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import cv2
 import numpy as np
@@ -19,7 +19,7 @@ from animakit.brush import Brush, BrushMotion
 from animakit.errors import ParamError
 from animakit.pipeline import Engine, FrameStream
 from animakit.render import SHOW_PROGRESS
-from animakit.svd import ComponentCache, SVDComponents
+from animakit.svd import SVDComponents, SVDComponentsUser
 
 from .flow_engine import FlowRenderer, auto_falloff, load_image_and_brush, output_size, scaled_brush
 from .svd_sampler import SVDSettings, sample_svd_clip
@@ -76,30 +76,18 @@ def segments(num_frames: int, length: int) -> list[tuple[int, int]]:
     return out
 
 
-class SVDEngine(Engine):
+class SVDEngine(SVDComponentsUser, Engine):
     name = "svd"
     help = "Stable Video Diffusion (local weights), brush applied training-free"
     neural = True
-
-    def __init__(self):
-        self._cache = ComponentCache()
-        self.callback_on_step_end: Callable | None = None
 
     @property
     def attention_backend(self) -> str:
         return self._cache.attention_backend
 
-    def use_components(self, comps: SVDComponents) -> "SVDEngine":
-        """Use already-built components (e.g. tiny random ones in tests) instead of loading."""
-        self._cache.use(comps)
-        return self
-
-    def components(self, p: Any) -> SVDComponents:
-        """The loaded components for params ``p`` (cached while weights/dtype/device match)."""
-        if p is None:                  # whatever is in use now (injected or already loaded)
-            return self._cache.components
-        return self._cache.get(p.weights, p.device, p.dtype, cpu_offload=p.cpu_offload,
-                               attention=p.attention, forward_chunking=p.forward_chunking)
+    def load_options(self, p: Any) -> dict[str, Any]:
+        return {"cpu_offload": p.cpu_offload, "attention": p.attention,
+                "forward_chunking": p.forward_chunking}
 
     def stream(self, inputs: dict[str, Any], params: Any, generator: Any = None) -> FrameStream:
         if params.loop:
