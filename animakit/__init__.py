@@ -10,8 +10,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 __version__ = "0.1.0"
 
-ROOT = Path(__file__).resolve().parent.parent
-ASSETS = ROOT / "assets"
+
+def _assets_dir() -> Path:
+    """The shipped assets: ``animakit/assets`` in an installed wheel, ``assets/`` beside the
+    package in a source checkout (an editable install maps the same way)."""
+    here = Path(__file__).resolve().parent
+    return here / "assets" if (here / "assets").is_dir() else here.parent / "assets"
+
+
+ASSETS = _assets_dir()
 
 from .errors import (AnimakitError, ImageTooLargeError, InputError, MediaError,  # noqa: E402
                      NoFaceError, NoPersonError, ParamError, WeightsNotFoundError)

@@ -9,7 +9,7 @@
 
     [[job]]
     name = "pan"               # optional, defaults to the output's stem
-    pipeline = "animakit.kenburns"
+    pipeline = "video.kenburns"
     output = "out/pan.mp4"     # relative paths are relative to the job file
     seed = 0                   # optional
     inputs = { image = "portrait.png", audio = "speech.wav" }

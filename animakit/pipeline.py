@@ -5,7 +5,7 @@ A pipeline has a dotted ``name``, named ``inputs``, one ``Params`` dataclass (se
 
 Calling it follows diffusers habits::
 
-    pipe = load_pipeline("animakit.kenburns")
+    pipe = load_pipeline("video.kenburns")
     out = pipe(image="photo.jpg", zoom=1.3, generator=torch.Generator().manual_seed(0))
     out.frames  # list of (H, W, 3) uint8 RGB arrays
     out.fps, out.audio

@@ -26,12 +26,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from animakit import ASSETS  # noqa: E402
-from dit.classifier import ClipClassifier, real_accuracy  # noqa: E402
-from dit.data import LABELS, NUM_CLASSES, make_batch, to_uint8  # noqa: E402
-from dit.metrics import measure_clip  # noqa: E402
-from dit.models import VideoDiT  # noqa: E402
-from dit.pipeline import grid_frames, load_model  # noqa: E402
-from dit.sample import (DEFAULT_GUIDANCE, DEFAULT_NEGATIVE, DEFAULT_SHIFT,  # noqa: E402
+from animakit.dit.classifier import ClipClassifier, real_accuracy  # noqa: E402
+from animakit.dit.data import LABELS, NUM_CLASSES, make_batch, to_uint8  # noqa: E402
+from animakit.dit.metrics import measure_clip  # noqa: E402
+from animakit.dit.models import VideoDiT  # noqa: E402
+from animakit.dit.pipeline import grid_frames, load_model  # noqa: E402
+from animakit.dit.sample import (DEFAULT_GUIDANCE, DEFAULT_NEGATIVE, DEFAULT_SHIFT,  # noqa: E402
                         DEFAULT_STEPS, NEGATIVES, sample_clips)
 
 

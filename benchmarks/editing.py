@@ -37,12 +37,12 @@ _here = str(Path(__file__).resolve().parent)
 sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != _here]
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from animakit.flow import FlowEstimator, warp_error  # noqa: E402
-from editing.colour import fit_colour_transform
-from editing.flow_engine import auto_mask
-from editing.first_frame import FirstFrameEditParams
-from editing.propagate import PropagationSettings, Propagator, compose, initial_layer
-from editing.synthetic import make_clip, temporal_error
+from animakit.editing.flow import FlowEstimator, warp_error  # noqa: E402
+from animakit.editing.colour import fit_colour_transform
+from animakit.editing.flow_engine import auto_mask
+from animakit.editing.first_frame import FirstFrameEditParams
+from animakit.editing.propagate import PropagationSettings, Propagator, compose, initial_layer
+from animakit.editing.synthetic import make_clip, temporal_error
 
 DEV = Path("/work/shared/dev-data")
 
@@ -83,7 +83,7 @@ def stage_cpu_ms(source: np.ndarray, edited: np.ndarray, p: FirstFrameEditParams
     and the re-anchoring flow) and ``blend`` (the layer from anchor / previous frame, and
     compositing). CPU time is far less disturbed by other jobs on a shared machine than
     wall time."""
-    from animakit.flow import to_gray
+    from animakit.editing.flow import to_gray
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
     times = {"flows": 0.0, "anchor": 0.0, "blend": 0.0}
@@ -120,7 +120,7 @@ def svd_tiny_seconds() -> dict:
     decode) of an 8-frame 32x32 window with the tiny random-weight SVD parts on CPU."""
     import torch
     from animakit.svd import tiny_svd_components
-    from editing.svd_engine import SVDInversionEngine
+    from animakit.editing.svd_engine import SVDInversionEngine
     threads = torch.get_num_threads()
     torch.set_num_threads(1)            # tiny tensors: more threads only contend
     comps = tiny_svd_components(0)
@@ -193,9 +193,9 @@ def real_clip(path: Path, frames: int, params: FirstFrameEditParams) -> dict:
     ``stylization``), propagated; flow and occlusions estimated on the source (DIS medium,
     forward-backward test). For the restyle, the clip restyled frame by frame on its own
     is the baseline a user would otherwise get."""
-    from animakit.flow import FlowEstimator, fb_consistency
+    from animakit.editing.flow import FlowEstimator, fb_consistency
     from animakit.media import open_video
-    from editing.synthetic import grade
+    from animakit.editing.synthetic import grade
     source = np.stack([f for _, f in zip(range(frames), open_video(path))])
     est = FlowEstimator("medium")
     flows, valid = [], []

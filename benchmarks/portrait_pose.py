@@ -43,15 +43,15 @@ from types import SimpleNamespace
 import cv2
 import numpy as np
 
-from animakit.landmarks import PoseDetector
+from animakit.portrait.landmarks import PoseDetector
 from animakit.media import open_video
-from animakit.skeleton import MIRROR, N_POSE
-from portrait.pose.pipeline import PoseParams
-from portrait.pose.posefile import PoseSequence
-from portrait.pose.reference import load_reference, targets
-from portrait.pose.retarget import extend
-from portrait.pose.rig_engine import prepare, rig_renderer
-from portrait.pose import tracking
+from animakit.portrait.pose.skeleton import MIRROR, N_POSE
+from animakit.portrait.pose.pipeline import PoseParams
+from animakit.portrait.pose.posefile import PoseSequence
+from animakit.portrait.pose.reference import load_reference, targets
+from animakit.portrait.pose.retarget import extend
+from animakit.portrait.pose.rig_engine import prepare, rig_renderer
+from animakit.portrait.pose import tracking
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = Path("/work/shared/dev-data")
@@ -107,7 +107,7 @@ def ceiling_undeformed(ref, n: int = 12) -> float:
 def synthetic_ceilings(ref, tg, driving: Path, frames: list[np.ndarray]) -> dict:
     """Shipped clip only: the detector on ideal renders of the targets, on the driver, and on
     the output against the dancer's *true* joints retargeted the same way."""
-    from portrait.pose.synthetic import (background, draw_figure, driver_framing, figure_pose,
+    from animakit.portrait.pose.synthetic import (background, draw_figure, driver_framing, figure_pose,
                                          framing, motion)
     h, w = ref.image.shape[:2]
     bg = cv2.resize(background((360, 640)), (w, h), interpolation=cv2.INTER_AREA)
@@ -129,7 +129,7 @@ def silhouette_iou(image: Path, tg_points: np.ndarray, size: int) -> dict:
     every target, and its rendered silhouette compared (IoU) with the synthetic figure's own
     mask drawn at that pose; ``rest`` is the same IoU for the undeformed reference (the
     ceiling: the drawing's scale and anti-aliasing at the working size)."""
-    from portrait.pose.synthetic import draw_figure, framing
+    from animakit.portrait.pose.synthetic import draw_figure, framing
     folder = image.parent
     ref = load_reference({"image": str(image), "mask": str(folder / "figure_mask.png"),
                           "keypoints": str(folder / "figure_keypoints.json")}, size)

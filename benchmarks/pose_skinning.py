@@ -39,13 +39,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from portrait.pose.arap import FREE_RADIUS, deformation_gradients, triangle_gradients  # noqa: E402
-from portrait.pose.posefile import load_pose_file  # noqa: E402
-from portrait.pose.raster import draw_part  # noqa: E402
-from portrait.pose.reference import load_reference, targets  # noqa: E402
-from portrait.pose.retarget import extend  # noqa: E402
-from portrait.pose.rig_engine import RigRenderer, rig_renderer  # noqa: E402
-from portrait.pose.skinning import frame_transforms  # noqa: E402
+from animakit.portrait.pose.arap import FREE_RADIUS, deformation_gradients, triangle_gradients  # noqa: E402
+from animakit.portrait.pose.posefile import load_pose_file  # noqa: E402
+from animakit.portrait.pose.raster import draw_part  # noqa: E402
+from animakit.portrait.pose.reference import load_reference, targets  # noqa: E402
+from animakit.portrait.pose.retarget import extend  # noqa: E402
+from animakit.portrait.pose.rig_engine import RigRenderer, rig_renderer  # noqa: E402
+from animakit.portrait.pose.skinning import frame_transforms  # noqa: E402
 
 ASSETS = ROOT / "assets" / "pose"
 METHODS = ("linear", "rigid", "arap")
@@ -230,7 +230,7 @@ def pck_by_method(image: str, driving: str, duration: float | None) -> dict[str,
     0.1 x the target's neck-to-mid-hip distance of the retargeted target (as in
     ``benchmarks/portrait_pose.py``)."""
     from animakit import load_pipeline
-    from animakit.landmarks import PoseDetector
+    from animakit.portrait.landmarks import PoseDetector
     pipe = load_pipeline("portrait.pose")
     out = {}
     for m in METHODS:

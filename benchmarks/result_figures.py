@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import animakit  # noqa: E402
 from animakit.media import VideoReader, load_image, save_image  # noqa: E402
 from PIL import Image  # noqa: E402
-from animakit.skeleton import draw_skeleton  # noqa: E402
+from animakit.portrait.pose.skeleton import draw_skeleton  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "assets"

@@ -27,8 +27,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import animakit  # noqa: E402
-from animakit.brush import load_brush, pchip_path  # noqa: E402
-from video.measure import psnr, synthetic_scene, track_patch  # noqa: E402
+from animakit.video.brush import load_brush, pchip_path  # noqa: E402
+from animakit.video.measure import psnr, synthetic_scene, track_patch  # noqa: E402
 
 W, H = 1024, 576
 PATCH = (200, 200, 360, 360)
@@ -89,7 +89,7 @@ def svd_figures(device: str, frames: int, steps: int, height: int, width: int,
     import torch
     from animakit.svd import (enable_fast_attention, enable_low_memory, enable_model_cpu_offload,
                               random_svd_components, tiny_svd_configs)
-    from video.svd_sampler import SVDSettings, sample_svd_clip
+    from animakit.video.svd_sampler import SVDSettings, sample_svd_clip
     cuda = device.startswith("cuda")
     if config == "xt" and (not cuda or not torch.cuda.is_available()):
         return {"measured": False, "reason": "needs --device cuda on a machine with a GPU"}

@@ -16,7 +16,7 @@ from typing import Any, Iterator
 import cv2
 import numpy as np
 
-from animakit.flow import FlowEstimator
+from .flow import FlowEstimator
 from animakit.pipeline import Engine, FrameStream
 
 from .colour import ColourTransform, fit_colour_transform

@@ -31,7 +31,7 @@ from typing import Iterable, Iterator
 import cv2
 import numpy as np
 
-from animakit.flow import (FlowEstimator, fb_consistency, flow_to_map, identity_map,
+from .flow import (FlowEstimator, fb_consistency, flow_to_map, identity_map,
                            map_to_flow, remap, to_gray)
 
 from .colour import ColourTransform

@@ -115,12 +115,12 @@ def _true_backward_flow(m_bg, m_fg, prev_bg, prev_fg, alpha, size) -> np.ndarray
 
 
 def temporal_error(frames: np.ndarray, flows: np.ndarray) -> float:
-    """Mean warp error (:func:`animakit.flow.warp_error`) between consecutive ``frames``
+    """Mean warp error (:func:`.flow.warp_error`) between consecutive ``frames``
     (T, H, W, 3) with the true backward ``flows`` (T-1, H, W, 2) of :func:`make_clip`.
     Motion boundaries (pixels whose true flow differs from a neighbour's by > 0.5 px,
     dilated by 3 px: they hold the occlusions) and pixels whose flow leaves the frame are
     left out."""
-    from animakit.flow import warp_error
+    from .flow import warp_error
     errs = []
     for t in range(1, len(frames)):
         f = flows[t - 1]

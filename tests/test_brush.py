@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from animakit.brush import Brush, BrushMotion, load_brush, pchip_path, soft_weight
+from animakit.video.brush import Brush, BrushMotion, load_brush, pchip_path, soft_weight
 from animakit.errors import InputError, MediaError
 
 SIZE = (160, 120)
@@ -159,7 +159,7 @@ def test_backward_positions_checkpointed_equal_plain_integration():
 
 
 def test_save_brush_round_trip(tmp_path):
-    from animakit.brush import save_brush
+    from animakit.video.brush import save_brush
     drawn = np.zeros((120, 160), bool)
     drawn[30:60, 50:90] = True
     path = save_brush(tmp_path / "studio.json",

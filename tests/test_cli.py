@@ -24,7 +24,7 @@ def test_pipelines_json_lists_every_registered_pipeline():
     assert r.returncode == 0, r.stderr
     listed = json.loads(r.stdout)
     assert [d["name"] for d in listed] == pipeline_names()
-    kb = next(d for d in listed if d["name"] == "animakit.kenburns")
+    kb = next(d for d in listed if d["name"] == "video.kenburns")
     assert set(kb) >= {"name", "inputs", "engines", "params"}
     assert {p["name"] for p in kb["params"]} >= {"zoom_end", "fps", "duration"}
     assert all(p["help"] for p in kb["params"])
@@ -32,7 +32,7 @@ def test_pipelines_json_lists_every_registered_pipeline():
 
 def test_run_renders_with_audio(tmp_path, portrait, speech):
     out = tmp_path / "kb.mp4"
-    r = cli("run", "animakit.kenburns", "-i", f"image={portrait}", "-i", f"audio={speech}",
+    r = cli("run", "video.kenburns", "-i", f"image={portrait}", "-i", f"audio={speech}",
             "-p", "width=256", "-p", "fps=20", "-o", str(out), "-q")
     assert r.returncode == 0, r.stderr
     v = VideoReader(out)
@@ -51,7 +51,7 @@ def test_run_renders_with_audio(tmp_path, portrait, speech):
 ])
 def test_user_errors_one_line_exit_2_no_output(tmp_path, args, needle):
     out = tmp_path / "out.mp4"
-    r = cli("run", "animakit.kenburns", *args, "-o", str(out), "-q")
+    r = cli("run", "video.kenburns", *args, "-o", str(out), "-q")
     assert r.returncode == 2
     lines = [l for l in r.stderr.splitlines() if l.strip() and "Warning" not in l
              and not l.startswith("  warnings.warn")]
@@ -94,20 +94,20 @@ width = 128
 
 [[job]]
 name = "good-1"
-pipeline = "animakit.kenburns"
+pipeline = "video.kenburns"
 output = "out/a.mp4"
 inputs = {{ image = "{portrait}" }}
 params = {{ duration = 1.0 }}
 
 [[job]]
 name = "broken"
-pipeline = "animakit.kenburns"
+pipeline = "video.kenburns"
 output = "out/b.mp4"
 inputs = {{ image = "does-not-exist.jpg" }}
 
 [[job]]
 name = "good-2"
-pipeline = "animakit.kenburns"
+pipeline = "video.kenburns"
 output = "out/c.mp4"
 inputs = {{ image = "{portrait}" }}
 params = {{ duration = 0.5, zoom_end = 2.0 }}
@@ -126,7 +126,7 @@ def test_render_parallel_workers(tmp_path, portrait):
     jobs = tmp_path / "jobs.toml"
     body = "".join(f'''
 [[job]]
-pipeline = "animakit.kenburns"
+pipeline = "video.kenburns"
 output = "o{i}.mp4"
 inputs = {{ image = "{portrait}" }}
 params = {{ duration = 0.4, fps = 10, width = 64 }}
@@ -139,7 +139,7 @@ params = {{ duration = 0.4, fps = 10, width = 64 }}
 
 def test_bad_job_file(tmp_path):
     jobs = tmp_path / "jobs.toml"
-    jobs.write_text("[[job]]\npipeline = 'animakit.kenburns'\n")
+    jobs.write_text("[[job]]\npipeline = 'video.kenburns'\n")
     r = cli("render", str(jobs))
     assert r.returncode == 2 and "job 1: missing 'output'" in r.stderr
     jobs.write_text("this is = = not toml")

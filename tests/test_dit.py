@@ -10,11 +10,11 @@ import torch
 
 import animakit
 from animakit.errors import ParamError, WeightsNotFoundError
-from dit.data import NUM_CLASSES, make_batch, to_uint8
-from dit.metrics import measure_clip, track
-from dit.models import DIT_PRESETS, VideoDiT
-from dit.sample import flow_matching_target, sample_clips
-from dit.train import flow_loss
+from animakit.dit.data import NUM_CLASSES, make_batch, to_uint8
+from animakit.dit.metrics import measure_clip, track
+from animakit.dit.models import DIT_PRESETS, VideoDiT
+from animakit.dit.sample import flow_matching_target, sample_clips
+from animakit.dit.train import flow_loss
 
 torch.set_num_threads(1)
 SHIPPED = animakit.ASSETS / "dit"
@@ -94,7 +94,7 @@ def test_refiner_starts_as_identity_and_round_trips(tmp_path: Path):
     """A fresh refiner head adds nothing; init_weights copies a plain model into a refined one;
     after training-like changes the refined model saves and loads exactly."""
     import argparse
-    from dit.train import init_weights
+    from animakit.dit.train import init_weights
     plain = tiny_model()
     for p in plain.parameters():
         torch.nn.init.normal_(p, std=0.02)
@@ -120,7 +120,7 @@ def test_refiner_starts_as_identity_and_round_trips(tmp_path: Path):
 
 
 def test_sampler_options():
-    from dit.sample import opposite_labels
+    from animakit.dit.sample import opposite_labels
     assert opposite_labels(torch.arange(4), 12).tolist() == [1, 0, 3, 2]   # right<->left, down<->up
     model = tiny_model()
     for p in model.parameters():
@@ -231,8 +231,8 @@ def test_pipeline_errors(tmp_path: Path):
 def test_shipped_checkpoint_samples_pass_the_classifier():
     """Looser than the benchmark's 90 % target (97.9 % on 96 clips, docs/dit.md), as 12 clips
     are few: content right nearly always, the full label in at least 3 of 4 clips."""
-    from dit.classifier import ClipClassifier
-    from dit.pipeline import load_model
+    from animakit.dit.classifier import ClipClassifier
+    from animakit.dit.pipeline import load_model
     model = load_model(SHIPPED)
     judge = ClipClassifier.from_pretrained(SHIPPED / "classifier", local_files_only=True)
     labels = torch.arange(NUM_CLASSES)
@@ -257,7 +257,7 @@ SHIPPED_REFERENCE = {
 
 
 def test_shipped_checkpoint_output_unchanged_by_speed_work():
-    from dit.pipeline import load_model
+    from animakit.dit.pipeline import load_model
     model = load_model(SHIPPED).eval()
     x = torch.randn(2, 16, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
@@ -274,7 +274,7 @@ def test_xformers_branch_matches_sdpa(monkeypatch):
     """The xformers branch (CUDA only in use) on CPU through a stand-in with xformers'
     layout, (N, L, H, Dh) in and out: same output as the SDPA branch along both axes."""
     import types
-    from dit import models
+    from animakit.dit import models
 
     def memory_efficient_attention(q, k, v):
         out = torch.nn.functional.scaled_dot_product_attention(

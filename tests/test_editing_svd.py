@@ -9,11 +9,11 @@ import animakit
 from animakit.errors import InputError, WeightsNotFoundError
 from animakit.media import write_video
 from animakit.svd import encode_vae_latents, tiny_svd_components
-from editing.first_frame import FirstFrameEditParams
-from editing.svd_engine import model_size, to_tensor, windows
-from editing.svd_inject import FeatureInjector, active_kinds, injection_sites
-from editing.svd_invert import Regeneration, conditioning, invert, regenerate, schedule
-from editing.synthetic import make_clip
+from animakit.editing.first_frame import FirstFrameEditParams
+from animakit.editing.svd_engine import model_size, to_tensor, windows
+from animakit.editing.svd_inject import FeatureInjector, active_kinds, injection_sites
+from animakit.editing.svd_invert import Regeneration, conditioning, invert, regenerate, schedule
+from animakit.editing.synthetic import make_clip
 
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -187,7 +187,7 @@ def test_loads_a_checkpoint_folder_through_the_pipeline(comps, video, tmp_path):
 def test_reduced_precision_weights_run():
     """bfloat16 weights (CPU-supported stand-in for the GPU's float16): latents stay float32,
     the networks get their own dtype."""
-    from editing.svd_engine import SVDInversionEngine
+    from animakit.editing.svd_engine import SVDInversionEngine
     half = tiny_svd_components(seed=0).to(dtype=torch.bfloat16)
     clip = make_clip(4, 32, seed=1)
     out = SVDInversionEngine().use_components(half).edit_window(

@@ -1,9 +1,9 @@
-"""animakit.flow: DIS flow, warping, composition, forward-backward occlusion test."""
+"""animakit.editing.flow: DIS flow, warping, composition, forward-backward occlusion test."""
 import cv2
 import numpy as np
 import pytest
 
-from animakit.flow import (FlowEstimator, compose_flows, dense_flow, fb_consistency,
+from animakit.editing.flow import (FlowEstimator, compose_flows, dense_flow, fb_consistency,
                            flow_to_map, identity_map, map_to_flow, remap, resize_flow, warp)
 
 

@@ -9,7 +9,7 @@ import pytest
 
 import animakit
 from animakit.errors import InputError, MediaError
-from video.measure import psnr, synthetic_scene, track_patch
+from animakit.video.measure import psnr, synthetic_scene, track_patch
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 W, H = 256, 160
@@ -39,7 +39,7 @@ def test_brushed_region_follows_the_trajectory_within_1px(pipe, scene):
     out = pipe(image=scene, brush=brush(traj), num_frames=20, falloff=12)
     assert len(out.frames) == 20 and out.frames[0].shape == (H, W, 3)
     np.testing.assert_array_equal(out.frames[0], scene)
-    from animakit.brush import pchip_path
+    from animakit.video.brush import pchip_path
     truth = pchip_path(np.array(traj, float), 20) - traj[0]
     x0, y0, x1, y1 = PATCH
     found = track_patch(out.frames, (x0 + 6, y0 + 6, x1 - 6, y1 - 6))
@@ -93,7 +93,7 @@ def test_portrait_example_brush(pipe):
     out = pipe(image=ASSETS / "portrait.png", brush=ASSETS / "i2v" / "portrait_brush.json",
                num_frames=6)
     data = json.loads((ASSETS / "i2v" / "portrait_brush.json").read_text())
-    from animakit.brush import load_brush
+    from animakit.video.brush import load_brush
     b = load_brush(data, (512, 512))
     src = out.frames[0]
     assert all(psnr(f, src, b.static) == float("inf") for f in out.frames)
@@ -134,7 +134,7 @@ def test_render_to_mp4(pipe, scene, tmp_path):
 
 
 def test_example_brushes_are_valid():
-    from animakit.brush import load_brush
+    from animakit.video.brush import load_brush
     for name in ("portrait_brush.json", "portrait_loop_brush.json"):
         b = load_brush(ASSETS / "i2v" / name, (512, 512))
         assert len(b.strokes) == 2 and b.static.any()

@@ -1,9 +1,9 @@
-"""animakit.splat: bilinear forward splatting against a brute-force reference; hole filling."""
+"""animakit.video.splat: bilinear forward splatting against a brute-force reference; hole filling."""
 from __future__ import annotations
 
 import numpy as np
 
-from animakit.splat import SplatAccumulator, fill_holes
+from animakit.video.splat import SplatAccumulator, fill_holes
 
 
 def reference(dest, colors, imp, h, w):

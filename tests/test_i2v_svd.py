@@ -8,8 +8,8 @@ import torch
 import animakit
 from animakit.errors import WeightsNotFoundError
 from animakit.svd import tiny_svd_components
-from video.measure import synthetic_scene
-from video.svd_engine import latent_mask, segments
+from animakit.video.measure import synthetic_scene
+from animakit.video.svd_engine import latent_mask, segments
 
 S = 32                                   # frame size: 16 x 16 latent cells with the tiny VAE
 FAST = dict(width=S, height=S, steps=2, num_frames=3, decode_chunk_size=3)
@@ -79,7 +79,7 @@ def test_static_mask_is_honoured_in_latent_space(pipe, image):
     lat = seen["latents"][0]                                              # (F, 4, h, w)
     src = encode_vae_latents(comps, torch.from_numpy(image).permute(2, 0, 1)[None].float()
                              / 127.5 - 1)[0] * comps.vae.config.scaling_factor
-    from animakit.brush import load_brush
+    from animakit.video.brush import load_brush
     m = latent_mask(load_brush(BRUSH, (S, S)).static, comps.vae_scale_factor).bool()
     assert m.any() and not m.all()
     for f in range(lat.shape[0]):
@@ -88,7 +88,7 @@ def test_static_mask_is_honoured_in_latent_space(pipe, image):
 
 
 def test_static_paste_makes_static_pixels_exact(pipe, image):
-    from animakit.brush import load_brush
+    from animakit.video.brush import load_brush
     static = load_brush(BRUSH, (S, S)).static
     pasted = run(pipe, image, 0, brush=BRUSH)
     raw = run(pipe, image, 0, brush=BRUSH, static_paste=False)
@@ -137,7 +137,7 @@ def test_saved_tiny_checkpoint_loads_from_a_folder(image, tmp_path, tiny, plain)
 
 def test_sampler_matches_diffusers_svd_pipeline_without_a_brush(tiny):
     """Same components, seed and settings: our sampler gives diffusers' frames."""
-    from video.svd_sampler import SVDSettings, sample_svd_clip
+    from animakit.video.svd_sampler import SVDSettings, sample_svd_clip
     img = torch.rand(1, 3, S, S, generator=torch.Generator().manual_seed(5))
     pipe = tiny.as_pipeline()
     pipe.set_progress_bar_config(disable=True)

@@ -10,11 +10,11 @@ import pytest
 
 from animakit import load_pipeline
 from animakit.errors import InputError, MediaError, NoPersonError
-from animakit.skeleton import MIRROR, pck, render_pose_image
-from portrait.pose.filters import facing, fill_lost_frames, fix_flips, smooth_points
-from portrait.pose.posefile import PoseSequence, load_pose_file
-from portrait.pose.retarget import bone_lengths, extend, retarget
-from portrait.pose.synthetic import (SKIN, Angles, draw_figure, driver_framing, figure_pose,
+from animakit.portrait.pose.skeleton import MIRROR, pck, render_pose_image
+from animakit.portrait.pose.filters import facing, fill_lost_frames, fix_flips, smooth_points
+from animakit.portrait.pose.posefile import PoseSequence, load_pose_file
+from animakit.portrait.pose.retarget import bone_lengths, extend, retarget
+from animakit.portrait.pose.synthetic import (SKIN, Angles, draw_figure, driver_framing, figure_pose,
                                      framing, motion, motion_sequence, reference_figure)
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "pose"
@@ -210,8 +210,8 @@ def test_side_outputs_round_trip(pipe, figure, tmp_path):
 def _bent_rig(bend: float):
     from dataclasses import replace
 
-    from portrait.pose.rig import build_rig
-    from portrait.pose.synthetic import Angles
+    from animakit.portrait.pose.rig import build_rig
+    from animakit.portrait.pose.synthetic import Angles
     img, mask, pts, vis = reference_figure(SIZE)
     rig = build_rig(img, mask.astype(np.float32) / 255, pts, vis, True)
     hip, unit = framing(SIZE)
@@ -226,9 +226,9 @@ def test_rigid_skinning_keeps_bent_joints_their_width():
     towards the joint (candy-wrapper narrowing) and loses limb area; joint-angle blending keeps
     every blended vertex at its distance from the joint and more of the limbs' area (summed over
     the eight limbs: where a limb folds onto itself its own overlap also costs area)."""
-    from portrait.pose.raster import draw_part
-    from portrait.pose.rig_engine import RigRenderer
-    from portrait.pose.skinning import frame_transforms
+    from animakit.portrait.pose.raster import draw_part
+    from animakit.portrait.pose.rig_engine import RigRenderer
+    from animakit.portrait.pose.skinning import frame_transforms
     img, rig, ext = _bent_rig(140)
     moved, rest = frame_transforms(rig.ref_ext, ext), frame_transforms(rig.ref_ext, rig.ref_ext)
     lbs, rigid = RigRenderer(rig, img, rigid=False), RigRenderer(rig, img, rigid=True)
@@ -262,7 +262,7 @@ def test_rigid_skinning_keeps_bent_joints_their_width():
 def test_driver_tracking_is_downscaled_and_bounded(tmp_path):
     """The shipped clip tracked at the default size: points come back in the video's pixels,
     on the procedural dancer's known torso; ``max_seconds`` stops the decoding early."""
-    from portrait.pose.tracking import detect_pose_video
+    from animakit.portrait.pose.tracking import detect_pose_video
     seq = detect_pose_video(ASSETS / "dance_driver.mp4", max_seconds=0.25)
     assert len(seq) == 7 and seq.image_size == (360, 640) and seq.detected.all()
     hip, unit = driver_framing((360, 640))              # as synthetic.write_assets draws it
@@ -312,7 +312,7 @@ def test_bad_pose_files(pipe, figure, tmp_path):
 
 # ---- shipped assets through MediaPipe ---------------------------------------------------
 def test_mediapipe_finds_the_shipped_figure():
-    from animakit.landmarks import detect_pose
+    from animakit.portrait.landmarks import detect_pose
     from animakit.media import load_image
     img = load_image(ASSETS / "figure.png")
     known = json.loads((ASSETS / "figure_keypoints.json").read_text())
@@ -324,7 +324,7 @@ def test_mediapipe_finds_the_shipped_figure():
 
 def test_shipped_clip_end_to_end_pck(pipe):
     """Detect the shipped driving clip, render, re-detect the output: PCK@0.1 vs target."""
-    from animakit.landmarks import PoseDetector
+    from animakit.portrait.landmarks import PoseDetector
     out = pipe(image=str(ASSETS / "figure.png"), driving=str(ASSETS / "dance_driver.mp4"),
                duration=0.5, size=512)
     targets = out.extras["targets"]
@@ -348,7 +348,7 @@ def test_arms_over_the_body_are_flagged(pipe, tmp_path):
     """A reference whose forearms are folded over the belly gets a warning naming it (the
     arm's pixels cannot be separated from the torso's); the A-pose figure gets none."""
     from animakit.media import save_image
-    from portrait.pose.reference import arms_on_body
+    from animakit.portrait.pose.reference import arms_on_body
     folded = Angles(l_arm=12, l_fore=-75, r_arm=-12, r_fore=75)
     assert arms_on_body(*reference_figure(SIZE)[2:]) == []
     assert arms_on_body(*reference_figure(SIZE, Angles(l_arm=12, l_fore=-75))[2:]) == ["left"]

@@ -10,12 +10,12 @@ import pytest
 from animakit import load_pipeline
 from animakit.errors import InputError
 from animakit.params import param_specs
-from portrait.pose.arap import (FREE_RADIUS, ArapSolver, deformation_gradients, nearest_rotations,
+from animakit.portrait.pose.arap import (FREE_RADIUS, ArapSolver, deformation_gradients, nearest_rotations,
                                  triangle_gradients)
-from portrait.pose.reference import load_reference
-from portrait.pose.retarget import ROOT, extend
-from portrait.pose.rig_engine import RigRenderer, rig_renderer
-from portrait.pose.skinning import frame_transforms
+from animakit.portrait.pose.reference import load_reference
+from animakit.portrait.pose.retarget import ROOT, extend
+from animakit.portrait.pose.rig_engine import RigRenderer, rig_renderer
+from animakit.portrait.pose.skinning import frame_transforms
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "pose"
 FIGURE = {"image": str(ASSETS / "figure.png"), "keypoints": str(ASSETS / "figure_keypoints.json"),

@@ -8,9 +8,9 @@ import torch
 from animakit import load_pipeline
 from animakit.errors import WeightsNotFoundError
 from animakit.svd import tiny_svd_components
-from portrait.pose.mimicmotion import PoseNet, load_checkpoint, triangular_weights, window_indices
-from portrait.pose.posefile import PoseSequence
-from portrait.pose.synthetic import motion_sequence, reference_figure
+from animakit.portrait.pose.mimicmotion import PoseNet, load_checkpoint, triangular_weights, window_indices
+from animakit.portrait.pose.posefile import PoseSequence
+from animakit.portrait.pose.synthetic import motion_sequence, reference_figure
 
 SIZE = (32, 48)
 

@@ -8,12 +8,12 @@ import pytest
 
 from animakit import registry
 from animakit.errors import PipelineNotFoundError
-from animakit.kenburns import KenBurnsPipeline
+from animakit.video.kenburns import KenBurnsPipeline
 
 
 def test_builtin_pipeline_found_through_entry_points():
-    assert "animakit.kenburns" in registry._entry_points()
-    assert registry.pipeline_classes()["animakit.kenburns"] is KenBurnsPipeline
+    assert "video.kenburns" in registry._entry_points()
+    assert registry.pipeline_classes()["video.kenburns"] is KenBurnsPipeline
 
 
 def test_third_party_plugin_registers_the_same_way(tmp_path, monkeypatch):
@@ -62,7 +62,7 @@ def test_third_party_plugin_registers_the_same_way(tmp_path, monkeypatch):
 
 
 def test_unknown_pipeline_lists_known_ones():
-    with pytest.raises(PipelineNotFoundError, match="animakit.kenburns"):
+    with pytest.raises(PipelineNotFoundError, match="video.kenburns"):
         registry.load_pipeline("no.such")
 
 

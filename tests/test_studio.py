@@ -89,12 +89,12 @@ def test_bad_upload_shows_the_error_and_the_app_keeps_serving(client, tmp_path):
     from gradio_client.exceptions import AppError
     bogus = tmp_path / "notes.png"
     bogus.write_text("this is a text file, not an image")
-    cls = pipeline_classes()["animakit.kenburns"]
+    cls = pipeline_classes()["video.kenburns"]
     defaults = [("" if p["default"] is None else p["default"]) for p in cls.describe()["params"]]
     args = [handle_file(str(bogus)), None, "affine", 0] + defaults
     with pytest.raises(AppError, match="not a readable image"):
-        client.predict(*args, api_name="/run_animakit_kenburns")
-    video, info = client.predict(1, api_name="/example_animakit_kenburns")
+        client.predict(*args, api_name="/run_video_kenburns")
+    video, info = client.predict(1, api_name="/example_video_kenburns")
     assert VideoReader(Path(video["video"] if isinstance(video, dict) else video)).num_frames > 2
 
 
@@ -125,7 +125,7 @@ def test_browser_renders_an_example_plays_it_and_screenshots_tabs(studio):
                     "or `apt-get install chromium`")
     from playwright.sync_api import sync_playwright
     classes = pipeline_classes()
-    first = next(n for n in ("portrait.talking", "animakit.kenburns")
+    first = next(n for n in ("portrait.talking", "video.kenburns")
                  if n in classes and classes[n].examples)
     DOCS.mkdir(exist_ok=True)
     with sync_playwright() as pw:

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from animakit.brush import load_brush
+from animakit.video.brush import load_brush
 from animakit.errors import InputError
 from animakit.studio import brush_ui
 from animakit.studio.custom import EDITS, simple_edit

@@ -15,7 +15,7 @@ from animakit.errors import InputError, MediaError, NoFaceError, ParamError
 from animakit.media import load_audio, load_image, read_video, write_video
 from animakit.media.ffmpeg import ffmpeg_exe
 from animakit.render import render_to_file
-from portrait.talking import measures as M
+from animakit.portrait.talking import measures as M
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE = ROOT / "assets/portrait.png"
@@ -188,7 +188,7 @@ def _has_audio_stream(path: Path) -> bool:
 
 
 def test_long_audio_path_streams_and_renders_the_same(pipe, monkeypatch):
-    from portrait.talking import sources
+    from animakit.portrait.talking import sources
     kept = pipe(image=IMAGE, audio=SPEECH, duration=0.6)
     monkeypatch.setattr(sources, "FULL_AUDIO_SECONDS", 1.0)     # force the streaming path
     streamed = pipe(image=IMAGE, audio=SPEECH, duration=0.6)

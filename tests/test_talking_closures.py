@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.signal import lfilter
 
-from portrait.talking.audio_motion import SpeechMotion, frame_features, initial_level
+from animakit.portrait.talking.audio_motion import SpeechMotion, frame_features, initial_level
 
 SR, FPS = 16000, 25.0
 VOWEL = ((700, 90), (1200, 110), (2500, 160))      # /a/: (formant Hz, bandwidth Hz)

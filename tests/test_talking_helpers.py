@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from animakit.meshwarp import MeshWarp
-from animakit.motion import AttackRelease, HoldAndEase, OneEuroFilter
-from portrait.talking.audio_motion import SpeechMotion, frame_features
-from portrait.talking.drive import RelativeMotion, similarity
-from portrait.talking.rig import Expression, FaceRig, rotation_matrix
+from animakit.portrait.talking.meshwarp import MeshWarp
+from animakit.portrait.talking.motion import AttackRelease, HoldAndEase, OneEuroFilter
+from animakit.portrait.talking.audio_motion import SpeechMotion, frame_features
+from animakit.portrait.talking.drive import RelativeMotion, similarity
+from animakit.portrait.talking.rig import Expression, FaceRig, rotation_matrix
 
 
 def _texture(h=120, w=160, seed=0) -> np.ndarray:

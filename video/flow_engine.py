@@ -14,11 +14,11 @@ from typing import Any, Iterator
 import cv2
 import numpy as np
 
-from animakit.brush import Brush, BrushMotion, grid_points, load_brush
+from .brush import Brush, BrushMotion, grid_points, load_brush
 from animakit.errors import InputError, ParamError
 from animakit.media import load_image
 from animakit.pipeline import Engine, FrameStream
-from animakit.splat import SplatAccumulator, fill_holes
+from .splat import SplatAccumulator, fill_holes
 
 from .preview import brush_preview_writer
 
@@ -58,7 +58,7 @@ def output_size(w0: int, h0: int, width: int, height: int, max_side: int) -> tup
 
 def scaled_brush(brush: Brush, strength: float) -> Brush:
     """The brush with every stroke's strength multiplied by ``strength``."""
-    from animakit.brush import Stroke
+    from .brush import Stroke
     return Brush(brush.size, [Stroke(s.index, s.mask, s.trajectory, s.strength * strength)
                               for s in brush.strokes], brush.static)
 

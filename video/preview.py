@@ -6,7 +6,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from animakit.brush import Brush
+from .brush import Brush
 from animakit.media import atomic_output, save_image
 
 COLORS = [(255, 80, 40), (40, 200, 90), (250, 200, 30), (200, 60, 220), (30, 190, 230)]

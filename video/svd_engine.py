@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import torch
 
-from animakit.brush import Brush, BrushMotion
+from .brush import Brush, BrushMotion
 from animakit.errors import ParamError
 from animakit.pipeline import Engine, FrameStream
 from animakit.render import SHOW_PROGRESS

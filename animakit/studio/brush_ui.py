@@ -10,7 +10,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..brush import load_brush
+from animakit.video.brush import load_brush
 from ..errors import AnimakitError, InputError
 from ..media import load_image
 from .runner import output_dir

@@ -106,7 +106,7 @@ def fix_flips(points: np.ndarray, visibility: np.ndarray,
     """Frames whose left/right labels are swapped relative to the reference (a detector
     flip, or the driver turning its back, which a 2D rig cannot show) get their left and
     right keypoints exchanged. Returns (points, visibility, frames fixed)."""
-    from animakit.skeleton import MIRROR
+    from .skeleton import MIRROR
     flip = facing(points) != reference_facing
     points, visibility = points.copy(), visibility.copy()
     points[flip] = points[flip][:, list(MIRROR)]

@@ -11,7 +11,7 @@ import torch
 
 from animakit.errors import WeightsNotFoundError
 from animakit.pipeline import Engine, FrameStream
-from animakit.skeleton import render_pose_image
+from .skeleton import render_pose_image
 from animakit.svd import SVDComponents, load_svd_components, resolve_device_dtype
 
 from .reference import load_driver, load_reference, targets

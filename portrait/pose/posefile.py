@@ -20,7 +20,7 @@ import numpy as np
 from animakit.errors import MediaError
 from animakit.media import atomic_output
 from animakit.media.ffmpeg import check_readable
-from animakit.skeleton import N_POSE
+from .skeleton import N_POSE
 
 POSE_SUFFIXES = (".npz",)
 KEYPOINT_SUFFIXES = (".json", ".npz")

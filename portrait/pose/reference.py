@@ -12,7 +12,7 @@ import numpy as np
 
 from animakit.errors import InputError, MediaError, NoPersonError
 from animakit.media import load_image
-from animakit.skeleton import LEGS
+from .skeleton import LEGS
 
 from .filters import facing, fill_lost_frames, fill_lost_joints, fix_flips, resample, smooth_points
 from .posefile import PoseSequence, load_keypoints, load_pose_file
@@ -56,7 +56,7 @@ def _load_mask(source: Any, size: tuple[int, int]) -> np.ndarray:
 def load_reference(inputs: dict[str, Any], long_side: int) -> Reference:
     """The reference person. Raises :class:`NoPersonError` naming the image when no body is
     found and no keypoints were given."""
-    from animakit.landmarks import PersonSegmenter, PoseDetector
+    from ..landmarks import PersonSegmenter, PoseDetector
 
     name = _label(inputs["image"], "image")
     original = load_image(inputs["image"], name=name)

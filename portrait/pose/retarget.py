@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from animakit.skeleton import FEET, LEGS
+from .skeleton import FEET, LEGS
 
 ROOT, NECK = 33, 34
 PARENT = np.full(35, -1, np.int64)

@@ -11,7 +11,7 @@ import numpy as np
 
 from animakit.media import VideoWriter, load_image
 from animakit.pipeline import Engine, FrameStream
-from animakit.skeleton import draw_skeleton
+from .skeleton import draw_skeleton
 
 from .arap import FREE_RADIUS, ArapSolver
 from .posefile import PoseSequence

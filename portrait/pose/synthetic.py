@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from animakit.skeleton import N_POSE
+from .skeleton import N_POSE
 
 
 @dataclass

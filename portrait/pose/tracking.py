@@ -20,7 +20,7 @@ import numpy as np
 
 from animakit.errors import MediaError, NoPersonError
 from animakit.media import open_video
-from animakit.skeleton import N_POSE
+from .skeleton import N_POSE
 
 from .posefile import PoseSequence
 
@@ -71,7 +71,7 @@ def detect_pose_video(path: str | Path, name: str = "driving", max_side: int = D
     person."""
     from tqdm.auto import tqdm
 
-    from animakit.landmarks import PoseDetector
+    from ..landmarks import PoseDetector
     from animakit.render import SHOW_PROGRESS
 
     reader = open_video(path, name)

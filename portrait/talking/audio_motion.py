@@ -16,7 +16,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from animakit.motion import AttackRelease
+from .motion import AttackRelease
 
 from .closures import CONTEXT_S, frame_closures
 from .rig import Expression

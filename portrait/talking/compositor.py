@@ -4,7 +4,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from animakit.meshwarp import MeshWarp
+from .meshwarp import MeshWarp
 
 from .eyes import eye_openings, irises_inside_lids
 from .lids import EyePainter

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from animakit.motion import HoldAndEase, OneEuroFilter
+from .motion import HoldAndEase, OneEuroFilter
 
 from .rig import LINEAR_CONTROLS, STABLE, Expression, FaceRig, face_width, rotation_matrix
 

@@ -10,7 +10,7 @@ from typing import Iterable, Sequence
 import cv2
 import numpy as np
 
-from animakit.landmarks import FaceMesher
+from ..landmarks import FaceMesher
 
 from .rig import face_width
 

@@ -12,7 +12,7 @@ from typing import IO, Any, Iterator
 import numpy as np
 
 from animakit.errors import MediaError, NoFaceError, ParamError
-from animakit.landmarks import N_FACE, FaceMesher, detect_faces
+from ..landmarks import N_FACE, FaceMesher, detect_faces
 from animakit.media import AudioClip, atomic_output, check_readable, ffmpeg_exe, load_audio, stream_audio
 from animakit.media.video import VideoReader
 

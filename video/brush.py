@@ -27,7 +27,7 @@ from typing import Any, Iterator
 import cv2
 import numpy as np
 
-from .errors import InputError, MediaError
+from animakit.errors import InputError, MediaError
 
 MAX_STRENGTH = 4.0
 
@@ -208,7 +208,7 @@ def _polygon_mask(poly: Any, size: tuple[int, int], label: str) -> np.ndarray:
 
 
 def _png_mask(path: Path, size: tuple[int, int], label: str) -> np.ndarray:
-    from .media import load_image
+    from animakit.media import load_image
     try:
         img = load_image(path, name=f"{label} mask", max_side=None, alpha=True)
     except MediaError as e:
@@ -238,7 +238,7 @@ def save_brush(path: str | Path, strokes: list[dict], static: list[Any] | None =
     ([[x, y], ...]) and optional ``strength``; ``static``: arrays or polygons. Array masks are
     saved as PNGs next to the JSON (``<stem>.stroke<i>.png``, ``<stem>.static<k>.png``) and
     referenced by name. Every file is written atomically. Returns the JSON path."""
-    from .media import atomic_output, save_image
+    from animakit.media import atomic_output, save_image
     path = Path(path)
 
     def ref(mask: Any, tag: str) -> Any:

@@ -1,4 +1,4 @@
-"""``animakit.kenburns``: a pan-and-zoom over a still image, with an optional soundtrack.
+"""``video.kenburns``: a pan-and-zoom over a still image, with an optional soundtrack.
 
 The built-in pipeline: a real render that exercises the whole host (params, engines,
 streaming, audio mux) and a reference for plugin authors.
@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .media import load_audio, load_image
-from .params import param
-from .pipeline import Engine, FrameStream, InputSpec, Pipeline
+from animakit.media import load_audio, load_image
+from animakit.params import param
+from animakit.pipeline import Engine, FrameStream, InputSpec, Pipeline
 
 ANCHORS = ("center", "top", "bottom", "left", "right", "top-left", "top-right",
            "bottom-left", "bottom-right")
@@ -92,7 +92,7 @@ class KenBurnsEngine(Engine):
 
 
 class KenBurnsPipeline(Pipeline):
-    name = "animakit.kenburns"
+    name = "video.kenburns"
     help = "Pan and zoom over a still image, with an optional soundtrack."
     inputs = (InputSpec("image", "image", "the photo to animate"),
               InputSpec("audio", "audio", "soundtrack; sets the duration unless given",
