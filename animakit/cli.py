@@ -48,15 +48,23 @@ def cmd_pipelines(args: argparse.Namespace) -> int:
             f"{e['name']}{' (default)' if e['default'] else ''}{' [neural]' if e['neural'] else ''}"
             for e in d["engines"]))
         print("  params:")
-        for p in d["params"]:
-            rng = ""
-            if p["choices"]:
-                rng = " {" + "|".join(map(str, p["choices"])) + "}"
-            elif p["min"] is not None or p["max"] is not None:
-                rng = f" [{p['min']}..{p['max']}]"
-            print(f"    {p['name']} = {p['default']!r}  ({p['type']}{rng})  {p['help']}")
+        _print_params(d["params"], "    ")
+        for e in d["engines"]:
+            if e["params"]:
+                print(f"  {e['name']} engine params:")
+                _print_params(e["params"], "    ")
         print()
     return 0
+
+
+def _print_params(params: list[dict], indent: str) -> None:
+    for p in params:
+        rng = ""
+        if p["choices"]:
+            rng = " {" + "|".join(map(str, p["choices"])) + "}"
+        elif p["min"] is not None or p["max"] is not None:
+            rng = f" [{p['min']}..{p['max']}]"
+        print(f"{indent}{p['name']} = {p['default']!r}  ({p['type']}{rng})  {p['help']}")
 
 
 # -- run ---------------------------------------------------------------------------------

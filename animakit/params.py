@@ -148,6 +148,3 @@ def build_params(cls: type, values: dict[str, Any] | None = None, base: Any = No
             out[name] = spec.default
     return cls(**out)
 
-
-def params_to_dict(params: Any) -> dict[str, Any]:
-    return dataclasses.asdict(params)

@@ -1,7 +1,10 @@
 """The pipeline protocol.
 
 A pipeline has a dotted ``name``, named ``inputs``, one ``Params`` dataclass (see
-:mod:`animakit.params`) and a dict of ``engines``, one of them ``default_engine``.
+:mod:`animakit.params`) for what every engine reads, and a dict of ``engines``, one of them
+``default_engine``. An engine may declare its own ``Params`` dataclass for the rest (steps,
+weights, device, ...): a render validates the pipeline's fields plus the chosen engine's, and
+the engine receives one object holding both (:func:`engine_params_class`).
 
 Calling it follows diffusers habits::
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterable, Iterator
@@ -93,10 +97,12 @@ class FrameStream:
 
 class Engine(abc.ABC):
     """One way of producing a pipeline's frames. Subclasses set ``name``/``help`` and
-    implement :meth:`stream`. Neural engines set ``neural = True``."""
+    implement :meth:`stream`. Neural engines set ``neural = True``; ``Params`` is the
+    engine's own params dataclass (None: it reads only the pipeline's)."""
     name: ClassVar[str] = ""
     help: ClassVar[str] = ""
     neural: ClassVar[bool] = False
+    Params: ClassVar[type | None] = None
 
     @abc.abstractmethod
     def stream(self, inputs: dict[str, Any], params: Any, generator: Any = None) -> FrameStream:
@@ -121,12 +127,32 @@ class Pipeline:
     # -- description -------------------------------------------------------------------
     @classmethod
     def describe(cls) -> dict:
+        """Everything the CLI, job files and the studio show: inputs, the params every
+        engine reads, and each engine with its own params."""
         return {"name": cls.name, "help": cls.help,
                 "inputs": [i.to_json() for i in cls.inputs],
                 "engines": [{"name": n, "help": e.help, "neural": e.neural,
-                             "default": n == cls.default_engine} for n, e in cls.engines.items()],
+                             "default": n == cls.default_engine,
+                             "params": [s.to_json() for s in cls.engine_param_specs(n)]}
+                            for n, e in cls.engines.items()],
                 "params": [s.to_json() for s in param_specs(cls.Params)],
                 "examples": [dict(e) for e in cls.examples]}
+
+    @classmethod
+    def engine_param_specs(cls, engine: str) -> list:
+        """The specs of engine ``engine``'s own params (empty when it has none)."""
+        own = cls.engines[engine].Params
+        return param_specs(own) if own is not None else []
+
+    @classmethod
+    def params_class(cls, engine: str | None = None) -> type:
+        """The dataclass a render with ``engine`` validates: the pipeline's params plus the
+        engine's own."""
+        name = engine or cls.default_engine
+        if name not in cls.engines:
+            raise ParamError("engine", f"{cls.name} has no engine {name!r}; "
+                             f"choose one of {', '.join(cls.engines)}")
+        return engine_params_class(cls.Params, cls.engines[name].Params)
 
     # -- calling -------------------------------------------------------------------------
     def engine(self, name: str | None = None) -> Engine:
@@ -138,10 +164,13 @@ class Pipeline:
             self._engines[name] = self.engines[name]()
         return self._engines[name]
 
-    def split_kwargs(self, kwargs: dict[str, Any], params: Any = None) -> tuple[dict, Any]:
-        """Separate input keywords from param overrides; validate both."""
+    def split_kwargs(self, kwargs: dict[str, Any], params: Any = None,
+                     engine: str | None = None) -> tuple[dict, Any]:
+        """Separate input keywords from param overrides; validate both against the
+        pipeline's params plus ``engine``'s own."""
+        cls = self.params_class(engine)
         input_names = {i.name for i in self.inputs}
-        param_names = {s.name for s in param_specs(self.Params)}
+        param_names = {s.name for s in param_specs(cls)}
         inputs, overrides = {}, {}
         for key, value in kwargs.items():
             if key in input_names:
@@ -150,17 +179,25 @@ class Pipeline:
             elif key in param_names:
                 overrides[key] = value
             else:
-                raise ParamError(key, f"{self.name} has no input or parameter named {key!r}; "
-                                      f"inputs: {', '.join(sorted(input_names)) or 'none'}; "
-                                      f"params: {', '.join(sorted(param_names))}")
-        if params is not None and not isinstance(params, self.Params):
-            if isinstance(params, dict):
-                overrides = {**params, **overrides}
-                params = None
-            else:
-                raise ParamError("params", f"expected {self.Params.__name__}")
+                raise self._unknown_param(key, engine, input_names, param_names)
+        if isinstance(params, dict):
+            overrides = {**params, **overrides}
+            params = None
+        elif params is not None and not isinstance(params, self.Params):
+            raise ParamError("params", f"expected {self.Params.__name__}")
         self.check_inputs(inputs)
-        return inputs, build_params(self.Params, overrides, base=params)
+        return inputs, build_params(cls, overrides, base=params)
+
+    def _unknown_param(self, key: str, engine: str | None, input_names: set[str],
+                       param_names: set[str]) -> ParamError:
+        owners = [n for n in self.engines if key in {s.name for s in self.engine_param_specs(n)}]
+        if owners:
+            return ParamError(f"param {key}", f"a setting of the {' / '.join(owners)} engine, "
+                              f"not of {engine or self.default_engine}; choose it with "
+                              f"engine={owners[0]} (CLI: -e {owners[0]})")
+        return ParamError(key, f"{self.name} has no input or parameter named {key!r}; "
+                               f"inputs: {', '.join(sorted(input_names)) or 'none'}; "
+                               f"params: {', '.join(sorted(param_names))}")
 
     def check_inputs(self, inputs: dict[str, Any]) -> None:
         """Required inputs present. Pipelines with 'one of' rules override and call super."""
@@ -171,7 +208,7 @@ class Pipeline:
 
     def stream(self, *, params: Any = None, engine: str | None = None, generator: Any = None,
                **kwargs: Any) -> FrameStream:
-        inputs, p = self.split_kwargs(kwargs, params)
+        inputs, p = self.split_kwargs(kwargs, params, engine)
         return self.engine(engine).stream(inputs, p, generator)
 
     def __call__(self, *, params: Any = None, engine: str | None = None, generator: Any = None,
@@ -179,8 +216,20 @@ class Pipeline:
         return self.stream(params=params, engine=engine, generator=generator, **kwargs).collect()
 
 
-def replace_params(params: Any, **changes: Any) -> Any:
-    return dataclasses.replace(params, **changes)
+@functools.lru_cache(maxsize=None)
+def engine_params_class(pipeline_params: type, engine_params: type | None) -> type:
+    """One dataclass with the pipeline's fields, then the engine's: what the engine receives.
+    Its instances are also instances of both classes. Raises TypeError on a name clash."""
+    if engine_params is None:
+        return pipeline_params
+    clash = {f.name for f in dataclasses.fields(pipeline_params)} & {
+        f.name for f in dataclasses.fields(engine_params)}
+    if clash:
+        raise TypeError(f"{engine_params.__name__} repeats {pipeline_params.__name__}'s "
+                        f"field(s) {', '.join(sorted(clash))}")
+    merged = type(engine_params.__name__, (engine_params, pipeline_params),
+                  {"__module__": engine_params.__module__, "__doc__": engine_params.__doc__})
+    return dataclass(merged)
 
 
 def numpy_rng(generator: Any = None, default_seed: int = 0) -> np.random.Generator:

@@ -12,6 +12,7 @@ import functools
 import warnings
 from importlib.metadata import EntryPoint, entry_points
 
+from .cache import PIPELINES
 from .errors import AnimakitError, PipelineNotFoundError
 from .pipeline import Pipeline
 
@@ -60,18 +61,29 @@ def pipeline_names() -> list[str]:
     return sorted(pipeline_classes())
 
 
-def load_pipeline(name: str) -> Pipeline:
-    """An instance of pipeline ``name``; only that plugin is imported."""
+def load_pipeline(name: str, *, fresh: bool = False) -> Pipeline:
+    """Pipeline ``name``, the process's one instance of it (its engines and their weights are
+    built once; :func:`animakit.cache.clear` forgets them). ``fresh=True`` builds a private
+    instance. Only that plugin is imported."""
+    if fresh:
+        return pipeline_class(name)()
+    return PIPELINES.get(name, lambda: pipeline_class(name)())
+
+
+def pipeline_class(name: str) -> type[Pipeline]:
+    """The class registered as ``name``. Raises :class:`PipelineNotFoundError`."""
     if name in _extra:
-        return _extra[name]()
+        return _extra[name]
     if name not in _entry_points():
         raise PipelineNotFoundError(name, list(pipeline_classes()))
     cls = _load(name)
     if isinstance(cls, Exception):
         raise AnimakitError(f"pipeline {name!r} is installed but failed to load: {cls}")
-    return cls()
+    return cls
 
 
 def refresh() -> None:
+    """Re-read the entry points (a plugin installed or removed at run time)."""
+    PIPELINES.clear()
     _entry_points.cache_clear()
     _load.cache_clear()

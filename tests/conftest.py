@@ -62,3 +62,13 @@ def portrait() -> Path:
 @pytest.fixture
 def speech() -> Path:
     return ASSETS / "speech.wav"
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Each test starts without cached pipelines or weights: a test that injects tiny
+    components into a pipeline's engine must not hand them to the next test."""
+    from animakit import cache
+    cache.clear()
+    yield
+    cache.clear()

@@ -46,3 +46,61 @@ def test_bad_values_name_the_param(values, match):
 def test_overrides_apply_on_a_base_instance():
     base = build_params(P, {"count": 7})
     assert build_params(P, {"strength": 0.5}, base=base).count == 7
+
+
+# -- engine params ---------------------------------------------------------------------------
+from animakit.errors import InputError  # noqa: E402
+from animakit.pipeline import Engine, FrameStream, Pipeline, engine_params_class  # noqa: E402
+
+
+@dataclass
+class SlowParams:
+    steps: int = param(20, "denoising steps", min=1, max=100)
+
+
+class Fast(Engine):
+    name = "fast"
+
+    def stream(self, inputs, params, generator=None):
+        return FrameStream(iter(()), 10, (8, 8), 0, extras={"params": params})
+
+
+class Slow(Fast):
+    name = "slow"
+    Params = SlowParams
+
+
+class TwoEngines(Pipeline):
+    name = "test.two"
+    Params = P
+    engines = {"fast": Fast, "slow": Slow}
+    default_engine = "fast"
+
+
+def test_an_engine_receives_the_pipeline_params_and_its_own():
+    p = TwoEngines().stream(engine="slow", steps="7", count=2).extras["params"]
+    assert (p.steps, p.count) == (7, 2) and isinstance(p, P) and isinstance(p, SlowParams)
+    assert [s.name for s in param_specs(type(p))] == [*(s.name for s in param_specs(P)), "steps"]
+    assert TwoEngines().stream(engine="fast").extras["params"].__class__ is P
+
+
+def test_a_setting_of_another_engine_names_that_engine():
+    with pytest.raises(ParamError, match="a setting of the slow engine.*engine=slow"):
+        TwoEngines().stream(steps=3)
+    with pytest.raises(ParamError, match="no input or parameter named 'nope'"):
+        TwoEngines().stream(engine="slow", nope=3)
+    assert issubclass(ParamError, InputError)
+
+
+def test_engine_params_in_the_description():
+    d = TwoEngines.describe()
+    assert [e["params"] for e in d["engines"]][0] == []
+    assert [s["name"] for s in d["engines"][1]["params"]] == ["steps"]
+
+
+def test_engine_params_may_not_repeat_a_pipeline_field():
+    @dataclass
+    class Clash:
+        count: int = param(1, "again")
+    with pytest.raises(TypeError, match="count"):
+        engine_params_class(P, Clash)
