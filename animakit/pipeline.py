@@ -230,15 +230,3 @@ def engine_params_class(pipeline_params: type, engine_params: type | None) -> ty
     merged = type(engine_params.__name__, (engine_params, pipeline_params),
                   {"__module__": engine_params.__module__, "__doc__": engine_params.__doc__})
     return dataclass(merged)
-
-
-def numpy_rng(generator: Any = None, default_seed: int = 0) -> np.random.Generator:
-    """A numpy Generator for weight-free engines, seeded from a ``torch.Generator`` (its
-    ``initial_seed()``), an int, or ``default_seed`` so renders are reproducible by default."""
-    if generator is None:
-        return np.random.default_rng(default_seed)
-    if isinstance(generator, (int, np.integer)):
-        return np.random.default_rng(int(generator))
-    if isinstance(generator, np.random.Generator):
-        return generator
-    return np.random.default_rng(int(generator.initial_seed()))
