@@ -24,13 +24,16 @@ import dataclasses
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Iterator
 
 import numpy as np
 
 from .errors import InputError, ParamError
 from .media.audio import AudioClip
 from .params import build_params, param_specs
+
+if TYPE_CHECKING:  # the studio imports gradio; a pipeline never does until its tab is built
+    from .studio.tabs import TabContext
 
 INPUT_KINDS = ("image", "audio", "video", "file")
 
@@ -120,6 +123,15 @@ class Pipeline:
     # One-click examples for the studio and docs: each {"label": str, "inputs": {name: path
     # relative to assets/}, "params": {...}, optional "engine"}. The first is the tab's default.
     examples: ClassVar[tuple[dict, ...]] = ()
+    # The studio shows one tab per pipeline, sorted by (studio_order, name): lower first.
+    studio_order: ClassVar[int] = 100
+
+    @classmethod
+    def studio_extras(cls, ctx: TabContext) -> None:
+        """Add this pipeline's own components to its studio tab (default: none). Called inside
+        the tab's result column before the Render button is wired, so it may add side outputs
+        (``ctx.exports`` / ``ctx.extra_outputs``). Import gradio and layout code inside it, so
+        that listing pipelines never imports them."""
 
     def __init__(self):
         self._engines: dict[str, Engine] = {}

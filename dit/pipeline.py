@@ -141,6 +141,7 @@ class DiTGeneratePipeline(Pipeline):
     Params = DiTParams
     engines = {"dit": DiTEngine}
     default_engine = "dit"
+    studio_order = 50
     # The first is the studio's one-click example: 4 clips keep it a few seconds on a CPU.
     examples = (
         {"label": "square moving up, 4 clips", "inputs": {},

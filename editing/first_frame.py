@@ -11,12 +11,16 @@ The output keeps the source's frame rate, frame count and audio.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from animakit.params import param
 from animakit.pipeline import InputSpec, Pipeline
 
 from .flow_engine import FlowEditEngine
 from .svd_engine import SVDInversionEngine
+
+if TYPE_CHECKING:
+    from animakit.studio import TabContext
 
 
 @dataclass
@@ -98,6 +102,14 @@ class FirstFrameEditPipeline(Pipeline):
     Params = FirstFrameEditParams
     engines = {"flow": FlowEditEngine, "svd-inversion": SVDInversionEngine}
     default_engine = "flow"
+    studio_order = 40
+
+    @classmethod
+    def studio_extras(cls, ctx: TabContext) -> None:
+        """The studio tab's own part: make the edited first frame in the app."""
+        from .studio import extras      # imports gradio: only when the tab is built
+        extras(ctx)
+
     examples = (
         {"label": "recolour + stripes painted on the disc, carried through the motion",
          "inputs": {"video": "editing/source.mp4", "edited": "editing/edited_first_frame.png"},

@@ -68,8 +68,8 @@ def test_unknown_pipeline_lists_known_ones():
 
 def test_listing_and_weight_free_runs_do_not_import_diffusers():
     """The neural engines' model code (diffusers, which pulls in torch._dynamo: ~1.2 s) loads
-    with their weights, not with the pipelines: `animakit pipelines` and a weight-free render
-    start fast."""
+    with their weights, not with the pipelines; gradio loads with the studio, not with a
+    pipeline's studio hook: `animakit pipelines` and a weight-free render start fast."""
     import subprocess
     from pathlib import Path
     code = ("import sys, io, contextlib\n"
@@ -81,7 +81,7 @@ def test_listing_and_weight_free_runs_do_not_import_diffusers():
             "    driving='assets/pose/wave.npz', keypoints='assets/pose/figure_keypoints.json',\n"
             "    mask='assets/pose/figure_mask.png', size=256, duration=0.2)\n"
             "assert len(out.frames) > 0\n"
-            "print(sorted(m for m in ('diffusers', 'transformers') if m in sys.modules))\n")
+            "print(sorted(m for m in ('diffusers', 'transformers', 'gradio') if m in sys.modules))\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        cwd=Path(__file__).resolve().parent.parent,
                        timeout=120)

@@ -1,4 +1,5 @@
-"""The studio's own logic without a browser: the brush editor's JSON, the simple edits."""
+"""The studio's own logic without a browser: the brush editor's JSON, the simple edits, the
+launch options."""
 from __future__ import annotations
 
 import json
@@ -6,10 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from animakit.video.brush import load_brush
+from animakit.editing.studio import EDITS, simple_edit
 from animakit.errors import InputError
-from animakit.studio import brush_ui
-from animakit.studio.custom import EDITS, simple_edit
+from animakit.studio import launch_options
+from animakit.video import brush_ui
+from animakit.video.brush import load_brush
 
 
 def _editor(h, w, box):
@@ -68,3 +70,21 @@ def test_simple_edits_change_the_frame_and_keep_its_shape(kind):
     assert out.shape == frame.shape and out.dtype == np.uint8
     assert np.abs(out.astype(int) - frame).mean() > 2
     assert np.array_equal(simple_edit(frame, kind, 0.0), frame) or kind == "hue shift"
+
+
+@pytest.mark.parametrize("env, host, port", [
+    ({}, "127.0.0.1", 7860),
+    ({"GRADIO_SERVER_NAME": "0.0.0.0", "GRADIO_SERVER_PORT": "8000"}, "0.0.0.0", 8000),
+    ({"GRADIO_SERVER_NAME": "0.0.0.0", "GRADIO_SERVER_PORT": "8000",
+      "ANIMAKIT_HOST": "10.0.0.2", "ANIMAKIT_PORT": "9000"}, "10.0.0.2", 9000),
+    ({"GRADIO_SERVER_PORT": "8000", "ANIMAKIT_HOST": "10.0.0.2"}, "10.0.0.2", 8000),
+])
+def test_launch_takes_gradios_host_and_port_and_ours_override_them(env, host, port):
+    opts = launch_options(env)
+    assert (opts["server_name"], opts["server_port"]) == (host, port)
+    assert opts["show_error"] and opts["max_file_size"].endswith("mb")
+
+
+def test_launch_names_the_variable_of_a_bad_port():
+    with pytest.raises(ValueError, match="ANIMAKIT_PORT / GRADIO_SERVER_PORT"):
+        launch_options({"GRADIO_SERVER_PORT": "http"})

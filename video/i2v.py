@@ -17,12 +17,16 @@ Example::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from animakit.params import param
 from animakit.pipeline import InputSpec, Pipeline
 
 from .flow_engine import FlowEngine
 from .svd_engine import SVDEngine
+
+if TYPE_CHECKING:
+    from animakit.studio import TabContext
 
 
 @dataclass
@@ -77,6 +81,14 @@ class ImageToVideoPipeline(Pipeline):
     Params = I2VParams
     engines = {"flow": FlowEngine, "svd": SVDEngine}
     default_engine = "flow"
+    studio_order = 30
+
+    @classmethod
+    def studio_extras(cls, ctx: TabContext) -> None:
+        """The studio tab's own part: the motion brush editor."""
+        from .studio import extras      # imports gradio: only when the tab is built
+        extras(ctx)
+
     examples = (
         {"label": "portrait: hair sways, face still", "inputs": {"image": "portrait.png",
                                                                  "brush": "i2v/portrait_brush.json"},

@@ -1,22 +1,30 @@
-"""The Gradio studio: one tab per registered pipeline (see ``app.py``)."""
+"""The Gradio studio: one tab per registered pipeline (see ``app.py``), in the order of the
+pipelines' ``studio_order``. A pipeline adds its own components through its
+``studio_extras`` hook, built from the helpers exported here."""
 from __future__ import annotations
 
 import os
+from typing import Any, Mapping
 
 import gradio as gr
 
 from .. import ASSETS, __version__
+from ..pipeline import Pipeline
 from ..registry import pipeline_classes
-from .custom import CUSTOM_TABS
+from .controls import clean_param_value
 from .runner import LIMITS, output_dir
-from .tabs import build_tab
+from .tabs import TabContext, build_tab, gradio_error
 
-ORDER = ("portrait.talking", "portrait.pose", "video.i2v", "editing.first_frame", "dit.generate")
+__all__ = ["TabContext", "build_app", "build_tab", "clean_param_value", "gradio_error",
+           "launch", "launch_options", "output_dir", "tab_order"]
+
+
+def tab_order(classes: Mapping[str, type[Pipeline]]) -> list[type[Pipeline]]:
+    """The pipelines in the order their tabs appear: by ``studio_order``, then by name."""
+    return [classes[n] for n in sorted(classes, key=lambda n: (classes[n].studio_order, n))]
 
 
 def build_app() -> gr.Blocks:
-    classes = pipeline_classes()
-    names = sorted(classes, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
     with gr.Blocks(title="animakit studio") as demo:
         gr.Markdown(f"# animakit studio <small>v{__version__}</small>\n"
                     "Talking portraits, pose-driven animation, image-to-video with a motion brush, "
@@ -24,17 +32,26 @@ def build_app() -> gr.Blocks:
                     "any CPU; neural engines use the weights you point them at. Each tab has "
                     "examples: click one to render it.")
         with gr.Tabs():
-            for name in names:
-                build_tab(classes[name], CUSTOM_TABS.get(name))
+            for cls in tab_order(pipeline_classes()):
+                build_tab(cls)
     demo.queue(default_concurrency_limit=1, max_size=32)
     return demo
 
 
-def launch(demo: gr.Blocks | None = None, **kwargs) -> None:
-    demo = demo or build_app()
-    opts = dict(server_name=os.environ.get("ANIMAKIT_HOST", "127.0.0.1"),
-                server_port=int(os.environ.get("ANIMAKIT_PORT", "7860")),
+def launch_options(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """What :func:`launch` passes to ``Blocks.launch``. Host and port: ``ANIMAKIT_HOST`` /
+    ``ANIMAKIT_PORT`` when set, else Gradio's own ``GRADIO_SERVER_NAME`` /
+    ``GRADIO_SERVER_PORT``, else 127.0.0.1:7860."""
+    host = environ.get("ANIMAKIT_HOST") or environ.get("GRADIO_SERVER_NAME") or "127.0.0.1"
+    port = environ.get("ANIMAKIT_PORT") or environ.get("GRADIO_SERVER_PORT") or "7860"
+    if not port.strip().isdigit():
+        raise ValueError(f"the studio's port must be a number, got {port!r} "
+                         "(ANIMAKIT_PORT / GRADIO_SERVER_PORT)")
+    return dict(server_name=host, server_port=int(port),
                 max_file_size=f"{LIMITS.max_upload_mb}mb",
                 allowed_paths=[str(ASSETS), str(output_dir())], show_error=True)
-    opts.update(kwargs)
-    demo.launch(**opts)
+
+
+def launch(demo: gr.Blocks | None = None, **kwargs: Any) -> None:
+    demo = demo or build_app()
+    demo.launch(**{**launch_options(), **kwargs})

@@ -3,12 +3,16 @@ file). Engines: ``rig`` (weight-free, default) and ``mimicmotion`` (diffusers, S
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from animakit.params import param
 from animakit.pipeline import InputSpec, Pipeline
 
 from .mimic_engine import MimicMotionEngine
 from .rig_engine import RigEngine
+
+if TYPE_CHECKING:
+    from animakit.studio import TabContext
 
 VIDEO_OR_POSE = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".gif", ".npz")
 
@@ -70,6 +74,14 @@ class PosePipeline(Pipeline):
     Params = PoseParams
     engines = {"rig": RigEngine, "mimicmotion": MimicMotionEngine}
     default_engine = "rig"
+    studio_order = 20
+
+    @classmethod
+    def studio_extras(cls, ctx: TabContext) -> None:
+        """The studio tab's own part: skeleton-overlay preview."""
+        from .studio import extras      # imports gradio: only when the tab is built
+        extras(ctx)
+
     examples = (
         {"label": "figure waves (pose file + given keypoints and mask: no detection, fastest)",
          "inputs": {"image": "pose/figure.png", "driving": "pose/wave.npz",

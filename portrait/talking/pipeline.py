@@ -1,13 +1,16 @@
 """``portrait.talking``: a portrait that talks, driven by audio, a driving video or a landmark file."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from animakit.errors import InputError
 from animakit.pipeline import InputSpec, Pipeline
 
 from .engine import MeshEngine
 from .params import TalkingParams
+
+if TYPE_CHECKING:
+    from animakit.studio import TabContext
 
 DRIVERS = ("audio", "driving", "landmarks")
 
@@ -42,6 +45,13 @@ class TalkingPortraitPipeline(Pipeline):
     )
     engines = {"mesh": MeshEngine}
     default_engine = "mesh"
+    studio_order = 10
+
+    @classmethod
+    def studio_extras(cls, ctx: TabContext) -> None:
+        """The studio tab's own part: live expression preview, landmark export."""
+        from .studio import extras      # imports gradio: only when the tab is built
+        extras(ctx)
 
     def check_inputs(self, inputs: dict[str, Any]) -> None:
         super().check_inputs(inputs)

@@ -10,10 +10,11 @@ from typing import Any
 import cv2
 import numpy as np
 
-from animakit.video.brush import load_brush
-from ..errors import AnimakitError, InputError
-from ..media import load_image
-from .runner import output_dir
+from animakit.errors import AnimakitError, InputError
+from animakit.media import load_image
+from animakit.studio import output_dir
+
+from .brush import load_brush
 
 COLOURS = [(255, 80, 40), (40, 160, 255), (60, 220, 90), (240, 200, 30), (200, 70, 255)]
 
