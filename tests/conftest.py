@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -72,3 +74,56 @@ def fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+# A third-party plugin's module: one pipeline, one weight-free engine (see install_plugin).
+WOBBLE_PLUGIN = """
+from dataclasses import dataclass
+import numpy as np
+from animakit import Engine, FrameStream, InputSpec, Pipeline, param
+
+@dataclass
+class WobbleParams:
+    frames: int = param(4, "frames", min=1, max=100)
+
+class Flat(Engine):
+    name = "flat"
+    def stream(self, inputs, params, generator=None):
+        gen = (np.full((8, 8, 3), i, np.uint8) for i in range(params.frames))
+        return FrameStream(gen, fps=10, size=(8, 8), num_frames=params.frames)
+
+class WobblePipeline(Pipeline):
+    name = "thirdparty.wobble"
+    inputs = ()
+    Params = WobbleParams
+    engines = {"flat": Flat}
+    default_engine = "flat"
+"""
+
+
+@pytest.fixture
+def install_plugin(tmp_path, monkeypatch):
+    """Install a plugin as pip would: ``install(module, source, entry_points)`` writes module
+    ``module`` and a dist-info declaring ``entry_points`` (pipeline name -> "module:Class")
+    in the ``animakit.pipelines`` group, puts it on sys.path and re-reads the registry.
+    Undone after the test."""
+    from animakit import registry
+    installed: list[str] = []
+
+    def install(module: str, source: str, entry_points: dict[str, str]) -> None:
+        (tmp_path / f"{module}.py").write_text(textwrap.dedent(source))
+        dist = tmp_path / f"{module}-0.1.dist-info"
+        dist.mkdir()
+        (dist / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: {module.replace('_', '-')}\nVersion: 0.1\n")
+        lines = "".join(f"{name} = {value}\n" for name, value in entry_points.items())
+        (dist / "entry_points.txt").write_text(f"[animakit.pipelines]\n{lines}")
+        installed.append(module)
+        monkeypatch.syspath_prepend(str(tmp_path))
+        registry.refresh()
+
+    yield install
+    for module in installed:
+        sys.modules.pop(module, None)
+    monkeypatch.undo()
+    registry.refresh()

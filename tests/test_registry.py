@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import sys
-import textwrap
 
 import pytest
 
 from animakit import registry
 from animakit.errors import PipelineNotFoundError
 from animakit.video.kenburns import KenBurnsPipeline
+from conftest import WOBBLE_PLUGIN
 
 
 def test_builtin_pipeline_found_through_entry_points():
@@ -16,49 +16,15 @@ def test_builtin_pipeline_found_through_entry_points():
     assert registry.pipeline_classes()["video.kenburns"] is KenBurnsPipeline
 
 
-def test_third_party_plugin_registers_the_same_way(tmp_path, monkeypatch):
-    pkg = tmp_path / "wobble_plugin"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text(textwrap.dedent('''
-        from dataclasses import dataclass
-        import numpy as np
-        from animakit import Engine, FrameStream, InputSpec, Pipeline, param
-
-        @dataclass
-        class WobbleParams:
-            frames: int = param(4, "frames", min=1, max=100)
-
-        class Flat(Engine):
-            name = "flat"
-            def stream(self, inputs, params, generator=None):
-                gen = (np.full((8, 8, 3), i, np.uint8) for i in range(params.frames))
-                return FrameStream(gen, fps=10, size=(8, 8), num_frames=params.frames)
-
-        class WobblePipeline(Pipeline):
-            name = "thirdparty.wobble"
-            inputs = ()
-            Params = WobbleParams
-            engines = {"flat": Flat}
-            default_engine = "flat"
-    '''))
-    dist = tmp_path / "wobble_plugin-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: wobble-plugin\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text(
-        "[animakit.pipelines]\nthirdparty.wobble = wobble_plugin:WobblePipeline\n"
-        "thirdparty.broken = wobble_plugin:DoesNotExist\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    registry.refresh()
-    try:
-        with pytest.warns(UserWarning, match="thirdparty.broken"):
-            names = registry.pipeline_names()
-        assert "thirdparty.wobble" in names and "thirdparty.broken" not in names
-        out = registry.load_pipeline("thirdparty.wobble")(frames=3)
-        assert len(out.frames) == 3 and out.fps == 10
-    finally:
-        sys.modules.pop("wobble_plugin", None)
-        monkeypatch.undo()
-        registry.refresh()
+def test_third_party_plugin_registers_the_same_way(install_plugin):
+    install_plugin("wobble_plugin", WOBBLE_PLUGIN,
+                   {"thirdparty.wobble": "wobble_plugin:WobblePipeline",
+                    "thirdparty.broken": "wobble_plugin:DoesNotExist"})
+    with pytest.warns(UserWarning, match="thirdparty.broken"):
+        names = registry.pipeline_names()
+    assert "thirdparty.wobble" in names and "thirdparty.broken" not in names
+    out = registry.load_pipeline("thirdparty.wobble")(frames=3)
+    assert len(out.frames) == 3 and out.fps == 10
 
 
 def test_unknown_pipeline_lists_known_ones():

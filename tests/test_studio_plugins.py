@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import ast
 import re
-import sys
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import pytest
 from animakit import Engine, FrameStream, Pipeline, param, registry
 from animakit.studio import build_app, build_tab, tab_order
 from animakit.studio.tabs import example_row
+from conftest import WOBBLE_PLUGIN
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGINS = ("portrait", "video", "editing", "dit")
@@ -42,26 +41,10 @@ def inside(tab: gr.Tab, elem_id: str) -> bool:
                for c in getattr(tab, "children", None) or [])
 
 
-PLUGIN = '''
-from dataclasses import dataclass
-import numpy as np
-from animakit import Engine, FrameStream, Pipeline, param
-
-@dataclass
-class WobbleParams:
-    frames: int = param(4, "frames", min=1, max=100)
-
-class Flat(Engine):
-    name = "flat"
-    def stream(self, inputs, params, generator=None):
-        gen = (np.full((16, 16, 3), i, np.uint8) for i in range(params.frames))
-        return FrameStream(gen, fps=10, size=(16, 16), num_frames=params.frames)
-
-class WobblePipeline(Pipeline):
-    name = "thirdparty.wobble"
-    Params = WobbleParams
-    engines = {"flat": Flat}
-    default_engine = "flat"
+# the wobble plugin plus two pipelines with a studio tab of their own
+STUDIO_PLUGIN = WOBBLE_PLUGIN + """
+class StudioWobble(WobblePipeline):
+    name = "thirdparty.studio_wobble"
     studio_order = 15            # after portrait.talking (10), before portrait.pose (20)
 
     @classmethod
@@ -69,44 +52,28 @@ class WobblePipeline(Pipeline):
         import gradio as gr
         gr.Slider(0, 1, value=0.5, label="wobble amount", elem_id="wobble_amount")
 
-class ClumsyPipeline(WobblePipeline):
+class ClumsyWobble(WobblePipeline):
     name = "thirdparty.clumsy"
     studio_order = 0
 
     @classmethod
     def studio_extras(cls, ctx):
         raise RuntimeError("a bug in the plugin")
-'''
+"""
 
 
-@pytest.fixture
-def third_party_plugin(tmp_path, monkeypatch):
-    """A plugin installed into a folder on sys.path with its dist-info entry points, as pip
-    would install it."""
-    (tmp_path / "wobble_plugin.py").write_text(textwrap.dedent(PLUGIN))
-    dist = tmp_path / "wobble_plugin-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: wobble-plugin\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text(
-        "[animakit.pipelines]\nthirdparty.wobble = wobble_plugin:WobblePipeline\n"
-        "thirdparty.clumsy = wobble_plugin:ClumsyPipeline\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    registry.refresh()
-    yield
-    sys.modules.pop("wobble_plugin", None)
-    monkeypatch.undo()
-    registry.refresh()
-
-
-def test_a_third_party_plugin_brings_its_own_tab_in_its_order(third_party_plugin):
+def test_a_third_party_plugin_brings_its_own_tab_in_its_order(install_plugin):
+    install_plugin("studio_plugin", STUDIO_PLUGIN,
+                   {"thirdparty.studio_wobble": "studio_plugin:StudioWobble",
+                    "thirdparty.clumsy": "studio_plugin:ClumsyWobble"})
     with pytest.warns(UserWarning, match="studio extras of 'thirdparty.clumsy'.*a bug"):
         demo = build_app()
     tabs = {t.label: t for t in tabs_of(demo)}
     labels = list(tabs)
     assert labels == [c.name for c in tab_order(registry.pipeline_classes())]
-    assert labels[:5] == ["thirdparty.clumsy", "portrait.talking", "thirdparty.wobble",
+    assert labels[:5] == ["thirdparty.clumsy", "portrait.talking", "thirdparty.studio_wobble",
                           "portrait.pose", "video.i2v"]
-    assert inside(tabs["thirdparty.wobble"], "wobble_amount")
+    assert inside(tabs["thirdparty.studio_wobble"], "wobble_amount")
     assert not inside(tabs["portrait.talking"], "wobble_amount")
     # the plugins' own extras are in their own tabs; a broken hook leaves a generic tab
     assert inside(tabs["portrait.talking"], "talking_live_preview")
