@@ -14,6 +14,7 @@ import pytest
 
 from animakit.media import VideoReader
 from animakit.registry import pipeline_classes
+from test_studio_plugins import SEEN, two_engines  # noqa: F401 (a fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -201,3 +202,38 @@ def test_browser_motion_brush_paint_click_add_render(studio):
         info = page.locator("#info_video_i2v").inner_text()
         assert "frames" in info
         browser.close()
+
+
+def test_browser_engine_settings_follow_the_engine_choice(two_engines):
+    """A pipeline whose 'fancy' engine has its own settings: the group shows only while that
+    engine is chosen, and an example choosing it renders with the example's setting."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is required for the browser test")
+    import gradio as gr
+    from playwright.sync_api import sync_playwright
+    from animakit.studio import build_tab
+    with gr.Blocks() as demo:
+        build_tab(two_engines)
+    demo.queue()
+    port = _free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True)
+    try:
+        with sync_playwright() as pw:
+            browser = _browser(pw)
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{port}/", wait_until="load", timeout=120_000)
+            group = page.get_by_text("fancy engine settings")
+            engine = page.get_by_label("engine").first
+            engine.wait_for(timeout=60_000)
+            assert not group.is_visible()
+            for choice, shown in (("fancy", True), ("plain", False)):
+                engine.click()
+                page.get_by_role("option", name=choice).click()
+                group.wait_for(state="visible" if shown else "hidden", timeout=30_000)
+            page.locator("button.gallery-item").first.click()   # example: fancy, sparkle 0.2
+            group.wait_for(state="visible", timeout=30_000)
+            page.locator("#video_test_two_engines video").wait_for(timeout=120_000)
+            assert SEEN[-1].sparkle == 0.2
+            browser.close()
+    finally:
+        demo.close()

@@ -166,8 +166,8 @@ def test_engine_settings_show_for_the_chosen_engine_only(two_engines):
     show = next(f for f in demo.fns.values()
                 if (ctx.engine._id, "change") in [(t[0], t[1]) for t in f.targets])
     assert [o._id for o in show.outputs] == [group._id]
-    assert [u["visible"] for u in show.fn("fancy")] == [True]
-    assert [u["visible"] for u in show.fn("plain")] == [False]
+    assert {g: u["visible"] for g, u in show.fn("fancy").items()} == {group: True}
+    assert {g: u["visible"] for g, u in show.fn("plain").items()} == {group: False}
 
 
 def test_a_render_passes_the_chosen_engines_settings_only(two_engines):

@@ -56,10 +56,13 @@ class TabContext:
         own = [c for controls in self.engine_params.values() for c in controls.values()]
         return [*self.inputs.values(), self.engine, self.seed, *self.params.values(), *own]
 
-    def engine_settings_updates(self, engine: str | None) -> list[dict]:
-        """Visibility updates for the engine groups: only ``engine``'s is shown."""
+    def engine_settings_updates(self, engine: str | None) -> dict[gr.Accordion, dict]:
+        """Visibility updates for the engine groups: only ``engine``'s is shown. Keyed by
+        group, as Gradio takes it for any number of outputs (a list is one output's value
+        when there is one output)."""
         chosen = engine or self.cls.default_engine
-        return [gr.update(visible=name == chosen) for name in self.engine_groups]
+        return {group: gr.update(visible=name == chosen)
+                for name, group in self.engine_groups.items()}
 
     def render_params(self, engine: str | None, values: dict[str, Any],
                       own: dict[str, dict[str, Any]]) -> dict[str, Any]:
