@@ -176,20 +176,24 @@ class PipelineContract:
 
     # -- shared fixtures ------------------------------------------------------------------
     @pytest.fixture(scope="class")
-    def contract_class(self) -> type[Pipeline]:
+    @classmethod
+    def contract_class(cls) -> type[Pipeline]:
         """The pipeline class under test."""
-        return pipeline_class(self.pipeline_name)
+        return pipeline_class(cls.pipeline_name)
 
     @pytest.fixture(scope="class")
-    def pipe(self, contract_class: type[Pipeline]) -> Pipeline:
+    @classmethod
+    def pipe(cls, contract_class: type[Pipeline]) -> Pipeline:
         return contract_class()
 
     @pytest.fixture(scope="class")
-    def example(self, contract_class: type[Pipeline]) -> Example:
+    @classmethod
+    def example(cls, contract_class: type[Pipeline]) -> Example:
         return first_example(contract_class)
 
     @pytest.fixture(scope="class")
-    def file_render(self, pipe: Pipeline, example: Example,
+    @classmethod
+    def file_render(cls, pipe: Pipeline, example: Example,
                     tmp_path_factory: pytest.TempPathFactory) -> FileRender:
         """The example rendered into an mp4 with progress off, its printed output captured."""
         output = tmp_path_factory.mktemp("contract") / "example.mp4"
@@ -295,7 +299,8 @@ def contract_for(names: Sequence[str]) -> type[PipelineContract]:
 
     class Contract(PipelineContract):
         @pytest.fixture(scope="class", params=names)
-        def contract_class(self, request: pytest.FixtureRequest) -> type[Pipeline]:
+        @classmethod
+        def contract_class(cls, request: pytest.FixtureRequest) -> type[Pipeline]:
             return pipeline_class(request.param)
 
     return Contract
