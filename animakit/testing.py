@@ -47,7 +47,6 @@ from .media import VideoReader
 from .params import ParamSpec, build_params, param_specs
 from .pipeline import InputSpec, Pipeline
 from .registry import pipeline_class, pipeline_names
-# The one place the suite renders to a file: swap for the typed render() API when it lands.
 from .render import render_to_file
 
 __all__ = ["Example", "PipelineContract", "contract_for", "main"]
@@ -163,8 +162,19 @@ def cli_args(name: str, example: Example, output: Path) -> list[str]:
 class FileRender:
     """The example rendered once through the run API into ``output``."""
     output: Path
-    summary: dict[str, Any]
+    frames: int
+    fps: float
     printed: str
+
+
+def render_file(pipe: Pipeline, example: Example, output: Path) -> FileRender:
+    """``example`` rendered into ``output`` with progress off, what it printed captured.
+    The suite's one call of the file-rendering run API."""
+    with captured_output() as printed:
+        summary = render_to_file(pipe, output, inputs=example.inputs, params=example.params,
+                                 engine=example.engine, generator=seeded_generator(),
+                                 progress=False)
+    return FileRender(output, summary["frames"], summary["fps"], printed.getvalue())
 
 
 class PipelineContract:
@@ -196,20 +206,14 @@ class PipelineContract:
     def file_render(cls, pipe: Pipeline, example: Example,
                     tmp_path_factory: pytest.TempPathFactory) -> FileRender:
         """The example rendered into an mp4 with progress off, its printed output captured."""
-        output = tmp_path_factory.mktemp("contract") / "example.mp4"
-        with captured_output() as printed:
-            summary = render_to_file(pipe, output, inputs=example.inputs, params=example.params,
-                                     engine=example.engine, generator=seeded_generator(),
-                                     progress=False)
-        return FileRender(output, summary, printed.getvalue())
+        return render_file(pipe, example, tmp_path_factory.mktemp("contract") / "example.mp4")
 
     # -- rendering ------------------------------------------------------------------------
     def test_example_renders_to_mp4(self, file_render: FileRender) -> None:
         reader = VideoReader(file_render.output)
-        frames = file_render.summary["frames"]
-        assert frames > 0
-        assert reader.num_frames == frames
-        assert reader.fps == pytest.approx(file_render.summary["fps"], rel=1e-3)
+        assert file_render.frames > 0
+        assert reader.num_frames == file_render.frames
+        assert reader.fps == pytest.approx(file_render.fps, rel=1e-3)
         leftovers = sorted(p.name for p in file_render.output.parent.iterdir())
         assert leftovers == [file_render.output.name], f"files left beside the output: {leftovers}"
 
