@@ -26,6 +26,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Callable
 
+from animakit.testing import cli_value   # how `-p KEY=VALUE` spells a param value
+
 ROOT = Path(__file__).resolve().parent.parent
 STUDIO_BOOT_S = 240
 
@@ -102,12 +104,6 @@ def assets(python: Path, cwd: Path) -> Path:
     if path.parent.name != "animakit" or not path.is_dir():
         raise Failed(f"animakit.ASSETS is {path}, not the installed animakit/assets")
     return path
-
-
-def cli_value(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    return json.dumps(value) if isinstance(value, (list, tuple, dict)) else str(value)
 
 
 def render_example(cli: Path, pipeline: dict[str, Any], assets_dir: Path, cwd: Path) -> str:
