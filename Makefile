@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 TORCH  := torch==2.13.0
 
-.PHONY: run test setup browser bench clean
+.PHONY: run test wheel-test setup browser bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,8 +29,13 @@ run: setup
 test: setup browser
 	$(PY) -m pytest -q
 
+# Build the wheel, install it into a fresh venv in a temp dir and run it from outside the
+# repository: pipelines listed, every first example rendered, the studio answering HTTP.
+wheel-test: setup
+	$(PY) tests/wheel_smoke.py
+
 bench: setup
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) out dist .pytest_cache

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from animakit import ASSETS  # noqa: E402
 from animakit.dit.classifier import ClipClassifier, real_accuracy  # noqa: E402
 from animakit.dit.data import LABELS, NUM_CLASSES, make_batch, to_uint8  # noqa: E402
-from animakit.dit.metrics import measure_clip  # noqa: E402
+from benchmarks.groundtruth.dit_measures import measure_clip  # noqa: E402
 from animakit.dit.models import VideoDiT  # noqa: E402
 from animakit.dit.pipeline import grid_frames, load_model  # noqa: E402
 from animakit.dit.sample import (DEFAULT_GUIDANCE, DEFAULT_NEGATIVE, DEFAULT_SHIFT,  # noqa: E402

@@ -37,12 +37,12 @@ _here = str(Path(__file__).resolve().parent)
 sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != _here]
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from animakit.editing.flow import FlowEstimator, warp_error  # noqa: E402
+from animakit.editing.flow import FlowEstimator  # noqa: E402
 from animakit.editing.colour import fit_colour_transform
 from animakit.editing.flow_engine import auto_mask
 from animakit.editing.first_frame import FirstFrameEditParams
 from animakit.editing.propagate import PropagationSettings, Propagator, compose, initial_layer
-from animakit.editing.synthetic import make_clip, temporal_error
+from benchmarks.groundtruth.editing_clip import make_clip, temporal_error, warp_error
 
 DEV = Path("/work/shared/dev-data")
 
@@ -195,7 +195,7 @@ def real_clip(path: Path, frames: int, params: FirstFrameEditParams) -> dict:
     is the baseline a user would otherwise get."""
     from animakit.editing.flow import FlowEstimator, fb_consistency
     from animakit.media import open_video
-    from animakit.editing.synthetic import grade
+    from benchmarks.groundtruth.editing_clip import grade
     source = np.stack([f for _, f in zip(range(frames), open_video(path))])
     est = FlowEstimator("medium")
     flows, valid = [], []

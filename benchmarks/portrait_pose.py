@@ -107,12 +107,12 @@ def ceiling_undeformed(ref, n: int = 12) -> float:
 def synthetic_ceilings(ref, tg, driving: Path, frames: list[np.ndarray]) -> dict:
     """Shipped clip only: the detector on ideal renders of the targets, on the driver, and on
     the output against the dancer's *true* joints retargeted the same way."""
-    from animakit.portrait.pose.synthetic import (background, draw_figure, driver_framing, figure_pose,
-                                         framing, motion)
+    from benchmarks.groundtruth.pose_figure import (background, draw_figure, driver_framing,
+                                                    figure_pose, framing, motion)
     h, w = ref.image.shape[:2]
     bg = cv2.resize(background((360, 640)), (w, h), interpolation=cv2.INTER_AREA)
     ideal = [draw_figure(p, (w, h), framing((w, h))[1], bg)[0] for p in tg.points]
-    hip, unit = driver_framing((360, 640))             # as synthetic.write_assets draws it
+    hip, unit = driver_framing((360, 640))             # as pose_figure.write_assets draws it
     truth = np.array([figure_pose(a, hip, unit)[0] for a in motion("dance", len(tg.points))])
     reader = open_video(driving)
     drv = [f.copy() for f, _ in zip(reader, truth)]
@@ -129,7 +129,7 @@ def silhouette_iou(image: Path, tg_points: np.ndarray, size: int) -> dict:
     every target, and its rendered silhouette compared (IoU) with the synthetic figure's own
     mask drawn at that pose; ``rest`` is the same IoU for the undeformed reference (the
     ceiling: the drawing's scale and anti-aliasing at the working size)."""
-    from animakit.portrait.pose.synthetic import draw_figure, framing
+    from benchmarks.groundtruth.pose_figure import draw_figure, framing
     folder = image.parent
     ref = load_reference({"image": str(image), "mask": str(folder / "figure_mask.png"),
                           "keypoints": str(folder / "figure_keypoints.json")}, size)

@@ -32,7 +32,7 @@ import animakit  # noqa: E402
 from animakit.portrait.landmarks import FaceMesher  # noqa: E402
 from animakit.media import load_audio, load_image, read_video, write_video  # noqa: E402
 from animakit.render import render_to_file  # noqa: E402
-from animakit.portrait.talking import measures as M  # noqa: E402
+from benchmarks.groundtruth import talking_measures as M  # noqa: E402
 
 IMAGE = ROOT / "assets/portrait.png"
 SPEECH = ROOT / "assets/speech.wav"

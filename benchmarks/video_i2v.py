@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import animakit  # noqa: E402
 from animakit.video.brush import load_brush, pchip_path  # noqa: E402
-from animakit.video.measure import psnr, synthetic_scene, track_patch  # noqa: E402
+from benchmarks.groundtruth.i2v_measures import psnr, synthetic_scene, track_patch  # noqa: E402
 
 W, H = 1024, 576
 PATCH = (200, 200, 360, 360)

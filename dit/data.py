@@ -27,10 +27,6 @@ LABELS = tuple(f"{s}-{d}" for s in SHAPES for d in DIRECTIONS)
 NUM_CLASSES = len(LABELS)
 
 
-def label_index(name: str) -> int:
-    return LABELS.index(name)
-
-
 def label_parts(label: int) -> tuple[str, str]:
     """Label index -> (shape, direction)."""
     return SHAPES[label // len(DIRECTIONS)], DIRECTIONS[label % len(DIRECTIONS)]

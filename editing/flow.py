@@ -163,12 +163,6 @@ def compose_flows(flow_ab: np.ndarray, flow_bc: np.ndarray) -> np.ndarray:
     return flow_ab + warp(flow_bc, flow_ab)
 
 
-def compose_maps(map_ab: np.ndarray, map_bc: np.ndarray) -> np.ndarray:
-    """Absolute map a -> c from absolute maps a -> b and b -> c (``map_bc`` sampled at
-    ``map_ab``). Chaining maps keeps the source sampled once however long the chain."""
-    return remap(map_bc, map_ab)
-
-
 def fb_consistency(flow_fw: np.ndarray, flow_bw: np.ndarray, alpha: float = 0.01,
                    beta: float = 0.5) -> np.ndarray:
     """(H, W) bool: pixels of ``a`` whose forward flow ``a -> b`` is undone by the backward
@@ -187,37 +181,3 @@ def fb_consistency(flow_fw: np.ndarray, flow_bw: np.ndarray, alpha: float = 0.01
     tx, ty = cv2.split(target)
     inside = (tx >= -0.5) & (tx <= w - 0.5) & (ty >= -0.5) & (ty <= h - 0.5)
     return ok & inside
-
-
-def occlusion_mask(flow_fw: np.ndarray, flow_bw: np.ndarray, **kw) -> np.ndarray:
-    """(H, W) bool, True where a pixel of ``a`` has no reliable match in ``b``."""
-    return ~fb_consistency(flow_fw, flow_bw, **kw)
-
-
-def photometric_error(a: np.ndarray, b: np.ndarray, flow_ab: np.ndarray) -> np.ndarray:
-    """(H, W) float32 mean absolute RGB difference between ``a`` and ``b`` warped onto it."""
-    wb = warp(b, flow_ab).astype(np.float32)
-    d = np.abs(a.astype(np.float32) - wb)
-    return d.mean(axis=-1) if d.ndim == 3 else d
-
-
-def warp_error(frames_a: np.ndarray, frames_b: np.ndarray, flow_ab: np.ndarray,
-               valid: np.ndarray | None = None) -> float:
-    """Mean squared RGB error (0-255 scale) between ``frames_a`` and ``frames_b`` warped
-    onto it, over ``valid`` pixels: the usual temporal-consistency measure."""
-    wb = warp(frames_b, flow_ab).astype(np.float32)
-    d = np.mean((frames_a.astype(np.float32) - wb) ** 2, axis=-1)
-    if valid is not None:
-        d = d[valid]
-    return float(d.mean()) if d.size else 0.0
-
-
-def flow_to_rgb(flow: np.ndarray, max_mag: float | None = None) -> np.ndarray:
-    """(H, W, 3) uint8 visualisation: hue = direction, brightness = magnitude."""
-    mag, ang = cv2.cartToPolar(flow[..., 0], flow[..., 1])
-    top = max_mag or float(np.percentile(mag, 99)) or 1.0
-    hsv = np.zeros(flow.shape[:2] + (3,), np.uint8)
-    hsv[..., 0] = (ang * 90 / np.pi).astype(np.uint8)
-    hsv[..., 1] = 255
-    hsv[..., 2] = np.clip(mag / top * 255, 0, 255).astype(np.uint8)
-    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)

@@ -132,8 +132,7 @@ class Propagator:
         self.anchors_used = 1
         self._anchor_layer = layer
         self._set_anchor(source)
-        self._prev = source                        # tracking state (frame t-1)
-        self._prev_gray = to_gray(source)
+        self._prev_gray = to_gray(source)          # tracking state (frame t-1)
         self._prev_src = source                    # blending state (frame t-1)
         self._prev_layer = layer
         self._prev_conf = np.ones(source.shape[:2], np.float32)
@@ -201,7 +200,7 @@ class Propagator:
         if coverage < s.min_coverage:                   # anchor mostly out of view: move it
             self._set_anchor(frame)
             out.new_anchor = True
-        self._prev, self._prev_gray = frame, gray
+        self._prev_gray = gray
         return out
 
     def blend(self, t: Tracked) -> tuple[np.ndarray, np.ndarray]:

@@ -198,8 +198,3 @@ def detect_faces(image: np.ndarray, max_faces: int = 4) -> list[FaceLandmarks]:
 def detect_pose(image: np.ndarray) -> Pose | None:
     with PoseDetector() as det:
         return det(image)
-
-
-def segment_person(image: np.ndarray) -> np.ndarray:
-    with PersonSegmenter() as seg:
-        return seg(image)

@@ -11,7 +11,7 @@ import torch
 import animakit
 from animakit.errors import ParamError, WeightsNotFoundError
 from animakit.dit.data import NUM_CLASSES, make_batch, to_uint8
-from animakit.dit.metrics import measure_clip, track
+from benchmarks.groundtruth.dit_measures import measure_clip, track
 from animakit.dit.models import DIT_PRESETS, VideoDiT
 from animakit.dit.sample import flow_matching_target, sample_clips
 from animakit.dit.train import flow_loss

@@ -11,7 +11,7 @@ from animakit.errors import InputError, MediaError
 from animakit.media import AudioClip, VideoReader, save_image, write_video
 from animakit.render import render_to_file
 from animakit.editing.colour import fit_colour_transform
-from animakit.editing.synthetic import grade, make_clip, temporal_error
+from benchmarks.groundtruth.editing_clip import grade, make_clip, temporal_error
 
 N, SIZE = 16, 128
 

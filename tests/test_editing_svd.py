@@ -13,7 +13,7 @@ from animakit.editing.first_frame import FirstFrameEditParams
 from animakit.editing.svd_engine import model_size, to_tensor, windows
 from animakit.editing.svd_inject import FeatureInjector, active_kinds, injection_sites
 from animakit.editing.svd_invert import Regeneration, conditioning, invert, regenerate, schedule
-from animakit.editing.synthetic import make_clip
+from benchmarks.groundtruth.editing_clip import make_clip
 
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")

@@ -9,7 +9,7 @@ import pytest
 
 import animakit
 from animakit.errors import InputError, MediaError
-from animakit.video.measure import psnr, synthetic_scene, track_patch
+from benchmarks.groundtruth.i2v_measures import psnr, synthetic_scene, track_patch
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 W, H = 256, 160

@@ -8,7 +8,7 @@ import torch
 import animakit
 from animakit.errors import WeightsNotFoundError
 from animakit.svd import tiny_svd_components
-from animakit.video.measure import synthetic_scene
+from benchmarks.groundtruth.i2v_measures import synthetic_scene
 from animakit.video.svd_engine import latent_mask, segments
 
 S = 32                                   # frame size: 16 x 16 latent cells with the tiny VAE

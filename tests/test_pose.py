@@ -14,8 +14,9 @@ from animakit.portrait.pose.skeleton import MIRROR, pck, render_pose_image
 from animakit.portrait.pose.filters import facing, fill_lost_frames, fix_flips, smooth_points
 from animakit.portrait.pose.posefile import PoseSequence, load_pose_file
 from animakit.portrait.pose.retarget import bone_lengths, extend, retarget
-from animakit.portrait.pose.synthetic import (SKIN, Angles, draw_figure, driver_framing, figure_pose,
-                                     framing, motion, motion_sequence, reference_figure)
+from benchmarks.groundtruth.pose_figure import (SKIN, Angles, draw_figure, driver_framing,
+                                                figure_pose, framing, motion, motion_sequence,
+                                                reference_figure)
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "pose"
 SIZE = (240, 400)          # small frames keep the file fast
@@ -211,7 +212,7 @@ def _bent_rig(bend: float):
     from dataclasses import replace
 
     from animakit.portrait.pose.rig import build_rig
-    from animakit.portrait.pose.synthetic import Angles
+    from benchmarks.groundtruth.pose_figure import Angles
     img, mask, pts, vis = reference_figure(SIZE)
     rig = build_rig(img, mask.astype(np.float32) / 255, pts, vis, True)
     hip, unit = framing(SIZE)
@@ -265,7 +266,7 @@ def test_driver_tracking_is_downscaled_and_bounded(tmp_path):
     from animakit.portrait.pose.tracking import detect_pose_video
     seq = detect_pose_video(ASSETS / "dance_driver.mp4", max_seconds=0.25)
     assert len(seq) == 7 and seq.image_size == (360, 640) and seq.detected.all()
-    hip, unit = driver_framing((360, 640))              # as synthetic.write_assets draws it
+    hip, unit = driver_framing((360, 640))              # as pose_figure.write_assets draws it
     truth = np.array([figure_pose(a, hip, unit)[0] for a in motion("dance", 48)[:7]])
     torso = (11, 12, 23, 24)
     assert np.mean([pck(p, t, 0.1, joints=torso) for p, t in zip(seq.points, truth)]) >= 0.9

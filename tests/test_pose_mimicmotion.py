@@ -10,7 +10,7 @@ from animakit.errors import WeightsNotFoundError
 from animakit.svd import tiny_svd_components
 from animakit.portrait.pose.mimicmotion import PoseNet, load_checkpoint, triangular_weights, window_indices
 from animakit.portrait.pose.posefile import PoseSequence
-from animakit.portrait.pose.synthetic import motion_sequence, reference_figure
+from benchmarks.groundtruth.pose_figure import motion_sequence, reference_figure
 
 SIZE = (32, 48)
 

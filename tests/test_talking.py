@@ -15,7 +15,7 @@ from animakit.errors import InputError, MediaError, NoFaceError, ParamError
 from animakit.media import load_audio, load_image, read_video, write_video
 from animakit.media.ffmpeg import ffmpeg_exe
 from animakit.render import render_to_file
-from animakit.portrait.talking import measures as M
+from benchmarks.groundtruth import talking_measures as M
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE = ROOT / "assets/portrait.png"

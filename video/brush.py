@@ -62,10 +62,6 @@ class Brush:
         if self.static is None:
             self.static = np.zeros((self.size[1], self.size[0]), bool)
 
-    @property
-    def is_empty(self) -> bool:
-        return not self.strokes and not self.static.any()
-
     def resized(self, width: int, height: int) -> "Brush":
         """The same brush for the image resized to (width, height)."""
         sx, sy = width / self.size[0], height / self.size[1]

@@ -22,9 +22,6 @@ from animakit.media import atomic_output
 from animakit.media.ffmpeg import check_readable
 from .skeleton import N_POSE
 
-POSE_SUFFIXES = (".npz",)
-KEYPOINT_SUFFIXES = (".json", ".npz")
-
 
 @dataclass
 class PoseSequence:

@@ -50,7 +50,6 @@ class Rig:
     parts: list[Part]
     ref_ext: np.ndarray                # (35, 3) reference pose, extended
     size: tuple[int, int]              # (width, height)
-    person_alpha: np.ndarray           # (H, W) float32 in [0, 1]
     grid: float                        # mesh spacing in pixels
     legs: bool                         # legs rigged (visible in the reference)
     labels: np.ndarray = field(repr=False, default=None)   # (h, w) int part index, -1 outside
@@ -194,7 +193,7 @@ def build_rig(image: np.ndarray, alpha: np.ndarray, points: np.ndarray, visibili
         uv = quad_uv(verts, ext[list(QUAD), :2]) if "torso" in weights else None
         parts.append(Part(name, verts, tris, weights, np.ascontiguousarray(tex), (x0, y0), uv,
                           _pivots(name, verts, weights, ext)))
-    return Rig(parts, ext, (w, h), alpha.astype(np.float32), grid, legs, labels)
+    return Rig(parts, ext, (w, h), grid, legs, labels)
 
 
 def _pivots(name: str, verts: np.ndarray, weights: dict[str, np.ndarray],

@@ -20,7 +20,6 @@ NAMES = ("nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inne
          "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb", "left_hip",
          "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "left_heel",
          "right_heel", "left_foot_index", "right_foot_index")
-INDEX = {n: i for i, n in enumerate(NAMES)}
 
 # The MediaPipe drawing topology (undirected).
 BONES: tuple[tuple[int, int], ...] = (

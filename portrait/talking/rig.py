@@ -16,7 +16,6 @@ UPPER_LIP_INNER = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308]
 LOWER_LIP_INNER = [78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308]
 UPPER_LIP_OUTER = [61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291]
 LOWER_LIP_OUTER = [61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291]
-MOUTH_CORNERS = [61, 291, 78, 308]
 # subject's right eye (image left) and left eye: lid contours in matching order, corner to corner
 RIGHT_UPPER_LID = [246, 161, 160, 159, 158, 157, 173]
 RIGHT_LOWER_LID = [7, 163, 144, 145, 153, 154, 155]

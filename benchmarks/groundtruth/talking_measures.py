@@ -10,9 +10,9 @@ from typing import Iterable, Sequence
 import cv2
 import numpy as np
 
-from ..landmarks import FaceMesher
+from animakit.portrait.landmarks import FaceMesher
 
-from .rig import face_width
+from animakit.portrait.talking.rig import face_width
 
 EYES_NOSE = [33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 1]   # eye corners and nose: no blink motion
 

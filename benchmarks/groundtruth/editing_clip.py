@@ -14,16 +14,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from animakit.editing.flow import warp
+
 
 @dataclass
 class SyntheticClip:
     source: np.ndarray    # (T, H, W, 3) uint8
     truth: np.ndarray     # (T, H, W, 3) uint8, the source with the edit on every frame
     flows: np.ndarray     # (T-1, H, W, 2) float32 true backward flow, frame t -> t-1
-
-    @property
-    def edited_first(self) -> np.ndarray:
-        return self.truth[0]
 
 
 def _texture(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
@@ -115,12 +113,11 @@ def _true_backward_flow(m_bg, m_fg, prev_bg, prev_fg, alpha, size) -> np.ndarray
 
 
 def temporal_error(frames: np.ndarray, flows: np.ndarray) -> float:
-    """Mean warp error (:func:`.flow.warp_error`) between consecutive ``frames``
+    """Mean warp error (:func:`warp_error`) between consecutive ``frames``
     (T, H, W, 3) with the true backward ``flows`` (T-1, H, W, 2) of :func:`make_clip`.
     Motion boundaries (pixels whose true flow differs from a neighbour's by > 0.5 px,
     dilated by 3 px: they hold the occlusions) and pixels whose flow leaves the frame are
     left out."""
-    from .flow import warp_error
     errs = []
     for t in range(1, len(frames)):
         f = flows[t - 1]
@@ -133,3 +130,14 @@ def temporal_error(frames: np.ndarray, flows: np.ndarray) -> float:
         inside = (xs >= 0) & (xs <= w - 1) & (ys >= 0) & (ys <= h - 1)
         errs.append(warp_error(frames[t], frames[t - 1], f, inside & (boundary == 0)))
     return float(np.mean(errs))
+
+
+def warp_error(frames_a: np.ndarray, frames_b: np.ndarray, flow_ab: np.ndarray,
+               valid: np.ndarray | None = None) -> float:
+    """Mean squared RGB error (0-255 scale) between ``frames_a`` and ``frames_b`` warped
+    onto it, over ``valid`` pixels: the usual temporal-consistency measure."""
+    wb = warp(frames_b, flow_ab).astype(np.float32)
+    d = np.mean((frames_a.astype(np.float32) - wb) ** 2, axis=-1)
+    if valid is not None:
+        d = d[valid]
+    return float(d.mean()) if d.size else 0.0

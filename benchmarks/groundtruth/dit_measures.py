@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .data import DIRECTION_VECTORS, DIRECTIONS, label_parts
+from animakit.dit.data import DIRECTION_VECTORS, DIRECTIONS, label_parts
 
 CHROMA_THRESHOLD = 0.42        # object chroma >= 0.64, background chroma <= ~0.3 (in [0, 1])
 MIN_TRAVEL_PX = 5.0            # a true clip travels 15 px

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from .skeleton import N_POSE
+from animakit.portrait.pose.skeleton import N_POSE
 
 
 @dataclass
@@ -383,7 +383,7 @@ def write_assets(folder: str = "assets/pose", size: tuple[int, int] = (360, 640)
 
     from animakit.media import save_image, write_video
 
-    from .posefile import PoseSequence
+    from animakit.portrait.pose.posefile import PoseSequence
 
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
