@@ -38,7 +38,8 @@ class SVDI2VParams(SVDParams):
     min_guidance: float = param(1.0, "guidance at the first frame", min=0.0, max=20.0)
     max_guidance: float = param(3.0, "guidance at the last frame", min=0.0, max=20.0)
     guide_strength: float = param(0.8, "with a brush: how much of the schedule to run from the "
-                                       "noised brush guide (1 = from pure noise)", min=0.05, max=1.0)
+                                       "noised brush guide (1 = from pure noise)",
+                                  min=0.05, max=1.0)
     static_anchor: float = param(0.5, "fraction of steps during which static regions are reset "
                                       "to the source latent", min=0.0, max=1.0)
     static_paste: bool = param(True, "after decoding, paste static regions from the source "

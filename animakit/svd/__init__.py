@@ -18,7 +18,8 @@ Example::
 """
 from .components import (SUBFOLDERS, WEIGHTS_HINT, SVDComponents, load_svd_components,
                          resolve_weights, weights_source)
-from .configs import img2vid_xt_configs, random_svd_components, tiny_svd_components, tiny_svd_configs
+from .configs import (img2vid_xt_configs, random_svd_components, tiny_svd_components,
+                      tiny_svd_configs)
 from .engine import SVDEngineMixin, SVDParams
 from .placement import (Placement, cached_components, enable_fast_attention, enable_low_memory,
                         enable_model_cpu_offload, load_placed, place, placement,

@@ -33,7 +33,7 @@ CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 class SVDComponents:
     """The five parts of a Stable Video Diffusion checkpoint, plus where they came from and
     how they were placed. ``extra`` holds an engine's own networks that travel with the parts
-    (moved and cast with them, e.g. MimicMotion's pose guider)."""
+    (moved and cast with them, e.g. a pose guider or another adapter network)."""
     unet: Any                # diffusers.UNetSpatioTemporalConditionModel
     vae: Any                 # diffusers.AutoencoderKLTemporalDecoder
     image_encoder: Any       # transformers.CLIPVisionModelWithProjection
