@@ -39,8 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from animakit.editing.flow import FlowEstimator  # noqa: E402
 from animakit.editing.colour import fit_colour_transform
-from animakit.editing.flow_engine import auto_mask
-from animakit.editing.first_frame import FirstFrameEditParams
+from animakit.editing.flow_engine import FlowEditParams, auto_mask
 from animakit.editing.propagate import PropagationSettings, Propagator, compose, initial_layer
 from benchmarks.groundtruth.editing_clip import make_clip, temporal_error, warp_error
 
@@ -52,7 +51,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(10 * np.log10(255.0 ** 2 / max(mse, 1e-10)))
 
 
-def _propagator(source: np.ndarray, edited: np.ndarray, p: FirstFrameEditParams):
+def _propagator(source: np.ndarray, edited: np.ndarray, p: FlowEditParams):
     """(propagator, colour transform, first output frame), as the flow engine sets them up."""
     mask = auto_mask(source[0], edited, p.mask_threshold, p.mask_grow)
     colour = fit_colour_transform(source[0], edited, (mask > 0.5).astype(np.float32))
@@ -67,7 +66,7 @@ def _propagator(source: np.ndarray, edited: np.ndarray, p: FirstFrameEditParams)
     return prop, colour, compose(source[0], layer, colour, p.transfer)
 
 
-def propagate(source: np.ndarray, edited: np.ndarray, p: FirstFrameEditParams) -> list:
+def propagate(source: np.ndarray, edited: np.ndarray, p: FlowEditParams) -> list:
     """The flow engine's per-frame work on in-memory frames, pipelined as the engine runs
     it (the pipeline adds only video decoding around it)."""
     prop, colour, first = _propagator(source, edited, p)
@@ -77,7 +76,7 @@ def propagate(source: np.ndarray, edited: np.ndarray, p: FirstFrameEditParams) -
     return out
 
 
-def stage_cpu_ms(source: np.ndarray, edited: np.ndarray, p: FirstFrameEditParams) -> dict:
+def stage_cpu_ms(source: np.ndarray, edited: np.ndarray, p: FlowEditParams) -> dict:
     """CPU milliseconds per frame of each stage, one thread, frames in sequence: ``flows``
     (the two consecutive DIS flows and their forward-backward test), ``anchor`` (chaining
     and the re-anchoring flow) and ``blend`` (the layer from anchor / previous frame, and
@@ -120,12 +119,12 @@ def svd_tiny_seconds() -> dict:
     decode) of an 8-frame 32x32 window with the tiny random-weight SVD parts on CPU."""
     import torch
     from animakit.svd import tiny_svd_components
-    from animakit.editing.svd_engine import SVDInversionEngine
+    from animakit.editing.svd_engine import SVDInversionEngine, SVDInversionParams
     threads = torch.get_num_threads()
     torch.set_num_threads(1)            # tiny tensors: more threads only contend
     comps = tiny_svd_components(0)
     clip = make_clip(8, 32, seed=1)
-    p = FirstFrameEditParams(steps=10)
+    p = SVDInversionParams(steps=10)
     engine = SVDInversionEngine().use_components(comps)
     t0 = time.perf_counter()
     frames = engine.edit_window(comps, list(clip.source), clip.truth[0], p,
@@ -145,7 +144,7 @@ EDITS = {   # name: (make_clip edit, contrast lift)
 }
 
 
-def edit_quality(name: str, frames: int, size: int, params: FirstFrameEditParams) -> dict:
+def edit_quality(name: str, frames: int, size: int, params: FlowEditParams) -> dict:
     """PSNR against the truth and warp errors (output, source, truth) for one edit."""
     edit, contrast = EDITS[name]
     clip = make_clip(frames, size, edit=edit, contrast=contrast)
@@ -187,7 +186,7 @@ def end_to_end_fps(frames: int, size: int) -> dict:
     return {"fps": round(best, 2), "frames": frames, "size": size}
 
 
-def real_clip(path: Path, frames: int, params: FirstFrameEditParams) -> dict:
+def real_clip(path: Path, frames: int, params: FlowEditParams) -> dict:
     """Warp-error ratios on a real clip (no truth): frame 0 edited by a recolour (the
     synthetic grade, contrast kept) and by a restyle (OpenCV's edge-preserving
     ``stylization``), propagated; flow and occlusions estimated on the source (DIS medium,
@@ -231,7 +230,7 @@ def main() -> None:
     ap.add_argument("--real", type=Path, default=DEV / "face_driving_d11.mp4",
                     help="a real clip for the no-truth warp-error check (skipped if absent)")
     args = ap.parse_args()
-    params = FirstFrameEditParams(transfer=args.transfer)
+    params = FlowEditParams(transfer=args.transfer)
     edits = {name: edit_quality(name, args.frames, args.size, params) for name in EDITS}
     clip = make_clip(args.frames, args.size)
     propagate(clip.source[:3], clip.truth[0], params)               # warm-up

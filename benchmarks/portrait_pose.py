@@ -46,11 +46,10 @@ import numpy as np
 from animakit.portrait.landmarks import PoseDetector
 from animakit.media import open_video
 from animakit.portrait.pose.skeleton import MIRROR, N_POSE
-from animakit.portrait.pose.pipeline import PoseParams
 from animakit.portrait.pose.posefile import PoseSequence
 from animakit.portrait.pose.reference import load_reference, targets
 from animakit.portrait.pose.retarget import extend
-from animakit.portrait.pose.rig_engine import prepare, rig_renderer
+from animakit.portrait.pose.rig_engine import RigParams, prepare, rig_renderer
 from animakit.portrait.pose import tracking
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -184,7 +183,7 @@ def baseline_run(image: Path, driving: Path, n: int, size: int) -> dict:
 def engine_run(image: Path, driving: Path, seconds: float | None, size: int) -> dict:
     """What RigEngine.stream does (see ``prepare`` and ``RigRenderer.render_all``)."""
     params = SimpleNamespace(size=size, fps=None, duration=seconds, inpaint=True,
-                             skinning=PoseParams().skinning)
+                             skinning=RigParams().skinning)
     timings: dict[str, float] = {}
     original = tracking.detect_pose_video
 

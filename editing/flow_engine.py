@@ -10,6 +10,7 @@ stretch), then the forward pass blends the two by confidence and distance.
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -17,6 +18,7 @@ import cv2
 import numpy as np
 
 from .flow import FlowEstimator
+from animakit.params import param
 from animakit.pipeline import Engine, FrameStream
 
 from .colour import ColourTransform, fit_colour_transform
@@ -177,10 +179,41 @@ class _Frames:
         return next(self._it)
 
 
+@dataclass
+class FlowEditParams:
+    """The flow engine's own settings."""
+    transfer: str = param("detail", "what the flow carries: 'detail' = the edit's departure "
+                          "from a colour grade, rebuilt on each frame (keeps the video's own "
+                          "detail and lighting); 'pixels' = the edited pixels themselves "
+                          "(opaque additions)", choices=("detail", "pixels"))
+    flow_preset: str = param("balanced", "DIS preset of the frame-to-anchor flow "
+                             "('balanced' = medium's scale with fewer iterations; the "
+                             "consecutive-frame flow always uses 'fast')",
+                             choices=("ultrafast", "fast", "balanced", "medium"))
+    flow_size: int = param(512, "longest side the flow is estimated at (larger videos are "
+                           "scaled down for the flow only)", min=64, max=4096)
+    refine_every: int = param(1, "re-anchor (direct flow to the anchor frame) every N "
+                              "frames; 0 = only chain consecutive flows", min=0, max=100)
+    temporal_smoothing: float = param(0.5, "share of the previous frame's edit (carried along "
+                                      "the flow) kept where it is consistent: less flicker, "
+                                      "0 = off", min=0.0, max=0.9, step=0.05)
+    match_tolerance: float = param(10.0, "mean RGB difference (0-255) up to which a flow "
+                                   "match is fully trusted; 2.8x this is rejected",
+                                   min=1.0, max=80.0)
+    mask_threshold: float = param(12.0, "automatic mask: RGB difference (0-255) between the "
+                                  "edited and original first frames that counts as edited",
+                                  min=1.0, max=255.0)
+    mask_grow: int = param(6, "automatic mask: pixels to grow it by (also its feather)",
+                           min=0, max=64)
+    feather: int = param(5, "pixels over which sources of the edit are blended at seams",
+                         min=0, max=31)
+
+
 class FlowEditEngine(Engine):
     name = "flow"
     help = ("weight-free: DIS optical flow with forward-backward occlusion checks, "
             "re-anchored propagation and keyframe blending (CPU, real time at 512 px)")
+    Params = FlowEditParams
 
     def stream(self, inputs: dict[str, Any], params: Any, generator: Any = None) -> FrameStream:
         setup = _Setup(inputs, params)

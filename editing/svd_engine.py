@@ -16,6 +16,7 @@ folder or cached hub id (:func:`animakit.svd.load_svd_components`); nothing is d
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import islice
 from typing import Any, Callable, Iterator
 
@@ -25,71 +26,55 @@ import torch
 from tqdm.auto import tqdm
 
 from animakit.errors import InputError
+from animakit.params import param
 from animakit.pipeline import Engine, FrameStream
 from animakit.render import SHOW_PROGRESS
-from animakit.svd import SVDComponents, SVDComponentsUser, decode_vae_latents, encode_vae_latents
+from animakit.seeding import torch_generator
+from animakit.svd import (SVDComponents, SVDEngineMixin, SVDParams, decode_vae_latents,
+                          encode_vae_latents, image_conditioning, model_size, randn,
+                          size_multiple, to_frames, to_tensor, windows)
 
 from .inputs import load_edit_image, open_source_video
-from .svd_invert import Regeneration, conditioning, invert, regenerate, schedule
+from .svd_invert import Regeneration, invert, regenerate, schedule
 
 
-def size_multiple(comps: SVDComponents) -> int:
-    """Pixel multiple the model needs: VAE factor x the UNet's total downsampling."""
-    return comps.vae_scale_factor * 2 ** (len(comps.unet.config.block_out_channels) - 1)
+@dataclass
+class SVDInversionParams(SVDParams):
+    """The svd-inversion engine's own settings (loading ones from
+    :class:`animakit.svd.SVDParams`)."""
+    steps: int = param(25, "Euler steps (inversion and regeneration each)", min=2, max=200)
+    inversion_iterations: int = param(1, "fixed-point refinements per inversion step (0 = plain "
+                                      "Euler inversion; each costs one more UNet pass, and makes "
+                                      "the inversion closer to exact)", min=0, max=10)
+    conv_injection: float = param(0.2, "fraction of the steps during which the source's ResNet "
+                                  "(convolution) features are injected",
+                                  min=0.0, max=1.0, step=0.05)
+    spatial_injection: float = param(0.2, "fraction of the steps during which the source's "
+                                     "spatial self-attention queries/keys are injected",
+                                     min=0.0, max=1.0, step=0.05)
+    temporal_injection: float = param(0.5, "fraction of the steps during which the source's "
+                                      "temporal self-attention queries/keys are injected",
+                                      min=0.0, max=1.0, step=0.05)
+    guidance: float = param(2.0, "classifier-free guidance at the last frame (ramps from 1 at "
+                            "the first; 1 = off)", min=1.0, max=20.0)
+    svd_size: int = param(1024, "long side the model runs at (rounded to its size multiple; "
+                          "the output is resized back to the video)", min=32, max=2048)
+    window: int = param(0, "frames per window (0 = the UNet's num_frames); windows share a "
+                        "frame and chain the edit", min=0, max=64)
+    motion_bucket_id: int = param(127, "motion conditioning", min=0, max=1023)
+    noise_aug_strength: float = param(0.02, "noise added to the conditioning frames",
+                                      min=0.0, max=1.0, step=0.01)
 
 
-def model_size(w: int, h: int, long_side: int, multiple: int) -> tuple[int, int]:
-    """(width, height) for the model: the video's aspect, long side ``long_side``, both
-    rounded to ``multiple``."""
-    s = long_side / max(w, h)
-    return (max(multiple, round(w * s / multiple) * multiple),
-            max(multiple, round(h * s / multiple) * multiple))
-
-
-def windows(num_frames: int, length: int) -> list[tuple[int, int]]:
-    """[start, end) frame ranges of at most ``length`` frames, consecutive ranges sharing
-    one frame, covering ``num_frames``."""
-    length = max(2, length)
-    out, start = [], 0
-    while True:
-        end = min(num_frames, start + length)
-        out.append((start, end))
-        if end == num_frames:
-            return out
-        start = end - 1
-
-
-def to_tensor(frames: list[np.ndarray]) -> torch.Tensor:
-    """(N, 3, H, W) float32 in [-1, 1] from N (H, W, 3) uint8 frames."""
-    x = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float()
-    return x / 127.5 - 1.0
-
-
-def to_frames(x: torch.Tensor) -> list[np.ndarray]:
-    """N (H, W, 3) uint8 frames from (N, 3, H, W) in [-1, 1]."""
-    x = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return list(x.permute(0, 2, 3, 1).cpu().numpy())
-
-
-def torch_generator(generator: Any) -> torch.Generator:
-    """A CPU ``torch.Generator`` from a generator, an int seed or None (seed 0)."""
-    if isinstance(generator, torch.Generator):
-        return generator
-    g = torch.Generator()
-    if generator is None:
-        return g.manual_seed(0)
-    if isinstance(generator, (int, np.integer)):
-        return g.manual_seed(int(generator))
-    return g.manual_seed(int(np.random.default_rng(generator).integers(2 ** 31)))
-
-
-class SVDInversionEngine(SVDComponentsUser, Engine):
+class SVDInversionEngine(SVDEngineMixin, Engine):
+    """``callback_on_step_end(components, step, timestep, {"latents": ...})`` is called after
+    every regeneration step and may return replacement latents."""
     name = "svd-inversion"
     help = ("neural (AnyV2V on Stable Video Diffusion): Euler inversion of the source clip, "
             "regeneration from the edited first frame with conv / spatial / temporal "
-            "feature injection; needs SVD weights (--weights)")
+            "feature injection; needs SVD weights (-p weights=...)")
     neural = True
-
+    Params = SVDInversionParams
 
     def stream(self, inputs: dict[str, Any], params: Any, generator: Any = None) -> FrameStream:
         for name in ("keyframes", "mask"):
@@ -100,9 +85,8 @@ class SVDInversionEngine(SVDComponentsUser, Engine):
         notes: list[str] = []
         edited = load_edit_image(inputs["edited"], "edited", reader.size, notes)
         comps = self.components(params)
-        size = model_size(*reader.size, params.svd_size, size_multiple(comps))
-        length = params.window or int(comps.unet.config.num_frames)
-        spans = windows(n, length)
+        size = model_size(*reader.size, size_multiple(comps), long_side=params.svd_size)
+        spans = windows(n, params.window or int(comps.unet.config.num_frames))
         extras = {"windows": spans, "model_size": size, "weights": comps.source}
         frames = self._frames(comps, reader, edited, spans, size, params,
                               torch_generator(generator), extras)
@@ -151,10 +135,10 @@ class SVDInversionEngine(SVDComponentsUser, Engine):
         """Edited latents (1, F, 4, h, w) in diffusion space for source frames ``src``
         (F, 3, H, W) and the edited first frame ``edited`` (1, 3, H, W), both in [-1, 1]."""
         f = src.shape[0]
-        noise = torch.randn(edited.shape, generator=gen)
+        noise = randn(edited.shape, gen, "cpu")                     # one draw for both
         args = (f, fps, p.motion_bucket_id, p.noise_aug_strength, noise)
-        src_cond = conditioning(comps, src[:1], *args)
-        edit_cond = conditioning(comps, edited, *args)
+        src_cond = image_conditioning(comps, src[:1], *args)
+        edit_cond = image_conditioning(comps, edited, *args)
         scale = comps.vae.config.scaling_factor
         lat = encode_vae_latents(comps, src, chunk_size=p.decode_chunk_size)
         lat = (lat.float() * scale).unsqueeze(0).to(comps.device)           # (1, F, 4, h, w)

@@ -23,44 +23,9 @@ from typing import Any, Callable
 
 import torch
 
-from animakit.svd import SVDComponents, added_time_ids, encode_clip_image, encode_vae_latents
+from animakit.svd import Conditioning, SVDComponents, frame_guidance, stack
 
 from .svd_inject import FeatureInjector, active_kinds
-
-
-@dataclass
-class Conditioning:
-    """SVD conditioning of one clip: ``embeds`` (1, 1, D) CLIP image embedding,
-    ``image_latents`` (1, F, 4, h, w) unscaled VAE latent of the (noise-augmented) first
-    frame repeated over frames, ``time_ids`` (1, 3)."""
-    embeds: torch.Tensor
-    image_latents: torch.Tensor
-    time_ids: torch.Tensor
-
-    def unconditional(self) -> "Conditioning":
-        return Conditioning(torch.zeros_like(self.embeds), torch.zeros_like(self.image_latents),
-                            self.time_ids)
-
-
-def stack(conds: list[Conditioning]) -> Conditioning:
-    """One batched conditioning from several (batch = len(conds))."""
-    return Conditioning(torch.cat([c.embeds for c in conds]),
-                        torch.cat([c.image_latents for c in conds]),
-                        torch.cat([c.time_ids for c in conds]))
-
-
-def conditioning(comps: SVDComponents, first: torch.Tensor, num_frames: int, fps: int,
-                 motion_bucket_id: int, noise_aug_strength: float,
-                 noise: torch.Tensor) -> Conditioning:
-    """Conditioning on ``first`` (1, 3, H, W) in [-1, 1]; ``noise`` (1, 3, H, W) is the
-    augmentation noise (pass the same tensor for the source and the edit)."""
-    embeds = encode_clip_image(comps, (first + 1) / 2)
-    aug = first + noise_aug_strength * noise.to(first)
-    lat = encode_vae_latents(comps, aug)                                  # (1, 4, h, w)
-    lat = lat.unsqueeze(1).repeat(1, num_frames, 1, 1, 1)
-    ids = added_time_ids(comps, fps, motion_bucket_id, noise_aug_strength)
-    dev, dt = comps.device, comps.dtype
-    return Conditioning(embeds.to(dev, dt), lat.to(dev, dt), ids.to(dev, dt))
 
 
 def schedule(comps: SVDComponents, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -114,13 +79,7 @@ class Regeneration:
     """Settings of one regeneration."""
     thresholds: dict[str, float]          # kind -> fraction of the steps it is injected for
     guidance: float = 1.0                 # guidance at the last frame (1.0 at the first)
-    callback_on_step_end: Callable[[int, float, dict], Any] | None = None
-
-
-def _guidance_scale(guidance: float, num_frames: int, device: torch.device) -> torch.Tensor:
-    """(1, F, 1, 1, 1) guidance ramp from 1 at the first frame to ``guidance`` (SVD's)."""
-    g = torch.linspace(1.0, guidance, num_frames, device=device)
-    return g.view(1, num_frames, 1, 1, 1)
+    callback_on_step_end: Callable[..., Any] | None = None   # (comps, step, t, {"latents"})
 
 
 def regenerate(comps: SVDComponents, inverted: list[torch.Tensor], source: Conditioning,
@@ -134,7 +93,7 @@ def regenerate(comps: SVDComponents, inverted: list[torch.Tensor], source: Condi
     x = inverted[0].clone()
     cfg = settings.guidance > 1.0
     edit_conds = [edit.unconditional(), edit] if cfg else [edit]
-    scale = _guidance_scale(settings.guidance, x.shape[1], x.device) if cfg else None
+    scale = frame_guidance(1.0, settings.guidance, x.shape[1], x.device) if cfg else None
     with FeatureInjector(comps.unet) as injector:
         for i in range(n):
             s, s_next, t = float(sigmas[i]), float(sigmas[i + 1]), float(timesteps[i])
@@ -148,7 +107,8 @@ def regenerate(comps: SVDComponents, inverted: list[torch.Tensor], source: Condi
                 den = den[0:1] + scale * (den[1:2] - den[0:1])
             x = x + (x - den) / s * (s_next - s) if s_next > 0 else den
             if settings.callback_on_step_end is not None:
-                settings.callback_on_step_end(i, t, {"latents": x})
+                out = settings.callback_on_step_end(comps, i, t, {"latents": x}) or {}
+                x = out.get("latents", x)
             if progress:
                 progress(1)
     return x

@@ -8,11 +8,11 @@ import torch
 import animakit
 from animakit.errors import InputError, WeightsNotFoundError
 from animakit.media import write_video
-from animakit.svd import encode_vae_latents, tiny_svd_components
-from animakit.editing.first_frame import FirstFrameEditParams
-from animakit.editing.svd_engine import model_size, to_tensor, windows
+from animakit.svd import (encode_vae_latents, image_conditioning, model_size, tiny_svd_components,
+                          to_tensor, windows)
+from animakit.editing.svd_engine import SVDInversionParams
 from animakit.editing.svd_inject import FeatureInjector, active_kinds, injection_sites
-from animakit.editing.svd_invert import Regeneration, conditioning, invert, regenerate, schedule
+from animakit.editing.svd_invert import Regeneration, invert, regenerate, schedule
 from benchmarks.groundtruth.editing_clip import make_clip
 
 
@@ -44,7 +44,8 @@ def test_engine_is_registered_as_neural():
     desc = animakit.load_pipeline("editing.first_frame").describe()
     engines = {e["name"]: e for e in desc["engines"]}
     assert engines["svd-inversion"]["neural"] and not engines["flow"]["neural"]
-    names = {p["name"] for p in desc["params"]}
+    names = {p["name"] for p in engines["svd-inversion"]["params"]}
+    assert not {p["name"] for p in desc["params"]} & names
     assert {"weights", "steps", "conv_injection", "spatial_injection", "temporal_injection",
             "guidance", "decode_chunk_size", "cpu_offload"} <= names
 
@@ -64,7 +65,7 @@ def test_windows_and_sizes():
     assert windows(8, 8) == [(0, 8)]
     spans = windows(50, 25)
     assert spans[0] == (0, 25) and spans[-1][1] == 50
-    assert model_size(1920, 1080, 1024, 64) == (1024, 576)
+    assert model_size(1920, 1080, 64, long_side=1024) == (1024, 576)
 
 
 def test_end_to_end_shapes_and_seeds(pipe, video):
@@ -73,7 +74,7 @@ def test_end_to_end_shapes_and_seeds(pipe, video):
               inversion_iterations=0)
     steps = []
     engine = pipe.engine("svd-inversion")
-    engine.callback_on_step_end = lambda i, t, d: steps.append((i, tuple(d["latents"].shape)))
+    engine.callback_on_step_end = lambda c, i, t, d: steps.append((i, tuple(d["latents"].shape)))
     try:
         a = pipe(**kw, generator=torch.Generator().manual_seed(1))
     finally:
@@ -138,13 +139,13 @@ def _reconstruction_error(comps, random_start: bool = False, **overrides) -> flo
     (``random_start``: regenerate from fresh noise instead of the inverted latents)."""
     clip = make_clip(4, 32, seed=1)
     src = to_tensor(list(clip.source))
-    p = FirstFrameEditParams(**{"steps": 6, "inversion_iterations": 0, "guidance": 1.0,
+    p = SVDInversionParams(**{"steps": 6, "inversion_iterations": 0, "guidance": 1.0,
                                 **overrides})
     g = torch.Generator().manual_seed(0)
     with torch.no_grad():
         target = (encode_vae_latents(comps, src) * comps.vae.config.scaling_factor)[None]
-        cond = conditioning(comps, src[:1], 4, 7, 127, 0.02, torch.randn(1, 3, 32, 32,
-                                                                          generator=g))
+        cond = image_conditioning(comps, src[:1], 4, 7, 127, 0.02,
+                                  torch.randn(1, 3, 32, 32, generator=g))
         sigmas, timesteps = schedule(comps, p.steps)
         inverted = invert(comps, target, cond, sigmas, timesteps, p.inversion_iterations)
         if random_start:
@@ -191,6 +192,6 @@ def test_reduced_precision_weights_run():
     half = tiny_svd_components(seed=0).to(dtype=torch.bfloat16)
     clip = make_clip(4, 32, seed=1)
     out = SVDInversionEngine().use_components(half).edit_window(
-        half, list(clip.source), clip.truth[0], FirstFrameEditParams(steps=2),
+        half, list(clip.source), clip.truth[0], SVDInversionParams(steps=2),
         torch.Generator().manual_seed(0))
     assert len(out) == 4 and out[0].shape == (32, 32, 3) and out[0].dtype == np.uint8

@@ -7,9 +7,9 @@ import torch
 
 import animakit
 from animakit.errors import WeightsNotFoundError
-from animakit.svd import tiny_svd_components
+from animakit.svd import tiny_svd_components, windows
+from animakit.video.svd_engine import latent_mask
 from benchmarks.groundtruth.i2v_measures import synthetic_scene
-from animakit.video.svd_engine import latent_mask, segments
 
 S = 32                                   # frame size: 16 x 16 latent cells with the tiny VAE
 FAST = dict(width=S, height=S, steps=2, num_frames=3, decode_chunk_size=3)
@@ -65,11 +65,11 @@ def test_brush_changes_the_result_and_is_reproducible(pipe, image, plain):
     assert any(not np.array_equal(x, y) for x, y in zip(off.frames, on1.frames))
 
 
-def test_static_mask_is_honoured_in_latent_space(pipe, image):
+def test_static_mask_is_honoured_in_latent_space(pipe, image, tiny):
     """With anchoring over every step, the final latents equal the source latent exactly in
     the static cells (the last sigma is 0), and differ elsewhere."""
     from animakit.svd import encode_vae_latents
-    comps = pipe.engine("svd").components(None)
+    comps = tiny
     seen = {}
     pipe.engine("svd").callback_on_step_end = lambda c, i, t, kw: seen.update(latents=kw["latents"])
     try:
@@ -105,8 +105,8 @@ def test_loop_is_refused_clearly(pipe, image):
 
 
 def test_longer_clips_chain_on_the_last_frame(pipe, image):
-    assert segments(7, 3) == [(0, 3), (2, 5), (4, 7)]
-    assert segments(3, 3) == [(0, 3)]
+    assert windows(7, 3) == [(0, 3), (2, 5), (4, 7)]
+    assert windows(3, 3) == [(0, 3)]
     out = run(pipe, image, 0, num_frames=5, brush=BRUSH)
     assert len(out.frames) == 5 and out.extras["segments"] == [(0, 3), (2, 5)]
 
@@ -136,7 +136,8 @@ def test_saved_tiny_checkpoint_loads_from_a_folder(image, tmp_path, tiny, plain)
 
 
 def test_sampler_matches_diffusers_svd_pipeline_without_a_brush(tiny):
-    """Same components, seed and settings: our sampler gives diffusers' frames."""
+    """Same components, seed and settings: our sampler gives diffusers' frames (to float32
+    rounding: the two differ only in the order of a few operations)."""
     from animakit.video.svd_sampler import SVDSettings, sample_svd_clip
     img = torch.rand(1, 3, S, S, generator=torch.Generator().manual_seed(5))
     pipe = tiny.as_pipeline()
@@ -145,7 +146,7 @@ def test_sampler_matches_diffusers_svd_pipeline_without_a_brush(tiny):
                generator=torch.Generator().manual_seed(0), output_type="pt").frames[0]
     ours = sample_svd_clip(tiny, img * 2 - 1, SVDSettings(num_frames=3, steps=2, decode_chunk_size=3),
                            generator=torch.Generator().manual_seed(0), progress=False)
-    torch.testing.assert_close((ours.frames / 2 + 0.5).clamp(0, 1), ref, atol=1e-5, rtol=0)
+    torch.testing.assert_close((ours.frames / 2 + 0.5).clamp(0, 1), ref, atol=1e-6, rtol=0)
 
 
 def test_device_and_dtype_params_resolve_in_one_place():

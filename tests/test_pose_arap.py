@@ -9,7 +9,6 @@ import pytest
 
 from animakit import load_pipeline
 from animakit.errors import InputError
-from animakit.params import param_specs
 from animakit.portrait.pose.arap import (FREE_RADIUS, ArapSolver, deformation_gradients, nearest_rotations,
                                  triangle_gradients)
 from animakit.portrait.pose.reference import load_reference
@@ -143,7 +142,7 @@ def test_arap_handles_land_on_their_skinned_targets(renderers):
 def test_pipeline_renders_with_arap_skinning():
     """The shipped figure driven by the shipped dance, end to end with ``skinning=arap``."""
     pipe = load_pipeline("portrait.pose")
-    assert "arap" in {s.name: s for s in param_specs(pipe.Params)}["skinning"].choices
+    assert "arap" in {s.name: s for s in pipe.engine_param_specs("rig")}["skinning"].choices
     kw = dict(FIGURE, driving=str(ASSETS / "dance.npz"), size=256, duration=0.25)
     out = pipe(**kw, skinning="arap")
     rigid = pipe(**kw, skinning="rigid")

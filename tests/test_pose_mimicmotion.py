@@ -1,6 +1,8 @@
 """portrait.pose mimicmotion engine: tiny random SVD + pose guider on CPU, end to end."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -74,7 +76,7 @@ def test_end_to_end_tiny_random(tmp_path, comps):
     pipe = load_pipeline("portrait.pose")
     net = PoseNet(comps.unet.config.block_out_channels[0])
     torch.nn.init.normal_(net.final_proj.weight, std=0.1)
-    pipe.engine("mimicmotion").components = (comps, net)
+    pipe.engine("mimicmotion").use_components(replace(comps, extra={"pose_net": net}))
     kw = dict(image=str(tmp_path / "ref.png"), mask=str(tmp_path / "mask.png"),
               keypoints=str(tmp_path / "kp.npz"), driving=str(tmp_path / "wave.npz"),
               engine="mimicmotion", size=48, steps=1, window=4, overlap=2, guidance=1.0)

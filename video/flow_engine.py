@@ -9,6 +9,7 @@ With ``loop`` the forward result is blended with the one integrated backwards fr
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 import cv2
@@ -17,6 +18,7 @@ import numpy as np
 from .brush import Brush, BrushMotion, grid_points, load_brush
 from animakit.errors import InputError, ParamError
 from animakit.media import load_image
+from animakit.params import param
 from animakit.pipeline import Engine, FrameStream
 from .splat import SplatAccumulator, fill_holes
 
@@ -152,9 +154,17 @@ class FlowRenderer:
         return out
 
 
+@dataclass
+class FlowParams:
+    """The flow engine's own settings."""
+    loop: bool = param(False, "seamless loop: brushed regions flow in place and frame N wraps to "
+                              "frame 0 (cinemagraph)")
+
+
 class FlowEngine(Engine):
     name = "flow"
     help = "weight-free: Euler-integrated brush motion, forward splatting with hole filling, loops"
+    Params = FlowParams
 
     def stream(self, inputs: dict[str, Any], params: Any, generator: Any = None) -> FrameStream:
         image, brush = load_image_and_brush(inputs, params.width, params.height)

@@ -9,45 +9,49 @@ frame of the previous one and guided by its part of the brush motion.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 import cv2
 import numpy as np
 import torch
 
-from .brush import Brush, BrushMotion
-from animakit.errors import ParamError
+from animakit.params import param
 from animakit.pipeline import Engine, FrameStream
 from animakit.render import SHOW_PROGRESS
-from animakit.svd import SVDComponents, SVDComponentsUser
+from animakit.seeding import torch_generator
+from animakit.svd import (SVDComponents, SVDEngineMixin, SVDParams, model_size, size_multiple,
+                          to_frames, to_tensor, windows)
 
+from .brush import Brush, BrushMotion
 from .flow_engine import FlowRenderer, auto_falloff, load_image_and_brush, output_size, scaled_brush
 from .svd_sampler import SVDSettings, sample_svd_clip
 
-def size_multiple(comps: SVDComponents) -> int:
-    """Pixels the frame size must be a multiple of: VAE factor x UNet downsamplings (64 for SVD)."""
-    return comps.vae_scale_factor * 2 ** (len(comps.unet.config.down_block_types) - 1)
+
+@dataclass
+class SVDI2VParams(SVDParams):
+    """The svd engine's own settings (loading ones from :class:`animakit.svd.SVDParams`)."""
+    motion_bucket_id: int = param(127, "amount of motion conditioning", min=0, max=1023)
+    noise_aug_strength: float = param(0.02, "noise added to the conditioning image",
+                                      min=0.0, max=1.0, step=0.01)
+    steps: int = param(25, "denoising steps", min=1, max=200)
+    min_guidance: float = param(1.0, "guidance at the first frame", min=0.0, max=20.0)
+    max_guidance: float = param(3.0, "guidance at the last frame", min=0.0, max=20.0)
+    guide_strength: float = param(0.8, "with a brush: how much of the schedule to run from the "
+                                       "noised brush guide (1 = from pure noise)",
+                                  min=0.05, max=1.0)
+    static_anchor: float = param(0.5, "fraction of steps during which static regions are reset "
+                                      "to the source latent", min=0.0, max=1.0)
+    static_paste: bool = param(True, "after decoding, paste static regions from the source "
+                                     "(feathered 3 px outside) so they are exactly still")
 
 
-def svd_size(w0: int, h0: int, width: int, height: int, multiple: int = 64) -> tuple[int, int]:
+def svd_size(comps: SVDComponents, w0: int, h0: int, width: int, height: int) -> tuple[int, int]:
     """(W, H) for SVD: the requested size, else 1024 on the long side (its training size),
-    both rounded to ``multiple``."""
+    both rounded to the model's size multiple."""
     if not width and not height:
         width, height = (1024, 0) if w0 >= h0 else (0, 1024)
-    w, h = output_size(w0, h0, width, height, 2048)
-    return (max(multiple, round(w / multiple) * multiple),
-            max(multiple, round(h / multiple) * multiple))
-
-
-def to_tensor(frame: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) uint8 -> (1, 3, H, W) float32 in [-1, 1]."""
-    return torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 127.5 - 1.0
-
-
-def to_frames(x: torch.Tensor) -> list[np.ndarray]:
-    """(F, 3, H, W) in [-1, 1] -> list of (H, W, 3) uint8."""
-    x = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-    return list(x)
+    return model_size(*output_size(w0, h0, width, height, 2048), size_multiple(comps))
 
 
 def latent_mask(mask: np.ndarray, factor: int) -> torch.Tensor:
@@ -63,51 +67,37 @@ def paste_alpha(mask: np.ndarray, feather: int = 3) -> np.ndarray:
     return np.clip(1.0 - dist / (feather + 1), 0.0, 1.0)[..., None].astype(np.float32)
 
 
-def segments(num_frames: int, length: int) -> list[tuple[int, int]]:
-    """[(start, end)) frame ranges of chained segments of ``length`` frames overlapping by
-    one frame (each segment starts on the previous segment's last frame)."""
-    if num_frames <= length:
-        return [(0, num_frames)]
-    out, start = [], 0
-    while start + 1 < num_frames:
-        end = min(num_frames, start + length)
-        out.append((start, end))
-        start = end - 1
-    return out
+def clip_settings(p: Any, num_frames: int) -> SVDSettings:
+    """The sampler settings of one ``num_frames`` segment under params ``p``."""
+    return SVDSettings(num_frames=num_frames, fps=p.fps, motion_bucket_id=p.motion_bucket_id,
+                       noise_aug_strength=p.noise_aug_strength, steps=p.steps,
+                       min_guidance=p.min_guidance, max_guidance=p.max_guidance,
+                       guide_strength=p.guide_strength, static_anchor=p.static_anchor,
+                       decode_chunk_size=p.decode_chunk_size)
 
 
-class SVDEngine(SVDComponentsUser, Engine):
+class SVDEngine(SVDEngineMixin, Engine):
+    """``callback_on_step_end(components, step, timestep, {"latents": ...})`` may return
+    replacement latents."""
     name = "svd"
     help = "Stable Video Diffusion (local weights), brush applied training-free"
     neural = True
-
-    @property
-    def attention_backend(self) -> str:
-        return self._cache.attention_backend
-
-    def load_options(self, p: Any) -> dict[str, Any]:
-        return {"cpu_offload": p.cpu_offload, "attention": p.attention,
-                "forward_chunking": p.forward_chunking}
+    Params = SVDI2VParams
 
     def stream(self, inputs: dict[str, Any], params: Any, generator: Any = None) -> FrameStream:
-        if params.loop:
-            raise ParamError("param loop", "seamless loops are made by the flow engine; the svd "
-                                           "engine cannot loop (leave loop off, or use --engine flow)")
         image, brush = load_image_and_brush(inputs, 0, 0, max_side=8192)
         comps = self.components(params)
-        w, h = svd_size(image.shape[1], image.shape[0], params.width, params.height,
-                        size_multiple(comps))
+        w, h = svd_size(comps, image.shape[1], image.shape[0], params.width, params.height)
         image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
         brush = scaled_brush(brush.resized(w, h), params.strength) if brush is not None else None
-        seg_len = int(comps.unet.config.num_frames)
-        extras = {"segments": segments(params.num_frames, seg_len), "size": (w, h),
-                  "weights": comps.source}
-        frames = self._frames(comps, image, brush, params, generator, seg_len)
+        spans = windows(params.num_frames, int(comps.unet.config.num_frames))
+        extras = {"segments": spans, "size": (w, h), "weights": comps.source}
+        frames = self._frames(comps, image, brush, params, torch_generator(generator), spans)
         return FrameStream(frames, fps=params.fps, size=(w, h), num_frames=params.num_frames,
                            extras=extras)
 
     def _frames(self, comps: SVDComponents, image: np.ndarray, brush: Brush | None, p: Any,
-                generator: Any, seg_len: int) -> Iterator[np.ndarray]:
+                generator: torch.Generator, spans: list[tuple[int, int]]) -> Iterator[np.ndarray]:
         guide_frames = None
         static = None
         if brush is not None and (brush.strokes or brush.static.any()):
@@ -121,19 +111,14 @@ class SVDEngine(SVDComponentsUser, Engine):
         paste = paste_alpha(brush.static) if p.static_paste and brush is not None \
             and brush.static.any() else None
         cond = image
-        for k, (start, end) in enumerate(segments(p.num_frames, seg_len)):
+        for k, (start, end) in enumerate(spans):
             guide = None
             if guide_frames is not None:
                 clip = [next(guide_frames) for _ in range(end - start - (1 if k else 0))]
-                guide = torch.cat([to_tensor(f) for f in ([cond] if k else []) + clip])
-            settings = SVDSettings(num_frames=end - start, fps=p.fps,
-                                   motion_bucket_id=p.motion_bucket_id,
-                                   noise_aug_strength=p.noise_aug_strength, steps=p.steps,
-                                   min_guidance=p.min_guidance, max_guidance=p.max_guidance,
-                                   guide_strength=p.guide_strength, static_anchor=p.static_anchor,
-                                   decode_chunk_size=p.decode_chunk_size)
-            out = sample_svd_clip(comps, to_tensor(cond), settings, guide=guide, static_mask=static,
-                                  generator=generator, callback_on_step_end=self.callback_on_step_end,
+                guide = to_tensor(([cond] if k else []) + clip)
+            out = sample_svd_clip(comps, to_tensor([cond]), clip_settings(p, end - start),
+                                  guide=guide, static_mask=static, generator=generator,
+                                  callback_on_step_end=self.callback_on_step_end,
                                   progress=SHOW_PROGRESS.get())
             frames = to_frames(out.frames)
             if paste is not None:

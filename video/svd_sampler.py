@@ -11,6 +11,9 @@ plus two optional controls:
 * ``static_mask`` — (h, w) in latent cells, 1 = must not move: during the first
   ``static_anchor`` fraction of the steps those cells are reset after every step to the
   source latent noised to the current sigma (a fixed noise draw), as in blended diffusion.
+
+Without either it gives diffusers' ``StableVideoDiffusionPipeline`` frames for the same
+components, seed and settings (``tests/test_i2v_svd.py`` checks this).
 """
 from __future__ import annotations
 
@@ -20,13 +23,13 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
-from animakit.svd import (SVDComponents, added_time_ids, decode_vae_latents, encode_clip_image,
-                          encode_vae_latents)
+from animakit.svd import (SVDComponents, decode_vae_latents, encode_vae_latents, frame_guidance,
+                          image_conditioning, randn)
 
 
 @dataclass
 class SVDSettings:
-    """Everything one clip needs besides the images (see ``I2VParams`` for meanings)."""
+    """Everything one clip needs besides the images (see ``SVDI2VParams`` for meanings)."""
     num_frames: int = 14
     fps: int = 7
     motion_bucket_id: int = 127
@@ -45,14 +48,6 @@ class SVDClipOutput:
     latents: torch.Tensor      # (1, F, 4, h, w) diffusion-space latents before decoding
 
 
-def _randn(shape: tuple, generator: torch.Generator | None, device: torch.device,
-           dtype: torch.dtype) -> torch.Tensor:
-    """Gaussian noise drawn on the generator's device, then moved (reproducible on CPU)."""
-    gen_device = generator.device if generator is not None else torch.device("cpu")
-    return torch.randn(shape, generator=generator, device=gen_device, dtype=torch.float32).to(
-        device, dtype)
-
-
 @torch.no_grad()
 def sample_svd_clip(comps: SVDComponents, image: torch.Tensor, s: SVDSettings, *,
                     guide: torch.Tensor | None = None, static_mask: torch.Tensor | None = None,
@@ -62,21 +57,17 @@ def sample_svd_clip(comps: SVDComponents, image: torch.Tensor, s: SVDSettings, *
     """Sample ``s.num_frames`` frames from ``image`` (1, 3, H, W) in [-1, 1].
 
     ``guide``: (F, 3, H, W) in [-1, 1] or None. ``static_mask``: (h, w) float in [0, 1]
-    at latent resolution or None. ``callback_on_step_end(step, timestep, {"latents": ...})``
-    may return a dict with replacement ``latents`` (diffusers convention)."""
+    at latent resolution or None. ``callback_on_step_end(comps, step, timestep,
+    {"latents": ...})`` may return a dict with replacement ``latents`` (diffusers convention)."""
     device, dtype = comps.device, comps.dtype
     n = s.num_frames
     cfg = s.max_guidance > 1.0
     image = image.to(device, torch.float32)
-
-    emb = encode_clip_image(comps, (image + 1) / 2).to(dtype)                    # (1, 1, D)
-    noisy = image + s.noise_aug_strength * _randn(image.shape, generator, device, torch.float32)
-    cond = encode_vae_latents(comps, noisy).to(dtype)                           # (1, 4, h, w)
-    cond = cond.unsqueeze(1).repeat(1, n, 1, 1, 1)                              # (1, F, 4, h, w)
-    ids = added_time_ids(comps, s.fps, s.motion_bucket_id, s.noise_aug_strength).to(device, dtype)
+    aug_noise = randn(image.shape, generator, device)                          # (1, 3, H, W)
+    cond = image_conditioning(comps, image, n, s.fps, s.motion_bucket_id, s.noise_aug_strength,
+                              aug_noise)
     if cfg:
-        emb, cond, ids = (torch.cat([torch.zeros_like(emb), emb]),
-                          torch.cat([torch.zeros_like(cond), cond]), torch.cat([ids, ids]))
+        cond = cond.with_unconditional()
 
     sched = comps.fresh_scheduler()
     sched.set_timesteps(s.steps, device=device)
@@ -87,7 +78,7 @@ def sample_svd_clip(comps: SVDComponents, image: torch.Tensor, s: SVDSettings, *
     timesteps = sched.timesteps[start:]
 
     h, w = image.shape[-2] // comps.vae_scale_factor, image.shape[-1] // comps.vae_scale_factor
-    noise = _randn((1, n, 4, h, w), generator, device, torch.float32)
+    noise = randn((1, n, 4, h, w), generator, device)
     scale = comps.vae.config.scaling_factor
     if guide is not None:
         z_guide = encode_vae_latents(comps, guide.to(device)).float() * scale     # (F, 4, h, w)
@@ -100,14 +91,14 @@ def sample_svd_clip(comps: SVDComponents, image: torch.Tensor, s: SVDSettings, *
     if anchor_steps:
         z_src = encode_vae_latents(comps, image).float() * scale                 # (1, 4, h, w)
         m = static_mask.to(device, torch.float32).view(1, 1, 1, h, w)
-        anchor_noise = _randn((1, n, 4, h, w), generator, device, torch.float32)
+        anchor_noise = randn((1, n, 4, h, w), generator, device)
 
-    guidance = torch.linspace(s.min_guidance, s.max_guidance, n, device=device, dtype=dtype)
-    guidance = guidance.view(1, n, 1, 1, 1)
+    guidance = frame_guidance(s.min_guidance, s.max_guidance, n, device, dtype)
     for i, t in enumerate(tqdm(timesteps, desc="svd", disable=not progress, leave=False)):
         x = torch.cat([latents] * 2) if cfg else latents
-        x = torch.cat([sched.scale_model_input(x, t), cond], dim=2)
-        pred = comps.unet(x, t, encoder_hidden_states=emb, added_time_ids=ids, return_dict=False)[0]
+        x = torch.cat([sched.scale_model_input(x, t), cond.image_latents], dim=2)
+        pred = comps.unet(x, t, encoder_hidden_states=cond.embeds, added_time_ids=cond.time_ids,
+                          return_dict=False)[0]
         if cfg:
             uncond, cond_pred = pred.chunk(2)
             pred = uncond + guidance * (cond_pred - uncond)

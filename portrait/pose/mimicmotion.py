@@ -18,8 +18,8 @@ from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
 from animakit.errors import WeightsNotFoundError
-from animakit.svd import (SVDComponents, added_time_ids, decode_vae_latents, encode_clip_image,
-                          encode_vae_latents)
+from animakit.svd import (SVDComponents, decode_vae_latents, frame_guidance, image_conditioning,
+                          randn, windows)
 
 CONVERT_HINT = ("convert the released .pth once with: python -c \"import torch; from safetensors."
                 "torch import save_file; save_file(torch.load('MimicMotion_1-1.pth', "
@@ -79,13 +79,13 @@ def load_checkpoint(path: str | Path, pose_net: PoseNet, unet: nn.Module | None 
 
 def window_indices(num_frames: int, window: int, overlap: int) -> list[list[int]]:
     """Frame indices of each window: frame 0 (the reference anchor) + ``window - 1``
-    consecutive frames, stepping ``window - overlap``; the last window ends on the last frame."""
-    window = min(window, num_frames)
-    step = max(1, window - overlap)
-    out = [[0, *range(i + 1, i + window)] for i in range(0, num_frames - window + 1, step)]
-    if out[-1][-1] < num_frames - 1:
-        out.append([0, *range(num_frames - window + 1, num_frames)])
-    return out
+    consecutive frames, stepping ``window - overlap`` (the anchor counts as one shared frame,
+    so overlap 0 and 1 both tile the frames edge to edge); the last window ends on the last
+    frame."""
+    length = min(window, num_frames) - 1
+    shared = min(max(0, overlap - 1), length - 1)
+    return [[0, *range(1 + s, 1 + e)]
+            for s, e in windows(num_frames - 1, length, shared, full=True)]
 
 
 def triangular_weights(window: int) -> torch.Tensor:
@@ -96,7 +96,7 @@ def triangular_weights(window: int) -> torch.Tensor:
 
 @dataclass
 class MimicMotionOutput:
-    frames: torch.Tensor          # (F, 3, H, W) float in [0, 1], F = number of poses - 1
+    frames: torch.Tensor          # (F - 1, 3, H, W) float in [-1, 1], F = number of poses
 
 
 class _AddToConvIn:
@@ -113,51 +113,43 @@ class _AddToConvIn:
 def sample(comps: SVDComponents, pose_net: PoseNet, reference: torch.Tensor, poses: torch.Tensor, *,
            steps: int = 25, min_guidance: float = 2.0, max_guidance: float = 2.0,
            window: int = 16, overlap: int = 6, fps: int = 7, motion_bucket_id: int = 127,
-           noise_aug: float = 0.0, generator: torch.Generator | None = None,
+           noise_aug: float = 0.0, decode_chunk_size: int = 8,
+           generator: torch.Generator | None = None,
            callback_on_step_end: Callable | None = None) -> MimicMotionOutput:
-    """Denoise a clip. ``reference`` (1, 3, H, W) in [0, 1]; ``poses`` (F, 3, Hp, Wp) skeleton
-    images in [0, 1] with the reference's own pose first (Hp = H / f * 8 for a VAE scale
-    factor f). Returns frames 1..F-1 (the anchor dropped)."""
+    """Denoise a clip. ``reference`` (1, 3, H, W) in [-1, 1]; ``poses`` (F, 3, Hp, Wp) skeleton
+    images in [-1, 1] with the reference's own pose first (Hp = H / f * 8 for a VAE scale
+    factor f). Returns frames 1..F-1 (the anchor dropped). ``callback_on_step_end(comps,
+    step, timestep, {"latents": ...})`` may return replacement latents."""
     device, dtype = comps.device, comps.dtype
     n = poses.shape[0]
     f = comps.vae_scale_factor
     h, w = reference.shape[-2] // f, reference.shape[-1] // f
     cfg = max_guidance > 1.0
-    emb = encode_clip_image(comps, reference).to(device, dtype)                  # (1, 1, D)
-    ref_in = reference.to(device) * 2 - 1
-    if noise_aug > 0:
-        ref_in = ref_in + noise_aug * torch.randn(ref_in.shape, generator=generator,
-                                                  device=generator.device if generator else "cpu"
-                                                  ).to(ref_in)
-    cond = encode_vae_latents(comps, ref_in).to(device, dtype)                   # (1, 4, h, w)
-    cond = cond.unsqueeze(1).repeat(1, n, 1, 1, 1)                               # (1, F, 4, h, w)
-    pose_feat = pose_net(poses.to(device, pose_net.dtype) * 2 - 1).to(dtype)     # (F, C, h, w)
-    time_ids = added_time_ids(comps, fps, motion_bucket_id, noise_aug).to(device, dtype)
+    reference = reference.to(device)
+    aug = randn(reference.shape, generator, device) if noise_aug > 0 else None
+    cond = image_conditioning(comps, reference, n, fps, motion_bucket_id, noise_aug, aug)
     if cfg:
-        emb = torch.cat([torch.zeros_like(emb), emb])
-        cond = torch.cat([torch.zeros_like(cond), cond])
-        time_ids = time_ids.repeat(2, 1)
+        cond = cond.with_unconditional()
+    pose_feat = pose_net(poses.to(device, pose_net.dtype)).to(dtype)            # (F, C, h, w)
     sched = comps.fresh_scheduler()
     sched.set_timesteps(steps, device=device)
-    latents = torch.randn((1, n, 4, h, w), generator=generator,
-                          device=generator.device if generator else "cpu").to(device, dtype)
-    latents = latents * sched.init_noise_sigma
-    guidance = torch.linspace(min_guidance, max_guidance, n, device=device).view(1, n, 1, 1, 1)
-    windows = window_indices(n, window, overlap)
-    weights = triangular_weights(len(windows[0])).to(device, dtype)
+    latents = randn((1, n, 4, h, w), generator, device, dtype) * sched.init_noise_sigma
+    guidance = frame_guidance(min_guidance, max_guidance, n, device)
+    spans = window_indices(n, window, overlap)
+    weights = triangular_weights(len(spans[0])).to(device, dtype)
     hook = _AddToConvIn()
     handle = comps.unet.conv_in.register_forward_hook(hook)
     try:
         for i, t in enumerate(sched.timesteps):
             x = torch.cat([latents] * 2) if cfg else latents
-            x = torch.cat([sched.scale_model_input(x, t), cond], dim=2)
+            x = torch.cat([sched.scale_model_input(x, t), cond.image_latents], dim=2)
             pred = torch.zeros_like(x[:, :, :4])
             count = torch.zeros(n, device=device, dtype=dtype)
-            for idx in windows:
+            for idx in spans:
                 feat = pose_feat[idx]
                 hook.features = torch.cat([feat] * x.shape[0]) if x.shape[0] > 1 else feat
-                out = comps.unet(x[:, idx], t, encoder_hidden_states=emb,
-                                 added_time_ids=time_ids, return_dict=False)[0]
+                out = comps.unet(x[:, idx], t, encoder_hidden_states=cond.embeds,
+                                 added_time_ids=cond.time_ids, return_dict=False)[0]
                 pred[:, idx] += out * weights[:, None, None, None]
                 count[idx] += weights
             pred = pred / count.view(1, n, 1, 1, 1)
@@ -166,10 +158,10 @@ def sample(comps: SVDComponents, pose_net: PoseNet, reference: torch.Tensor, pos
                 pred = uncond + guidance * (cond_pred - uncond)
             latents = sched.step(pred, t, latents, return_dict=False)[0]
             if callback_on_step_end is not None:
-                res = callback_on_step_end(None, i, t, {"latents": latents}) or {}
+                res = callback_on_step_end(comps, i, t, {"latents": latents}) or {}
                 latents = res.get("latents", latents)
     finally:
         handle.remove()
         hook.features = None
-    frames = decode_vae_latents(comps, latents[0])                               # (F, 3, H, W)
-    return MimicMotionOutput(((frames[1:] + 1) / 2).clamp(0, 1))
+    frames = decode_vae_latents(comps, latents[0], decode_chunk_size)          # (F, 3, H, W)
+    return MimicMotionOutput(frames[1:])

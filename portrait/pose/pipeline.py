@@ -19,6 +19,7 @@ VIDEO_OR_POSE = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".gif", ".npz"
 
 @dataclass
 class PoseParams:
+    """What both engines read: output size and timing, and how the driver is retargeted."""
     size: int = param(768, "long side of the output in pixels (0 = the reference's, capped at 1024)",
                       min=0, max=2048)
     fps: float | None = param(None, "output frame rate (default: the driver's)", min=1, max=120)
@@ -34,25 +35,6 @@ class PoseParams:
                                "(0 = stay in place)", min=0.0, max=2.0)
     smoothing: float = param(0.5, "temporal smoothing of the driver's keypoints (0 = off)",
                              min=0.0, max=1.0)
-    skinning: str = param("arap", "rig: rigid = joint-angle blending that keeps bent elbows and "
-                          "knees their width; linear = plain linear blend skinning; arap = "
-                          "rigid, then as-rigid-as-possible refinement of the joint zones",
-                          choices=("rigid", "linear", "arap"))
-    inpaint: bool = param(True, "fill the background revealed behind the moved body (rig)")
-    # neural engine
-    weights: str = param("", "mimicmotion: folder or cached hub id of an SVD img2vid-xt "
-                         "checkpoint (diffusers layout; default $ANIMAKIT_SVD_WEIGHTS)")
-    checkpoint: str = param("", "mimicmotion: MimicMotion .safetensors (default: "
-                            "MimicMotion*.safetensors inside the weights folder)")
-    steps: int = param(25, "mimicmotion: denoising steps", min=1, max=200)
-    guidance: float = param(2.0, "mimicmotion: classifier-free guidance scale", min=1.0, max=10.0)
-    window: int = param(16, "mimicmotion: frames per window", min=2, max=72)
-    overlap: int = param(6, "mimicmotion: frames shared by consecutive windows", min=0, max=64)
-    noise_aug: float = param(0.0, "mimicmotion: noise added to the reference latents",
-                             min=0.0, max=1.0)
-    device: str = param("auto", "mimicmotion: torch device (auto = cuda if available)")
-    dtype: str = param("auto", "mimicmotion: float16 / bfloat16 / float32 (auto: fp16 on GPU)",
-                       choices=("auto", "float16", "bfloat16", "float32"))
 
 
 class PosePipeline(Pipeline):

@@ -3,6 +3,7 @@ triangle mesh to the skeleton, render it texture-mapped over an inpainted backgr
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import cv2
 import numpy as np
 
 from animakit.media import VideoWriter, load_image
+from animakit.params import param
 from animakit.pipeline import Engine, FrameStream
 from .skeleton import draw_skeleton
 
@@ -113,11 +115,22 @@ def write_preview(path: Path, renderer: RigRenderer, tg: Targets, fps: float) ->
             writer.write(draw_skeleton(renderer.render(pts), pts, vis))
 
 
+@dataclass
+class RigParams:
+    """The rig engine's own settings."""
+    skinning: str = param("arap", "rigid = joint-angle blending that keeps bent elbows and "
+                          "knees their width; linear = plain linear blend skinning; arap = "
+                          "rigid, then as-rigid-as-possible refinement of the joint zones",
+                          choices=("rigid", "linear", "arap"))
+    inpaint: bool = param(True, "fill the background revealed behind the moved body")
+
+
 class RigEngine(Engine):
     name = "rig"
     help = ("weight-free: MediaPipe pose + mask, retargeting, per-part triangle mesh skinned to "
             "the skeleton (as-rigid-as-possible around the joints: no collapsing elbows), "
             "texture-mapped render over an inpainted background (CPU, real time)")
+    Params = RigParams
 
     def stream(self, inputs: dict[str, Any], params: Any, generator: Any = None) -> FrameStream:
         ref, renderer, seq = prepare(inputs, params)
