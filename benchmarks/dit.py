@@ -5,7 +5,7 @@
 
 Quality: ``--clips-per-label`` clips per label generated with the default sampling, judged by
 the shipped classifier (trained on real procedural clips only) and by the object tracker of
-:mod:`dit.metrics`. Speed: seconds to sample one clip, and training throughput (samples/s) of
+:mod:`benchmarks.groundtruth.dit_measures`. Speed: seconds to sample one clip, and training throughput (samples/s) of
 our model against diffusers' ``LatteTransformer3DModel`` at the same width, depth and tokens,
 interleaved in the same run (best of N rounds, median beside it), and of a fresh model with the
 shipped config (tubelets and pixel refiner), the speed training runs at.

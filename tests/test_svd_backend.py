@@ -15,7 +15,7 @@ from animakit.errors import ParamError
 from animakit.params import build_params, param_specs
 from animakit.svd import (SVDParams, model_size, placement, size_multiple, tiny_svd_components,
                           to_frames, to_tensor, windows)
-from animakit.video.measure import synthetic_scene
+from benchmarks.groundtruth.i2v_measures import synthetic_scene
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
