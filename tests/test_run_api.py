@@ -61,6 +61,8 @@ def test_one_seed_one_render_whatever_form_it_takes(tmp_path):
         animakit.render("dit.generate", tmp_path / f"{i}.mp4", params=FAST, progress=False, **kw)
         outs.append(read_video(tmp_path / f"{i}.mp4")[0])
     assert all((a == b).all() for o in outs[1:] for a, b in zip(outs[0], o))
+    animakit.render("dit.generate", tmp_path / "6.mp4", params=FAST, progress=False, seed=6)
+    assert not all((a == b).all() for a, b in zip(outs[0], read_video(tmp_path / "6.mp4")[0]))
 
 
 def test_two_api_renders_read_the_weights_once(tmp_path):
