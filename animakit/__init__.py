@@ -25,8 +25,11 @@ from .errors import (AnimakitError, ImageTooLargeError, InputError, MediaError, 
 from .params import ParamSpec, build_params, param, param_specs  # noqa: E402
 from .pipeline import Engine, FrameStream, InputSpec, Pipeline, PipelineOutput  # noqa: E402
 from .registry import load_pipeline, pipeline_classes, pipeline_names  # noqa: E402
+# binds the name ``animakit.render`` to the run API function (the module stays in sys.modules)
+from .render import RenderResult, render  # noqa: E402
 
 __all__ = ["ASSETS", "AnimakitError", "Engine", "FrameStream", "ImageTooLargeError",
            "InputError", "InputSpec", "MediaError", "NoFaceError", "NoPersonError", "ParamError",
-           "ParamSpec", "Pipeline", "PipelineOutput", "WeightsNotFoundError", "build_params",
-           "load_pipeline", "param", "param_specs", "pipeline_classes", "pipeline_names"]
+           "ParamSpec", "Pipeline", "PipelineOutput", "RenderResult", "WeightsNotFoundError",
+           "build_params", "load_pipeline", "param", "param_specs", "pipeline_classes",
+           "pipeline_names", "render"]

@@ -8,10 +8,10 @@ import argparse
 import json
 import sys
 import warnings
-from pathlib import Path
 from typing import Any, Sequence
 
 from .errors import AnimakitError, InputError
+from .render import render
 
 EXIT_USER = 2
 
@@ -24,13 +24,6 @@ def _pairs(items: Sequence[str] | None, flag: str) -> dict[str, str]:
             raise InputError(flag, f"expected KEY=VALUE, got {item!r}")
         out[key.strip()] = value
     return out
-
-
-def _generator(seed: int | None):
-    if seed is None:
-        return None
-    import torch
-    return torch.Generator().manual_seed(int(seed))
 
 
 # -- pipelines ---------------------------------------------------------------------------
@@ -68,20 +61,6 @@ def _print_params(params: list[dict], indent: str) -> None:
 
 
 # -- run ---------------------------------------------------------------------------------
-def run_job(name: str, inputs: dict[str, Any], params: dict[str, Any], output: str | Path,
-            engine: str | None = None, seed: int | None = None,
-            exports: dict[str, str] | None = None, progress: bool = True,
-            desc: str | None = None) -> dict[str, Any]:
-    """Load pipeline ``name`` and render it to ``output``. The one path shared by
-    ``animakit run`` and ``animakit render``."""
-    from .registry import load_pipeline
-    from .render import render_to_file
-    pipe = load_pipeline(name)
-    return render_to_file(pipe, output, inputs=inputs, params=params, engine=engine,
-                          generator=_generator(seed), exports=exports, progress=progress,
-                          desc=desc)
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     inputs = _pairs(args.input, "--input")
     params: dict[str, Any] = _pairs(args.param, "--param")
@@ -90,13 +69,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         exports["landmarks"] = args.export_landmarks
     if args.export_pose:
         exports["pose"] = args.export_pose
-    summary = run_job(args.pipeline, inputs, params, args.output, engine=args.engine,
-                      seed=args.seed, exports=exports, progress=not args.quiet)
-    for w in summary["warnings"]:
+    result = render(args.pipeline, args.output, inputs=inputs, params=params, engine=args.engine,
+                    seed=args.seed, exports=exports, progress=not args.quiet)
+    for w in result.warnings:
         _show_warning(w)
     if not args.quiet:
-        print(f"wrote {summary['output']}: {summary['frames']} frames at {summary['fps']:g} fps "
-              f"({summary['seconds']:.2f} s)")
+        print(f"wrote {result.output}: {result.frames} frames at {result.fps:g} fps "
+              f"({result.seconds:.2f} s)")
     return 0
 
 
@@ -105,15 +84,15 @@ def cmd_render(args: argparse.Namespace) -> int:
     from .jobs import load_jobs, run_jobs
     jobs = load_jobs(args.jobs)
     results = run_jobs(jobs, workers=args.workers, resume=args.resume, progress=not args.quiet)
-    failed = [r for r in results if r["status"] == "failed"]
-    print(f"\n{len(results)} jobs: {sum(r['status'] == 'done' for r in results)} done, "
-          f"{sum(r['status'] == 'skipped' for r in results)} skipped, {len(failed)} failed")
+    failed = [r for r in results if r.status == "failed"]
+    print(f"\n{len(results)} jobs: {sum(r.status == 'done' for r in results)} done, "
+          f"{sum(r.status == 'skipped' for r in results)} skipped, {len(failed)} failed")
     for r in results:
-        line = f"  [{r['status']:>7}] {r['name']} -> {r['output']}"
-        if r["status"] == "failed":
-            line += f"\n            {r['error']}"
-        elif r["status"] == "done":
-            line += f"  ({r['frames']} frames, {r['wall']:.1f} s)"
+        line = f"  [{r.status:>7}] {r.name} -> {r.output}"
+        if r.error is not None:
+            line += f"\n            {r.error}"
+        elif r.result is not None:
+            line += f"  ({r.result.frames} frames, {r.result.wall_seconds:.1f} s)"
         print(line)
     return 1 if failed else 0
 

@@ -20,17 +20,17 @@ A failing job is reported and the others go on.
 """
 from __future__ import annotations
 
-import time
 import tomllib
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from tqdm.auto import tqdm
 
 from .errors import AnimakitError, InputError
 from .media.ffmpeg import check_readable
+from .render import RenderResult, render
 
 _JOB_KEYS = {"name", "pipeline", "output", "engine", "seed", "inputs", "params", "exports"}
 
@@ -92,49 +92,60 @@ def load_jobs(path: str | Path) -> list[Job]:
     return jobs
 
 
-def _run_one(job: Job, progress: bool) -> dict[str, Any]:
-    from .cli import run_job
-    t0 = time.perf_counter()
-    base = {"name": job.name, "output": str(job.output)}
+@dataclass(frozen=True)
+class JobResult:
+    """How one job ended: ``done`` (with its render's result), ``failed`` (with the error
+    line) or ``skipped`` (its output existed and ``resume`` was asked)."""
+    name: str
+    output: Path
+    status: Literal["done", "failed", "skipped"]
+    error: str | None = None
+    result: RenderResult | None = None
+
+
+def run_job(job: Job, progress: bool = True) -> JobResult:
+    """Render one job; a failure becomes a ``failed`` result instead of an exception."""
     try:
-        summary = run_job(job.pipeline, job.inputs, job.params, job.output, engine=job.engine,
-                          seed=job.seed, exports=job.exports, progress=progress, desc=job.name)
+        result = render(job.pipeline, job.output, inputs=job.inputs, params=job.params,
+                        engine=job.engine, seed=job.seed, exports=job.exports,
+                        progress=progress, desc=job.name)
     except AnimakitError as e:
-        return {**base, "status": "failed", "error": str(e)}
+        return JobResult(job.name, job.output, "failed", error=str(e))
     except Exception as e:  # a bug in one job must not stop the batch
-        return {**base, "status": "failed", "error": f"internal error: {type(e).__name__}: {e}"}
-    return {**base, "status": "done", "frames": summary["frames"],
-            "wall": time.perf_counter() - t0, "warnings": summary["warnings"]}
+        return JobResult(job.name, job.output, "failed",
+                         error=f"internal error: {type(e).__name__}: {e}")
+    return JobResult(job.name, job.output, "done", result=result)
 
 
 def run_jobs(jobs: list[Job], workers: int = 1, resume: bool = False,
-             progress: bool = True) -> list[dict[str, Any]]:
-    """Render every job; returns one result dict per job, in job order."""
-    results: dict[int, dict[str, Any]] = {}
+             progress: bool = True) -> list[JobResult]:
+    """Render every job (``workers`` > 1: in that many spawned processes); returns one
+    result per job, in job order."""
+    results: dict[int, JobResult] = {}
     pending = []
     for i, job in enumerate(jobs):
         if resume and job.output.exists() and job.output.stat().st_size > 0:
-            results[i] = {"name": job.name, "output": str(job.output), "status": "skipped"}
+            results[i] = JobResult(job.name, job.output, "skipped")
         else:
             pending.append(i)
     overall = tqdm(total=len(jobs), initial=len(results), desc="jobs", unit="job",
                    disable=not progress, position=0)
 
-    def done(i: int, r: dict[str, Any]) -> None:
+    def done(i: int, r: JobResult) -> None:
         results[i] = r
         overall.update(1)
-        if r["status"] == "failed":
-            tqdm.write(f"animakit: job {r['name']!r} failed: {r['error']}")
+        if r.status == "failed":
+            tqdm.write(f"animakit: job {r.name!r} failed: {r.error}")
 
     try:
         if workers <= 1:
             for i in pending:
-                done(i, _run_one(jobs[i], progress))
+                done(i, run_job(jobs[i], progress))
         else:
             import multiprocessing as mp
             with ProcessPoolExecutor(max_workers=workers,
                                      mp_context=mp.get_context("spawn")) as pool:
-                futures = {pool.submit(_run_one, jobs[i], False): i for i in pending}
+                futures = {pool.submit(run_job, jobs[i], False): i for i in pending}
                 for fut in as_completed(futures):
                     done(futures[fut], fut.result())
     finally:

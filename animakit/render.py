@@ -1,53 +1,115 @@
-"""Render a pipeline straight into a video file, in bounded memory, with a tqdm bar."""
+"""The run API: render a pipeline straight into a video file, in bounded memory, with a tqdm bar.
+
+    result = animakit.render("video.kenburns", "out.mp4", inputs={"image": "photo.jpg"},
+                             params={"duration": 4}, seed=0)
+    result.frames, result.fps, result.wall_seconds, result.exports
+
+The CLI (``animakit run``), the job runner (``animakit render``) and the studio all call
+:func:`render`. Naming a pipeline uses the process's cached instance, so engines and their
+weights load once however many renders follow.
+
+``animakit.render`` is this function; the module stays importable by its dotted name
+(``from animakit.render import RenderResult``).
+"""
 from __future__ import annotations
 
+import time
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from .errors import InputError
+from .errors import InputError, ParamError
+from .media.suffixes import OUTPUT_VIDEO_SUFFIXES
 from .media.video import VideoWriter
-from .pipeline import Pipeline
+from .pipeline import FrameStream, Pipeline
+from .registry import load_pipeline
+from .seeding import generator_for
 
-VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".m4v")
-# whether bars inside an engine (e.g. pose tracking) show: render_to_file's ``progress``
+# whether bars inside an engine (e.g. pose tracking) show: render's ``progress``
 SHOW_PROGRESS: ContextVar[bool] = ContextVar("animakit_show_progress", default=True)
 
 
-def render_to_file(pipe: Pipeline, output: str | Path, *, inputs: dict[str, Any] | None = None,
-                   params: Any = None, engine: str | None = None, generator: Any = None,
-                   exports: dict[str, str | Path] | None = None, crf: int | None = None,
-                   progress: bool = True, desc: str | None = None) -> dict[str, Any]:
-    """Stream ``pipe`` into ``output``; write each requested side output (``exports``:
-    name -> path). Returns a summary: frames, fps, seconds of video, extras, warnings."""
-    output = Path(output)
-    if output.suffix.lower() not in VIDEO_SUFFIXES:
-        raise InputError(output, f"output must be a video file ({', '.join(VIDEO_SUFFIXES)})")
+@dataclass(frozen=True)
+class RenderResult:
+    """What one render wrote and how long it took."""
+    output: Path
+    frames: int
+    fps: float
+    seconds: float                                  # of video
+    wall_seconds: float                             # to load, render, encode and export
+    warnings: tuple[str, ...] = ()
+    extras: dict[str, Any] = field(default_factory=dict)   # the JSON-safe engine extras
+    exports: dict[str, Path] = field(default_factory=dict)  # side outputs written, name -> path
+
+    def to_json(self) -> dict[str, Any]:
+        """The result as plain JSON types (paths as strings)."""
+        return {"output": str(self.output), "frames": self.frames, "fps": self.fps,
+                "seconds": self.seconds, "wall_seconds": self.wall_seconds,
+                "warnings": list(self.warnings), "extras": dict(self.extras),
+                "exports": {k: str(v) for k, v in self.exports.items()}}
+
+
+def render(pipeline: str | Pipeline, output: str | Path, *, inputs: dict[str, Any] | None = None,
+           params: Any = None, engine: str | None = None, seed: int | None = None,
+           generator: Any = None, exports: dict[str, str | Path] | None = None,
+           crf: int | None = None, progress: bool = True, desc: str | None = None) -> RenderResult:
+    """Stream ``pipeline`` (a registered name or an instance) into ``output`` and write each
+    requested side output (``exports``: name -> path). ``params`` is a dict or a params
+    dataclass; ``seed`` is shorthand for a seeded ``torch.Generator``. Raises
+    :class:`~animakit.errors.InputError` (and its children) for user mistakes."""
+    t0 = time.perf_counter()
+    output = checked_output(output)
+    if seed is not None and generator is not None:
+        raise ParamError("seed", "give a seed or a generator, not both")
+    pipe = load_pipeline(pipeline) if isinstance(pipeline, str) else pipeline
     kwargs = dict(inputs or {})
     if isinstance(params, dict):
         kwargs.update(params)
         params = None
     token = SHOW_PROGRESS.set(progress)
     try:
-        return _render(pipe, output, kwargs, params, engine, generator, exports, crf, progress, desc)
+        stream = pipe.stream(params=params, engine=engine,
+                             generator=generator if seed is None else generator_for(seed), **kwargs)
+        written = checked_exports(pipe, stream, exports)
+        frames = write_stream(stream, output, crf, progress, desc or pipe.name)
+        for name, path in written.items():
+            stream.side_outputs[name](path)
     finally:
         SHOW_PROGRESS.reset(token)
+    return RenderResult(output=output, frames=frames, fps=stream.fps, seconds=frames / stream.fps,
+                        wall_seconds=time.perf_counter() - t0, warnings=tuple(stream.warnings),
+                        extras={k: v for k, v in stream.extras.items() if _jsonable(v)},
+                        exports=written)
 
 
-def _render(pipe: Pipeline, output: Path, kwargs: dict[str, Any], params: Any, engine: str | None,
-            generator: Any, exports: dict[str, str | Path] | None, crf: int | None,
-            progress: bool, desc: str | None) -> dict[str, Any]:
-    stream = pipe.stream(params=params, engine=engine, generator=generator, **kwargs)
-    exports = {k: Path(v) for k, v in (exports or {}).items()}
-    unknown = sorted(set(exports) - set(stream.side_outputs))
+def checked_output(output: str | Path) -> Path:
+    """``output`` as a path, refused unless it names a container the writer can fill."""
+    output = Path(output)
+    if output.suffix.lower() not in OUTPUT_VIDEO_SUFFIXES:
+        raise InputError(output, "output must be a video file "
+                                 f"({', '.join(OUTPUT_VIDEO_SUFFIXES)})")
+    return output
+
+
+def checked_exports(pipe: Pipeline, stream: FrameStream,
+                    exports: dict[str, str | Path] | None) -> dict[str, Path]:
+    """The requested side outputs as paths; refuses a name the stream does not offer."""
+    paths = {k: Path(v) for k, v in (exports or {}).items()}
+    unknown = sorted(set(paths) - set(stream.side_outputs))
     if unknown:
         raise InputError(f"--export {unknown[0]}", f"{pipe.name} has no side output "
                          f"{unknown[0]!r}; it offers: {', '.join(stream.side_outputs) or 'none'}")
+    return paths
+
+
+def write_stream(stream: FrameStream, output: Path, crf: int | None, progress: bool,
+                 desc: str) -> int:
+    """Encode every frame of ``stream`` into ``output``; returns the frames written."""
     writer_kw = {"crf": crf} if crf is not None else {}
-    bar = tqdm(total=stream.num_frames, desc=desc or pipe.name, unit="frame",
-               disable=not progress, leave=False)
+    bar = tqdm(total=stream.num_frames, desc=desc, unit="frame", disable=not progress, leave=False)
     try:
         with VideoWriter(output, stream.fps, audio=stream.audio, **writer_kw) as writer:
             for frame in stream:
@@ -55,11 +117,7 @@ def _render(pipe: Pipeline, output: Path, kwargs: dict[str, Any], params: Any, e
                 bar.update(1)
     finally:
         bar.close()
-    for name, path in exports.items():
-        stream.side_outputs[name](path)
-    return {"output": str(output), "frames": writer.frames_written, "fps": stream.fps,
-            "seconds": writer.frames_written / stream.fps, "warnings": list(stream.warnings),
-            "extras": {k: v for k, v in stream.extras.items() if _jsonable(v)}}
+    return writer.frames_written
 
 
 def _jsonable(v: Any) -> bool:

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 import animakit  # noqa: E402
 from animakit.portrait.landmarks import FaceMesher  # noqa: E402
 from animakit.media import load_audio, load_image, read_video, write_video  # noqa: E402
-from animakit.render import render_to_file  # noqa: E402
+from animakit import render  # noqa: E402
 from benchmarks.groundtruth import talking_measures as M  # noqa: E402
 
 IMAGE = ROOT / "assets/portrait.png"
@@ -56,10 +56,10 @@ def timed_frames(pipe, **kw) -> tuple[list[np.ndarray], float, float, dict]:
 
 
 def timed_render(pipe, out: Path, exports=None, **inputs) -> float:
-    """ms per frame of a full render_to_file (setup, motion, warp, encode, mux)."""
+    """ms per frame of a full animakit.render (setup, motion, warp, encode, mux)."""
     t0 = time.perf_counter()
-    info = render_to_file(pipe, out, inputs=inputs, exports=exports, progress=False)
-    return 1000 * (time.perf_counter() - t0) / info["frames"]
+    info = render(pipe, out, inputs=inputs, exports=exports, progress=False)
+    return 1000 * (time.perf_counter() - t0) / info.frames
 
 
 def audio_figures(pipe, tmp: Path, speech: Path, tag: str, repeats: int = 3) -> dict:

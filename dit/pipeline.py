@@ -16,11 +16,13 @@ import numpy as np
 import torch
 
 from animakit import ASSETS
+from animakit.cache import MODELS
 from animakit.errors import ParamError, WeightsNotFoundError
 from animakit.media import atomic_output
 from animakit.params import param
 from animakit.pipeline import Engine, FrameStream, Pipeline
 from animakit.render import SHOW_PROGRESS
+from animakit.seeding import torch_generator
 
 from .data import LABELS, to_uint8
 from .settings import DEFAULT_GUIDANCE, DEFAULT_STEPS
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from .models import VideoDiT
 
 DEFAULT_WEIGHTS = ASSETS / "dit"
+MODEL_SLOT = "dit.generate/dit"      # the process-wide cache slot of the loaded VideoDiT
 LABEL_CHOICES = LABELS + ("all",)
 
 
@@ -85,14 +88,15 @@ class DiTEngine(Engine):
     neural = True
 
     def __init__(self) -> None:
-        self._models: dict[tuple[str, str], VideoDiT] = {}
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
 
     def model(self, weights: str) -> VideoDiT:
-        key = (weights, self.device)
-        if key not in self._models:
-            self._models[key] = load_model(weights, self.device)
-        return self._models[key]
+        """The VideoDiT in ``weights`` on this engine's device, read from disk only when the
+        process does not hold it already (other weights held in the slot are released)."""
+        folder = Path(weights).resolve() if weights else DEFAULT_WEIGHTS
+        # keyed by the resolved folder; loaded by the name the user gave, which errors repeat
+        return MODELS.get(MODEL_SLOT, (str(folder), self.device),
+                          lambda: load_model(weights, self.device))
 
     def labels_for(self, params: DiTParams) -> list[int]:
         if params.label == "all":
@@ -105,8 +109,7 @@ class DiTEngine(Engine):
             raise ParamError("param weights", f"{params.weights}: model has "
                              f"{model.config.num_classes} classes, expected {len(LABELS)}")
         labels = self.labels_for(params)
-        gen = generator if isinstance(generator, torch.Generator) else \
-            torch.Generator().manual_seed(params.seed)
+        gen = torch_generator(generator, default=params.seed)
         extras: dict[str, Any] = {"labels": [LABELS[i] for i in labels]}
         cells = math.ceil(math.sqrt(len(labels)))
         rows = math.ceil(len(labels) / cells)

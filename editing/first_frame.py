@@ -3,8 +3,7 @@ is carried through the whole clip with the original motion.
 
     pipe = animakit.load_pipeline("editing.first_frame")
     out = pipe(video="clip.mp4", edited="frame0_edited.png")          # flow engine
-    animakit.render.render_to_file(pipe, "out.mp4",
-                                   inputs={"video": "clip.mp4", "edited": "frame0_edited.png"})
+    animakit.render(pipe, "out.mp4", inputs={"video": "clip.mp4", "edited": "frame0_edited.png"})
 
 The output keeps the source's frame rate, frame count and audio.
 """

@@ -22,9 +22,7 @@ import cv2
 import numpy as np
 
 from animakit.errors import InputError, MediaError
-from animakit.media import load_image, open_video
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+from animakit.media import IMAGE_SUFFIXES, load_image, open_video
 
 
 def fit_to_frame(image: np.ndarray, size: tuple[int, int], name: str,

@@ -163,7 +163,7 @@ def test_example_job_file_renders_every_pipeline(tmp_path):
         j.output = tmp_path / j.output.name
         j.exports = {k: str(tmp_path / Path(v).name) for k, v in j.exports.items()}
     results = run_jobs(jobs, progress=False)
-    assert [r["status"] for r in results] == ["done"] * len(jobs), results
+    assert [r.status for r in results] == ["done"] * len(jobs), results
     for j in jobs:
         assert VideoReader(j.output).num_frames >= 2
         assert all(Path(v).exists() for v in j.exports.values())

@@ -9,7 +9,7 @@ import pytest
 import animakit
 from animakit.errors import InputError, MediaError
 from animakit.media import AudioClip, VideoReader, save_image, write_video
-from animakit.render import render_to_file
+from animakit import render
 from animakit.editing.colour import fit_colour_transform
 from benchmarks.groundtruth.editing_clip import grade, make_clip, temporal_error
 
@@ -111,10 +111,10 @@ def test_mask_limits_the_edit(pipe, clip, files):
 
 
 def test_render_keeps_fps_count_and_audio(pipe, files, tmp_path):
-    summary = render_to_file(pipe, tmp_path / "out.mp4", progress=False,
-                             inputs={"video": files / "src.mp4", "edited": files / "edited.png"})
+    summary = render(pipe, tmp_path / "out.mp4", progress=False,
+                     inputs={"video": files / "src.mp4", "edited": files / "edited.png"})
     r = VideoReader(tmp_path / "out.mp4")
-    assert summary["frames"] == N and r.num_frames == N
+    assert summary.frames == N and r.num_frames == N
     assert abs(r.fps - 12) < 1e-6 and r.has_audio
 
 

@@ -115,15 +115,15 @@ def test_errors(pipe, scene, tmp_path):
 
 def test_render_to_mp4(pipe, scene, tmp_path):
     from animakit.media import read_video
-    from animakit.render import render_to_file
+    from animakit import render
     b = tmp_path / "b.json"
     b.write_text(json.dumps(brush([[85, 75], [105, 75]])))
     img = tmp_path / "scene.png"
     from animakit.media import save_image
     save_image(img, scene)
     out, preview = tmp_path / "out.mp4", tmp_path / "brush.png"
-    render_to_file(pipe, out, inputs={"image": img, "brush": b}, params={"num_frames": 8, "fps": 8},
-                   exports={"brush_preview": preview}, progress=False)
+    render(pipe, out, inputs={"image": img, "brush": b}, params={"num_frames": 8, "fps": 8},
+           exports={"brush_preview": preview}, progress=False)
     frames, fps = read_video(out)
     assert len(frames) == 8 and fps == pytest.approx(8) and frames[0].shape == (H, W, 3)
     from animakit.media import load_image

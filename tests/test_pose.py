@@ -273,12 +273,12 @@ def test_driver_tracking_is_downscaled_and_bounded(tmp_path):
 
 
 def test_tracking_bar_follows_the_render_progress_flag(pipe, tmp_path, capfd):
-    """``-q`` (render_to_file's ``progress=False``) also hides the driver's pose-detection bar."""
-    from animakit.render import render_to_file
+    """``-q`` (animakit.render's ``progress=False``) also hides the driver's pose-detection bar."""
+    from animakit import render
     inputs = {"image": str(ASSETS / "figure.png"), "driving": str(ASSETS / "dance_driver.mp4")}
     for progress in (True, False):
-        render_to_file(pipe, tmp_path / "out.mp4", inputs=inputs,
-                       params={"duration": 0.1, "size": 256}, progress=progress)
+        render(pipe, tmp_path / "out.mp4", inputs=inputs,
+               params={"duration": 0.1, "size": 256}, progress=progress)
         assert ("pose detection" in capfd.readouterr().err) == progress
 
 

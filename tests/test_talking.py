@@ -14,7 +14,7 @@ import animakit
 from animakit.errors import InputError, MediaError, NoFaceError, ParamError
 from animakit.media import load_audio, load_image, read_video, write_video
 from animakit.media.ffmpeg import ffmpeg_exe
-from animakit.render import render_to_file
+from animakit import render
 from benchmarks.groundtruth import talking_measures as M
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,10 +89,10 @@ def test_no_driver_holds_the_portrait_with_offsets(pipe):
 
 def test_driving_video_transfers_relative_motion(pipe, tmp_path):
     lm_path = tmp_path / "motion.npz"
-    info = render_to_file(pipe, tmp_path / "out.mp4", inputs={"image": IMAGE, "driving": CLIP},
-                          params={"duration": 2.0}, exports={"landmarks": lm_path},
-                          progress=False)
-    assert info["frames"] == 50 and info["extras"]["lost_frames"] == 0
+    info = render(pipe, tmp_path / "out.mp4", inputs={"image": IMAGE, "driving": CLIP},
+                  params={"duration": 2.0}, exports={"landmarks": lm_path},
+                  progress=False)
+    assert info.frames == 50 and info.extras["lost_frames"] == 0
     frames, fps = read_video(tmp_path / "out.mp4")
     assert len(frames) == 50 and fps == 25
     assert _has_audio_stream(tmp_path / "out.mp4")               # the driver's speech is muxed
@@ -137,9 +137,9 @@ def test_largest_face_is_chosen_unless_face_index_says_otherwise(pipe):
 
 def test_render_writes_video_with_audio_preview_and_landmarks(pipe, tmp_path):
     exports = {"preview": tmp_path / "p.mp4", "landmarks": tmp_path / "l.npz"}
-    info = render_to_file(pipe, tmp_path / "o.mp4", inputs={"image": IMAGE, "audio": SPEECH},
-                          params={"duration": 0.6}, exports=exports, progress=False)
-    assert info["frames"] == 15 and _has_audio_stream(tmp_path / "o.mp4")
+    info = render(pipe, tmp_path / "o.mp4", inputs={"image": IMAGE, "audio": SPEECH},
+                  params={"duration": 0.6}, exports=exports, progress=False)
+    assert info.frames == 15 and _has_audio_stream(tmp_path / "o.mp4")
     preview, _ = read_video(exports["preview"])
     assert len(preview) == 15 and preview[0].shape[1] == 1024
     assert np.load(exports["landmarks"])["landmarks"].shape == (15, 478, 3)

@@ -6,10 +6,9 @@ from typing import Any
 
 import gradio as gr
 
+from ..media.suffixes import VIDEO_SUFFIXES as VIDEO_TYPES
 from ..params import ParamSpec
 from ..pipeline import InputSpec
-
-VIDEO_TYPES = [".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"]
 
 
 def label_of(name: str) -> str:

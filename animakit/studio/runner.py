@@ -13,12 +13,11 @@ from typing import Any
 
 from .. import ASSETS
 from ..errors import AnimakitError, InputError
-from ..media import VideoReader, load_audio
+from ..media import VIDEO_SUFFIXES, VideoReader, load_audio
 from ..registry import load_pipeline
-from ..render import render_to_file
+from ..render import RenderResult, render as render_file
 
 log = logging.getLogger("animakit.studio")
-VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
 
 
 @dataclass(frozen=True)
@@ -65,26 +64,21 @@ def render(name: str, engine: str | None, inputs: dict[str, Any], params: dict[s
     inputs = {k: v for k, v in inputs.items() if v not in (None, "")}
     check_limits(kinds, inputs)
     stem = f"{name.replace('.', '_')}-{time.strftime('%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    out = output_dir() / f"{stem}.mp4"
-    generator = None
-    if seed is not None:
-        import torch
-        generator = torch.Generator().manual_seed(int(seed))
-    side = {}
-    t0 = time.perf_counter()
-    summary = render_to_file(pipe, out, inputs=inputs, params=params, engine=engine,
-                             generator=generator, progress=True,
-                             exports={e: output_dir() / f"{stem}-{e}{_suffix(e)}" for e in exports})
-    for e in exports:
-        p = output_dir() / f"{stem}-{e}{_suffix(e)}"
-        if p.exists():
-            side[e] = str(p)
-    wall = time.perf_counter() - t0
-    lines = [f"**{summary['frames']} frames** at {summary['fps']:g} fps "
-             f"({summary['seconds']:.2f} s of video) rendered in {wall:.1f} s "
-             f"({1000 * wall / max(1, summary['frames']):.0f} ms/frame)"]
-    lines += [f"⚠️ {w}" for w in summary["warnings"]]
-    return str(out), "\n\n".join(lines), side
+    result = render_file(pipe, output_dir() / f"{stem}.mp4", inputs=inputs, params=params,
+                         engine=engine, seed=seed, progress=True,
+                         exports={e: output_dir() / f"{stem}-{e}{_suffix(e)}" for e in exports})
+    side = {e: str(p) for e, p in result.exports.items() if p.exists()}
+    return str(result.output), summary_markdown(result), side
+
+
+def summary_markdown(result: RenderResult) -> str:
+    """The studio's line under the video: frames, rate, speed, then each warning."""
+    wall = result.wall_seconds
+    lines = [f"**{result.frames} frames** at {result.fps:g} fps "
+             f"({result.seconds:.2f} s of video) rendered in {wall:.1f} s "
+             f"({1000 * wall / max(1, result.frames):.0f} ms/frame)"]
+    lines += [f"⚠️ {w}" for w in result.warnings]
+    return "\n\n".join(lines)
 
 
 def _suffix(export: str) -> str:

@@ -34,13 +34,13 @@ def make_driving_clip(path: Path) -> None:
 
 
 def make_landmarks(clip: Path, path: Path) -> None:
-    from animakit.render import render_to_file
+    from animakit import render
     import tempfile
     pipe = animakit.load_pipeline("portrait.talking")
     with tempfile.TemporaryDirectory() as tmp:
-        render_to_file(pipe, Path(tmp) / "x.mp4", inputs={"image": ROOT / "assets/portrait.png",
-                       "driving": clip}, params={"duration": 2.0, "smoothing": 0.3},
-                       exports={"landmarks": path}, progress=False)
+        render(pipe, Path(tmp) / "x.mp4", inputs={"image": ROOT / "assets/portrait.png",
+               "driving": clip}, params={"duration": 2.0, "smoothing": 0.3},
+               exports={"landmarks": path}, progress=False)
 
 
 if __name__ == "__main__":

@@ -5,16 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from animakit.media import VIDEO_SUFFIXES
 from animakit.params import param
 from animakit.pipeline import InputSpec, Pipeline
 
 from .mimic_engine import MimicMotionEngine
+from .posefile import POSE_SUFFIXES
 from .rig_engine import RigEngine
 
 if TYPE_CHECKING:
     from animakit.studio import TabContext
 
-VIDEO_OR_POSE = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".gif", ".npz")
+# a driver: any video ffmpeg reads (animated GIFs too) or a saved pose file
+VIDEO_OR_POSE = VIDEO_SUFFIXES + (".gif",) + POSE_SUFFIXES
 
 
 @dataclass

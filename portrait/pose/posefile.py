@@ -22,6 +22,8 @@ from animakit.media import atomic_output
 from animakit.media.ffmpeg import check_readable
 from .skeleton import N_POSE
 
+POSE_SUFFIXES = (".npz",)     # a saved pose sequence (--export pose=)
+
 
 @dataclass
 class PoseSequence:

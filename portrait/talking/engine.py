@@ -10,10 +10,11 @@ from typing import Any, Callable, Iterator
 import cv2
 import numpy as np
 
-from animakit.errors import MediaError, ParamError
+from animakit.errors import MediaError
 from animakit.media import AudioClip, load_image
 from animakit.media.video import VideoReader, VideoWriter
 from animakit.pipeline import Engine, FrameStream
+from animakit.seeding import seed_of
 
 from .audio_motion import Blinker, SpeechMotion, frame_features, initial_level
 from .compositor import FaceCompositor
@@ -57,20 +58,6 @@ class Job:
 
     def targets(self) -> Driven:
         return self.make_targets(self)
-
-
-def seed_of(generator: Any) -> int:
-    """An integer seed from a torch / numpy generator, an int, or None (0)."""
-    if generator is None:
-        return 0
-    if isinstance(generator, (int, np.integer)):
-        return int(generator)
-    if hasattr(generator, "initial_seed"):
-        return int(generator.initial_seed()) % (2 ** 63)
-    if isinstance(generator, np.random.Generator):
-        return int(generator.integers(0, 2 ** 63 - 1))
-    raise ParamError("generator", f"expected a torch.Generator, numpy Generator or int seed, "
-                                  f"got {type(generator).__name__}")
 
 
 def _expression(expr: Expression, p: TalkingParams, off: Expression, blink: float) -> Expression:
