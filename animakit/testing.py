@@ -47,7 +47,7 @@ from .media import VideoReader
 from .params import ParamSpec, build_params, param_specs
 from .pipeline import InputSpec, Pipeline
 from .registry import pipeline_class, pipeline_names
-from .render import render_to_file
+from .render import render
 
 __all__ = ["Example", "PipelineContract", "contract_for", "main"]
 
@@ -171,10 +171,9 @@ def render_file(pipe: Pipeline, example: Example, output: Path) -> FileRender:
     """``example`` rendered into ``output`` with progress off, what it printed captured.
     The suite's one call of the file-rendering run API."""
     with captured_output() as printed:
-        summary = render_to_file(pipe, output, inputs=example.inputs, params=example.params,
-                                 engine=example.engine, generator=seeded_generator(),
-                                 progress=False)
-    return FileRender(output, summary["frames"], summary["fps"], printed.getvalue())
+        result = render(pipe, output, inputs=example.inputs, params=example.params,
+                        engine=example.engine, generator=seeded_generator(), progress=False)
+    return FileRender(output, result.frames, result.fps, printed.getvalue())
 
 
 class PipelineContract:
