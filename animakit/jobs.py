@@ -20,6 +20,9 @@ A failing job is reported and the others go on.
 """
 from __future__ import annotations
 
+import dataclasses
+import platform
+import time
 import tomllib
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -101,10 +104,19 @@ class JobResult:
     status: Literal["done", "failed", "skipped"]
     error: str | None = None
     result: RenderResult | None = None
+    attempt: int = 1                  # 1 for the first try, 2 for the first retry, ...
+    seconds: float = 0.0              # wall time of this attempt
+    host: str = ""                    # the machine that ran it (Ray: the worker node)
 
 
 def run_job(job: Job, progress: bool = True) -> JobResult:
     """Render one job; a failure becomes a ``failed`` result instead of an exception."""
+    t0 = time.perf_counter()
+    result = _attempt(job, progress)
+    return dataclasses.replace(result, seconds=time.perf_counter() - t0, host=platform.node())
+
+
+def _attempt(job: Job, progress: bool) -> JobResult:
     try:
         result = render(job.pipeline, job.output, inputs=job.inputs, params=job.params,
                         engine=job.engine, seed=job.seed, exports=job.exports,
