@@ -3,7 +3,7 @@
 Every front end (the API, ``animakit run`` / ``render`` workers, the studio) asks the same
 cache, so a second render with the same weights reads nothing from disk::
 
-    model = MODELS.get("dit.generate/dit", (weights, device), lambda: load_model(weights, device))
+    model = MODELS.get("myplugin.wobble/neural", (weights, device), lambda: load_model(weights, device))
 
 A slot holds one model: asking with a different key (other weights, device or dtype) drops
 the old model before loading the new one, so memory never holds two checkpoints of one

@@ -8,8 +8,8 @@ the engine receives one object holding both (:func:`engine_params_class`).
 
 Calling it follows diffusers habits::
 
-    pipe = load_pipeline("video.kenburns")
-    out = pipe(image="photo.jpg", zoom=1.3, generator=torch.Generator().manual_seed(0))
+    pipe = load_pipeline("myplugin.wobble")
+    out = pipe(image="photo.jpg", amount=0.5, generator=torch.Generator().manual_seed(0))
     out.frames  # list of (H, W, 3) uint8 RGB arrays
     out.fps, out.audio
 

@@ -1,7 +1,7 @@
 """The run API: render a pipeline straight into a video file, in bounded memory, with a tqdm bar.
 
-    result = animakit.render("video.kenburns", "out.mp4", inputs={"image": "photo.jpg"},
-                             params={"duration": 4}, seed=0)
+    result = animakit.render("myplugin.wobble", "out.mp4", inputs={"image": "photo.jpg"},
+                             params={"amount": 0.5}, seed=0)
     result.frames, result.fps, result.wall_seconds, result.exports
 
 The CLI (``animakit run``), the job runner (``animakit render``) and the studio all call
