@@ -3,6 +3,7 @@ folder, turn user mistakes into a readable Gradio error."""
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
 import time
 import traceback
@@ -13,7 +14,7 @@ from typing import Any
 
 from .. import ASSETS
 from ..errors import AnimakitError, InputError
-from ..media import VIDEO_SUFFIXES, VideoReader, load_audio
+from ..media import VIDEO_SUFFIXES, VideoReader, checked_audio_info
 from ..registry import load_pipeline
 from ..render import RenderResult, render as render_file
 
@@ -37,22 +38,30 @@ def output_dir() -> Path:
 
 
 def check_limits(kinds: dict[str, str], inputs: dict[str, Any], limits: Limits = LIMITS) -> None:
-    """Reject over-long or oversized uploads up front with a message naming the input."""
+    """Reject over-long or oversized uploads up front with a message naming the upload by its
+    file name (never the server's path). Only headers are read: nothing is decoded here."""
     for name, value in inputs.items():
-        kind, path = kinds.get(name), Path(str(value))
-        if path.suffix.lower() in VIDEO_SUFFIXES:   # a 'driving' input may be a .npz instead
-            v = VideoReader(path, name=name)
-            if v.duration > limits.max_seconds:
-                raise InputError(path.name, f"{name} is {v.duration:.0f} s long; the studio takes up "
-                                 f"to {limits.max_seconds:.0f} s (use the CLI for longer renders)")
-            if max(v.size) > limits.max_side:
-                raise InputError(path.name, f"{name} is {v.size[0]}x{v.size[1]}; the studio takes "
-                                 f"up to {limits.max_side} px on the long side")
-        elif kind == "audio":
-            clip = load_audio(path, sr=8000, name=name)
-            if clip.duration > limits.max_seconds:
-                raise InputError(path.name, f"{name} is {clip.duration:.0f} s long; the studio takes "
-                                 f"up to {limits.max_seconds:.0f} s (use the CLI for longer renders)")
+        try:
+            _check_limit(name, kinds.get(name), Path(str(value)), limits)
+        except InputError as e:
+            raise InputError(Path(str(value)).name, e.problem) from None
+
+
+def _check_limit(name: str, kind: str | None, path: Path, limits: Limits) -> None:
+    """One input's limits; errors may name the server path (check_limits renames them)."""
+    if path.suffix.lower() in VIDEO_SUFFIXES:   # a 'driving' input may be a .npz instead
+        v = VideoReader(path, name=name)
+        if v.duration > limits.max_seconds:
+            raise InputError(path.name, f"{name} is {v.duration:.0f} s long; the studio takes up "
+                             f"to {limits.max_seconds:.0f} s (use the CLI for longer renders)")
+        if max(v.size) > limits.max_side:
+            raise InputError(path.name, f"{name} is {v.size[0]}x{v.size[1]}; the studio takes "
+                             f"up to {limits.max_side} px on the long side")
+    elif kind == "audio":
+        seconds = checked_audio_info(path, name).duration
+        if seconds > limits.max_seconds:
+            raise InputError(path.name, f"{name} is {seconds:.0f} s long; the studio takes "
+                             f"up to {limits.max_seconds:.0f} s (use the CLI for longer renders)")
 
 
 def render(name: str, engine: str | None, inputs: dict[str, Any], params: dict[str, Any],
@@ -89,8 +98,20 @@ def example_inputs(example: dict) -> dict[str, str]:
     return {k: str(ASSETS / v) for k, v in example.get("inputs", {}).items()}
 
 
+# an absolute path of two or more parts; group 1 is its last part (the file's own name)
+_SERVER_PATH = re.compile(r"(?:/[^/\s'\"():,]+)+/([^/\s'\"():,]+)")
+
+
+def without_paths(message: str) -> str:
+    """``message`` with every absolute path cut to its file name: uploads sit in server
+    folders whose names the user never chose and must not learn."""
+    return _SERVER_PATH.sub(r"\1", message)
+
+
 def describe_error(e: Exception) -> str:
+    """The line the studio shows for ``e``: the user's mistake, or a pointer to the log."""
     if isinstance(e, AnimakitError):
-        return str(e)
+        return without_paths(str(e))
     log.error("internal error in the studio:\n%s", traceback.format_exc())
-    return f"internal error ({type(e).__name__}: {e}); the details are in the server log"
+    return without_paths(f"internal error ({type(e).__name__}: {e}); the details are in the "
+                         "server log")

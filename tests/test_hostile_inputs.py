@@ -1,0 +1,169 @@
+"""Hostile-but-fair inputs (issue 13): each is refused with one line naming the file, or read
+correctly, in bounded memory, through the API, the CLI and the studio's runner alike."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+import soundfile as sf
+
+import animakit
+from animakit.errors import InputError, MediaError
+from animakit.media import audio_info, load_audio
+from animakit.studio import runner
+
+ASSETS = Path(animakit.ASSETS)
+MAX_GROWTH_MB = 300
+
+
+def peak_growth_mb(fn) -> tuple[float, object]:
+    """(peak RSS growth in MB of this process plus its children while ``fn`` runs, what
+    ``fn`` returned or raised): a sampler thread polls psutil every 5 ms."""
+    me = psutil.Process()
+
+    def rss() -> int:
+        total = me.memory_info().rss
+        for child in me.children(recursive=True):
+            try:
+                total += child.memory_info().rss
+            except psutil.Error:
+                pass
+        return total
+
+    base, peak, done = rss(), [0], threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], rss())
+            time.sleep(0.005)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        outcome = fn()
+    except Exception as e:  # the caller asserts on what was raised
+        outcome = e
+    finally:
+        done.set()
+        sampler.join()
+    return (max(peak[0], rss()) - base) / 2**20, outcome
+
+
+def write_long_wav(path: Path, seconds: float, sr: int, fmt: str = "WAV") -> Path:
+    """A quiet tone of ``seconds`` at ``sr`` Hz, written in blocks (the test holds little)."""
+    block = sr * 60
+    with sf.SoundFile(str(path), "w", samplerate=sr, channels=1, format=fmt,
+                      subtype="PCM_16") as f:
+        for start in range(0, int(seconds * sr), block):
+            n = min(block, int(seconds * sr) - start)
+            t = (start + np.arange(n)) / sr
+            f.write((0.1 * np.sin(2 * np.pi * 220 * t)).astype(np.float32))
+    return path
+
+
+@pytest.fixture(scope="module")
+def slow_rate_wav(tmp_path_factory) -> Path:
+    """5.5 MB on disk, 8 hours on paper: 100 samples a second (the issue's upload)."""
+    return write_long_wav(tmp_path_factory.mktemp("hostile") / "long_talk.wav", 8 * 3600, 100)
+
+
+@pytest.fixture(scope="module")
+def two_hour_soundtrack(tmp_path_factory) -> Path:
+    """A real 2-hour soundtrack at 16 kHz (FLAC keeps the file small)."""
+    return write_long_wav(tmp_path_factory.mktemp("long") / "soundtrack.flac", 2 * 3600, 16000,
+                          fmt="FLAC")
+
+
+# -- defect 1: bounded before decoded ---------------------------------------------------------
+def test_header_gives_length_and_rate_without_decoding(slow_rate_wav, two_hour_soundtrack):
+    info = audio_info(slow_rate_wav)
+    assert (info.sr, info.channels) == (100, 1)
+    assert info.duration == pytest.approx(8 * 3600)
+    assert audio_info(two_hour_soundtrack).duration == pytest.approx(7200)
+
+
+def test_header_of_a_video_audio_track(video_with_audio):
+    path = video_with_audio[0]
+    info = audio_info(path)
+    assert info.sr > 0 and 1.0 < info.duration < 1.5
+
+
+def test_studio_check_reads_headers_only(slow_rate_wav):
+    growth, err = peak_growth_mb(lambda: runner.check_limits({"audio": "audio"},
+                                                             {"audio": str(slow_rate_wav)}))
+    assert growth < MAX_GROWTH_MB, f"{growth:.0f} MB"
+    assert isinstance(err, InputError)
+    assert str(err).startswith("long_talk.wav: ") and str(slow_rate_wav.parent) not in str(err)
+    assert "100 Hz" in str(err) and "\n" not in str(err)
+
+
+def test_studio_render_refuses_a_long_upload_by_its_name(two_hour_soundtrack):
+    growth, err = peak_growth_mb(lambda: runner.render(
+        "video.kenburns", None, {"image": str(ASSETS / "portrait.png"),
+                                 "audio": str(two_hour_soundtrack)}, {"width": 64}))
+    assert growth < MAX_GROWTH_MB, f"{growth:.0f} MB"
+    assert isinstance(err, InputError)
+    shown = runner.describe_error(err)
+    assert shown.startswith("soundtrack.flac: audio is 7200 s long")
+    assert "/" not in shown
+
+
+@pytest.mark.parametrize("pipeline", ["video.kenburns", "portrait.talking"])
+def test_api_refuses_the_slow_rate_wav_in_bounded_memory(pipeline, slow_rate_wav, tmp_path):
+    out = tmp_path / "out.mp4"
+    growth, err = peak_growth_mb(lambda: animakit.render(
+        pipeline, out, inputs={"image": str(ASSETS / "portrait.png"), "audio": str(slow_rate_wav)},
+        progress=False))
+    assert growth < MAX_GROWTH_MB, f"{growth:.0f} MB"
+    assert isinstance(err, MediaError), err
+    assert str(err).startswith(f"{slow_rate_wav}: audio is stored at 100 Hz")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_load_audio_refuses_more_than_it_decodes(slow_rate_wav, tmp_path):
+    long_but_real = write_long_wav(tmp_path / "a.wav", 20, 8000)
+    with pytest.raises(MediaError, match=r"a\.wav: audio is 20\.0 s long; at most 10\.0 s"):
+        load_audio(long_but_real, max_seconds=10)
+    assert load_audio(long_but_real, sr=8000, duration=2.0, max_seconds=10).duration == 2.0
+    with pytest.raises(MediaError, match="stored at 100 Hz"):
+        next(animakit.media.stream_audio(slow_rate_wav))
+
+
+def test_cli_one_line_exit_2(slow_rate_wav, tmp_path):
+    exe = Path(sys.executable).parent / "animakit"
+    proc = subprocess.run([str(exe), "run", "video.kenburns", "-q", "-i",
+                           f"image={ASSETS / 'portrait.png'}", "-i", f"audio={slow_rate_wav}",
+                           "-o", str(tmp_path / "o.mp4")], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "long_talk.wav: audio is stored at 100 Hz" in lines[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- defect 7: long inputs in bounded memory --------------------------------------------------
+def test_kenburns_reads_only_the_soundtrack_it_needs(two_hour_soundtrack, tmp_path):
+    out = tmp_path / "short.mp4"
+    growth, result = peak_growth_mb(lambda: animakit.render(
+        "video.kenburns", out, inputs={"image": str(ASSETS / "portrait.png"),
+                                       "audio": str(two_hour_soundtrack)},
+        params={"duration": 1.0, "width": 64, "fps": 10}, progress=False))
+    assert not isinstance(result, Exception), result
+    assert growth < MAX_GROWTH_MB, f"{growth:.0f} MB"
+    assert result.frames == 10
+    assert audio_info(out).duration == pytest.approx(1.0, abs=0.1)
+
+
+def test_kenburns_refuses_a_soundtrack_longer_than_a_clip(two_hour_soundtrack, tmp_path):
+    with pytest.raises(MediaError, match=r"soundtrack\.flac: audio is 2 h 0 min long; at most 1 h"):
+        animakit.render("video.kenburns", tmp_path / "o.mp4",
+                        inputs={"image": str(ASSETS / "portrait.png"),
+                                "audio": str(two_hour_soundtrack)}, progress=False)
+    assert list(tmp_path.iterdir()) == []
