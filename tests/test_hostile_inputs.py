@@ -167,3 +167,82 @@ def test_kenburns_refuses_a_soundtrack_longer_than_a_clip(two_hour_soundtrack, t
                         inputs={"image": str(ASSETS / "portrait.png"),
                                 "audio": str(two_hour_soundtrack)}, progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+# -- defect 6: inputs read wrong or refused ---------------------------------------------------
+def ffmpeg(*args: str) -> None:
+    from animakit.media import ffmpeg_exe
+    subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-y", *args], check=True)
+
+
+@pytest.fixture(scope="module")
+def odd_videos(tmp_path_factory) -> dict[str, Path]:
+    """A 1000 fps clip of the editing example, an audio-only mp4 and a 0-frame mp4."""
+    d = tmp_path_factory.mktemp("odd")
+    paths = {k: d / f"{k}.mp4" for k in ("fps1000", "audio_only", "zero_frames")}
+    ffmpeg("-i", str(ASSETS / "editing" / "source.mp4"), "-vf", "setpts=N/1000/TB", "-r", "1000",
+           "-frames:v", "20", "-pix_fmt", "yuv420p", str(paths["fps1000"]))
+    ffmpeg("-f", "lavfi", "-i", "sine=d=1", str(paths["audio_only"]))
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=25", "-t", "1", "-frames:v", "0",
+           "-pix_fmt", "yuv420p", str(paths["zero_frames"]))
+    return paths
+
+
+def test_sixteen_bit_gray_png_is_scaled_not_clipped(tmp_path):
+    from PIL import Image
+    from animakit.media import load_image
+    gray8 = np.asarray(Image.open(ASSETS / "portrait.png").convert("L"))
+    Image.fromarray(gray8.astype(np.uint16) * 257).save(tmp_path / "gray16.png")
+    assert Image.open(tmp_path / "gray16.png").mode in ("I;16", "I")
+    for rgb in (load_image(tmp_path / "gray16.png"), load_image(tmp_path / "gray16.png", alpha=True)):
+        assert np.abs(rgb[..., :3].astype(int) - gray8[..., None]).max() <= 1
+    # and the talking portrait's detector finds the face in it
+    from animakit.portrait.landmarks import detect_faces
+    assert len(detect_faces(load_image(tmp_path / "gray16.png"))) == 1
+
+
+def test_1000_fps_video_is_read_and_rendered(odd_videos, tmp_path):
+    from animakit.media import VideoReader
+    assert VideoReader(odd_videos["fps1000"]).fps == 1000.0
+    result = animakit.render("editing.first_frame", tmp_path / "o.mp4", progress=False,
+                             inputs={"video": str(odd_videos["fps1000"]),
+                                     "edited": str(ASSETS / "editing" / "edited_first_frame.png")})
+    assert (result.frames, result.fps) == (20, 1000.0)
+
+
+@pytest.mark.parametrize("kind", ["audio_only", "zero_frames"])
+def test_video_without_frames_is_one_clear_line(kind, odd_videos, tmp_path):
+    path = odd_videos[kind]
+    with pytest.raises(MediaError) as api:
+        animakit.render("editing.first_frame", tmp_path / "o.mp4", progress=False,
+                        inputs={"video": str(path),
+                                "edited": str(ASSETS / "editing" / "edited_first_frame.png")})
+    assert str(api.value) == f"{path}: has no video frames"
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(InputError) as studio:
+        runner.check_limits({"video": "video"}, {"video": str(path)})
+    assert runner.describe_error(studio.value) == f"{kind}.mp4: has no video frames"
+
+
+def test_cli_video_without_frames_exit_2(odd_videos, tmp_path):
+    exe = Path(sys.executable).parent / "animakit"
+    proc = subprocess.run([str(exe), "run", "editing.first_frame", "-q",
+                           "-i", f"video={odd_videos['audio_only']}",
+                           "-i", f"edited={ASSETS / 'editing' / 'edited_first_frame.png'}",
+                           "-o", str(tmp_path / "o.mp4")], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == f"animakit: error: {odd_videos['audio_only']}: has no video frames"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_video_bounded_from_its_header(odd_videos, monkeypatch):
+    from animakit.media import VideoReader, video
+    w, h = VideoReader(odd_videos["fps1000"]).size
+    monkeypatch.setattr(video, "MAX_DECODED_BYTES", w * h * 3 * 10)     # 10 of its 20 frames
+    with pytest.raises(MediaError, match="too long to hold in memory"):
+        VideoReader(odd_videos["fps1000"]).read_all()
+    assert len(VideoReader(odd_videos["fps1000"]).read_all(max_frames=10)) == 10
+    monkeypatch.setattr(video, "MAX_FRAME_PIXELS", w * h - 1)
+    with pytest.raises(MediaError, match=rf"frames are {w}x{h}; the limit is"):
+        VideoReader(odd_videos["fps1000"])

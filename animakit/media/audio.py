@@ -16,7 +16,7 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import MediaError
-from .ffmpeg import ffmpeg_exe, check_readable
+from .ffmpeg import check_readable, describe_input, ffmpeg_exe
 
 MIN_SAMPLE_RATE = 4000          # below this a file is not speech or music (8 kHz is telephone)
 MAX_SAMPLE_RATE = 768_000       # the highest rate audio interfaces record at
@@ -76,9 +76,7 @@ def audio_info(source: str | Path, name: str = "audio") -> AudioInfo:
 
 def _ffmpeg_audio_info(path: Path, name: str) -> AudioInfo:
     """AudioInfo parsed from ``ffmpeg -i path`` (which prints the streams and exits)."""
-    proc = subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", str(path)],
-                          capture_output=True)
-    text = proc.stderr.decode("utf-8", "replace")
+    text = describe_input(path)
     stream = re.search(r"Stream #\S+.*?: Audio: .*?(\d+) Hz(?:, (mono|stereo|\d+ channels))?", text)
     if stream is None:
         raise MediaError(path, f"{name} is not a readable audio file (no audio stream found)")
