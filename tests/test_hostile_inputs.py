@@ -246,3 +246,41 @@ def test_video_bounded_from_its_header(odd_videos, monkeypatch):
     monkeypatch.setattr(video, "MAX_FRAME_PIXELS", w * h - 1)
     with pytest.raises(MediaError, match=rf"frames are {w}x{h}; the limit is"):
         VideoReader(odd_videos["fps1000"])
+
+
+# -- several faces ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def portrait_grids() -> dict[str, np.ndarray]:
+    """Three portraits side by side, and a 2x2 grid, tiled from the shipped portrait."""
+    from animakit.media import load_image
+    p = load_image(ASSETS / "portrait.png")
+    return {"strip": np.hstack([p, p, p]), "grid": np.vstack([np.hstack([p, p])] * 2)}
+
+
+@pytest.mark.parametrize("layout, centres", [
+    ("strip", [(224, 124), (736, 124), (1248, 124)]),
+    ("grid", [(224, 124), (736, 124), (224, 636), (736, 636)])])
+def test_every_face_of_a_group_is_found_in_reading_order(layout, centres, portrait_grids):
+    from animakit.portrait.talking.sources import source_face
+    image = portrait_grids[layout]
+    for index, (cx, cy) in enumerate(centres):
+        points = source_face(image, "group.png", index)
+        x0, y0 = points[:, :2].min(0)
+        x1, y1 = points[:, :2].max(0)
+        assert abs((x0 + x1) / 2 - cx) < 20 and abs((y0 + y1) / 2 - cy) < 20, index
+    from animakit.errors import ParamError
+    with pytest.raises(ParamError, match=f"shows only {len(centres)} face"):
+        source_face(image, "group.png", len(centres))
+
+
+def test_face_index_chooses_in_a_render(portrait_grids, tmp_path):
+    from animakit.media import VideoReader, save_image
+    save_image(tmp_path / "strip.png", portrait_grids["strip"])
+    out = tmp_path / "third.mp4"
+    animakit.render("portrait.talking", out, inputs={"image": str(tmp_path / "strip.png")},
+                    params={"face_index": 2, "duration": 1.0, "fps": 10}, progress=False)
+    frames = VideoReader(out).read_all()
+    moved = np.abs(frames[-1].astype(int) - frames[0].astype(int))[60:190]   # rows of the faces
+    first, third = moved[:, 170:280].mean(), moved[:, 1194:1304].mean()
+    # the third face moves (blinks, head motion); the first only shows encoding noise
+    assert third > 1.0 and third > 5 * first, (first, third)

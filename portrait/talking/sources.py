@@ -10,7 +10,7 @@ from typing import IO, Any, Iterator
 import numpy as np
 
 from animakit.errors import MediaError, NoFaceError, ParamError
-from ..landmarks import N_FACE, FaceMesher, detect_faces
+from ..landmarks import N_FACE, FaceMesher, detect_faces, detect_faces_tiled
 from animakit.media import (AudioClip, atomic_output, check_readable, checked_audio_info,
                             load_audio, stream_audio)
 from animakit.media.video import VideoReader
@@ -21,8 +21,12 @@ FULL_AUDIO_SECONDS = 900.0     # keep decoded samples in memory up to this lengt
 
 
 def source_face(image: np.ndarray, name: str, face_index: int) -> np.ndarray:
-    """(478, 3) landmarks of face ``face_index`` (0 = largest) in ``image``."""
+    """(478, 3) landmarks of face ``face_index`` (0 = largest) in ``image``. A second,
+    tiled pass runs only when the first finds fewer faces than asked for: faces in a
+    group photo or a grid of portraits are too small for the whole-image detector."""
     faces = detect_faces(image, max_faces=max(4, face_index + 1))
+    if len(faces) <= face_index:
+        faces = detect_faces_tiled(image, max_faces=max(16, face_index + 1))
     if not faces:
         raise NoFaceError(name, "no face found in the image (a frontal face at least ~40 px "
                                 "wide is needed)")
