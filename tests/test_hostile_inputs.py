@@ -284,3 +284,58 @@ def test_face_index_chooses_in_a_render(portrait_grids, tmp_path):
     first, third = moved[:, 170:280].mean(), moved[:, 1194:1304].mean()
     # the third face moves (blinks, head motion); the first only shows encoding noise
     assert third > 1.0 and third > 5 * first, (first, third)
+
+
+# -- defect 5: studio files per session -------------------------------------------------------
+def test_sessions_get_their_own_folders(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "output_dir", lambda: tmp_path)
+    a, b = runner.session_dir("abc123"), runner.session_dir("def456")
+    assert a != b and a.parent == b.parent == tmp_path
+    assert runner.session_dir("../../etc") == tmp_path / "session-etc"
+    assert runner.session_dir(None) == tmp_path / "session-shared"
+
+
+def test_sweep_expires_old_files_and_caps_disk_use(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "output_dir", lambda: tmp_path)
+    now = time.time()
+    old = runner.session_dir("old") / "render.mp4"
+    old.write_bytes(b"x" * 10)
+    os.utime(old, (now - 7200, now - 7200))
+    big = [runner.session_dir("big") / f"{i}.mp4" for i in range(3)]
+    for i, p in enumerate(big):
+        p.write_bytes(b"x" * 2**20)
+        os.utime(p, (now - 30 + i, now - 30 + i))       # oldest first: 0, 1, 2
+    busy = runner.session_dir("big") / ".render.abc.part.mp4"
+    busy.write_bytes(b"x" * 2**20)
+    gone = runner.sweep(runner.Limits(max_age_s=3600, max_disk_mb=2), now=now)
+    assert set(gone) == {old, big[0]}
+    assert not (tmp_path / "session-old").exists()
+    assert all(p.exists() for p in (big[1], big[2], busy))
+
+
+@pytest.fixture(scope="module")
+def studio_in_tmp(tmp_path_factory):
+    """The studio app with its own temporary folder, so its files are this test's alone."""
+    from test_studio import running_studio
+    tmp = tmp_path_factory.mktemp("studio_tmp")
+    with running_studio(tmp / "app.log", TMPDIR=str(tmp), GRADIO_TEMP_DIR=str(tmp / "gradio")) as url:
+        yield url, tmp / "animakit-studio"
+
+
+def test_studio_sessions_and_upload_errors(studio_in_tmp, slow_rate_wav):
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+    url, folder = studio_in_tmp
+    clients = [Client(url, verbose=False) for _ in range(2)]
+    for c in clients:
+        c.predict(1, api_name="/example_video_kenburns")
+    sessions = [d for d in folder.iterdir() if d.name.startswith("session-")]
+    assert len(sessions) == 2 and all(len(list(d.glob("*.mp4"))) == 1 for d in sessions)
+    cls = animakit.registry.pipeline_classes()["video.kenburns"]
+    defaults = [("" if p["default"] is None else p["default"]) for p in cls.describe()["params"]]
+    args = [handle_file(str(ASSETS / "portrait.png")), handle_file(str(slow_rate_wav)), "affine",
+            0] + defaults
+    with pytest.raises(AppError) as err:
+        clients[0].predict(*args, api_name="/run_video_kenburns")
+    assert str(err.value).startswith("long_talk.wav: audio is stored at 100 Hz")
+    assert "/" not in str(err.value)

@@ -26,6 +26,8 @@ class Limits:
     max_upload_mb: int = 200          # enforced by Gradio itself (launch max_file_size)
     max_seconds: float = 600.0        # audio / video inputs
     max_side: int = 4096              # video inputs; images are downscaled by load_image
+    max_age_s: float = 3600.0         # renders, brushes and uploads are deleted after this
+    max_disk_mb: int = 2048           # all sessions' renders together; oldest go first
 
 
 LIMITS = Limits()
@@ -35,6 +37,36 @@ def output_dir() -> Path:
     d = Path(tempfile.gettempdir()) / "animakit-studio"
     d.mkdir(parents=True, exist_ok=True)
     return d
+
+
+def session_dir(session: str | None) -> Path:
+    """The folder of one browser session's renders (Gradio's ``session_hash``): another
+    session cannot list it, and its name cannot be guessed. Without a session (the
+    Python API of the studio, tests) renders go to a shared folder."""
+    safe = re.sub(r"[^A-Za-z0-9]", "", session or "")[:64] or "shared"
+    d = output_dir() / f"session-{safe}"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def sweep(limits: Limits = LIMITS, now: float | None = None) -> list[Path]:
+    """Delete studio files older than ``limits.max_age_s``, then the oldest until all left
+    fit ``limits.max_disk_mb``; files still being written (``.part``) are left alone.
+    Returns what was deleted."""
+    now = time.time() if now is None else now
+    files = sorted((p for p in output_dir().rglob("*") if p.is_file() and ".part" not in p.name),
+                   key=lambda p: p.stat().st_mtime)
+    total = sum(p.stat().st_size for p in files)
+    gone = []
+    for p in files:
+        if now - p.stat().st_mtime > limits.max_age_s or total > limits.max_disk_mb * 2**20:
+            total -= p.stat().st_size
+            p.unlink(missing_ok=True)
+            gone.append(p)
+    for d in output_dir().glob("session-*"):
+        if d.is_dir() and not any(d.iterdir()):
+            d.rmdir()
+    return gone
 
 
 def check_limits(kinds: dict[str, str], inputs: dict[str, Any], limits: Limits = LIMITS) -> None:
@@ -65,17 +97,21 @@ def _check_limit(name: str, kind: str | None, path: Path, limits: Limits) -> Non
 
 
 def render(name: str, engine: str | None, inputs: dict[str, Any], params: dict[str, Any],
-           seed: int | None = None, exports: tuple[str, ...] = ()) -> tuple[str, str, dict]:
-    """Render pipeline ``name``; returns (video path, a markdown summary, side-output paths).
-    Raises :class:`AnimakitError` for user mistakes."""
+           seed: int | None = None, exports: tuple[str, ...] = (),
+           session: str | None = None) -> tuple[str, str, dict]:
+    """Render pipeline ``name`` into the folder of browser ``session``; returns (video path,
+    a markdown summary, side-output paths). Expired files are swept first. Raises
+    :class:`AnimakitError` for user mistakes."""
+    sweep()
+    folder = session_dir(session)
     pipe = load_pipeline(name)
     kinds = {i.name: i.kind for i in pipe.inputs}
     inputs = {k: v for k, v in inputs.items() if v not in (None, "")}
     check_limits(kinds, inputs)
     stem = f"{name.replace('.', '_')}-{time.strftime('%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    result = render_file(pipe, output_dir() / f"{stem}.mp4", inputs=inputs, params=params,
+    result = render_file(pipe, folder / f"{stem}.mp4", inputs=inputs, params=params,
                          engine=engine, seed=seed, progress=True,
-                         exports={e: output_dir() / f"{stem}-{e}{_suffix(e)}" for e in exports})
+                         exports={e: folder / f"{stem}-{e}{_suffix(e)}" for e in exports})
     side = {e: str(p) for e, p in result.exports.items() if p.exists()}
     return str(result.output), summary_markdown(result), side
 
