@@ -7,6 +7,6 @@ from .suffixes import IMAGE_SUFFIXES, OUTPUT_VIDEO_SUFFIXES, VIDEO_SUFFIXES
 from .video import VideoReader, VideoWriter, even_frame, open_video, read_video, write_video
 
 __all__ = ["AudioClip", "AudioInfo", "IMAGE_SUFFIXES", "OUTPUT_VIDEO_SUFFIXES", "VIDEO_SUFFIXES",
-           "VideoReader", "VideoWriter", "audio_info", "checked_audio_info", "atomic_output", "check_readable", "even_frame", "ffmpeg_exe", "has_audio",
-           "load_audio", "load_image", "open_video", "read_video", "save_image", "stream_audio",
-           "write_video"]
+           "VideoReader", "VideoWriter", "atomic_output", "audio_info", "check_readable",
+           "checked_audio_info", "even_frame", "ffmpeg_exe", "has_audio", "load_audio",
+           "load_image", "open_video", "read_video", "save_image", "stream_audio", "write_video"]

@@ -130,7 +130,8 @@ def load_audio(source: str | Path | AudioClip, sr: int = 16000, name: str = "aud
                          .astype(np.float32), sr, source.path, source.offset)
     path = check_readable(source, name)
     if duration is not None and duration > max_seconds:
-        raise MediaError(path, f"{duration:g} s of {name} asked for; at most {_hms(max_seconds)} is read")
+        raise MediaError(path, f"{duration:g} s of {name} asked for; "
+                               f"at most {_hms(max_seconds)} is read")
     checked_audio_info(path, name, max_seconds=None if duration is not None else max_seconds)
     proc = subprocess.run(_decode_cmd(path, sr, duration=duration), capture_output=True)
     if proc.returncode != 0:
