@@ -2,6 +2,7 @@
 headless Chromium (Debian's, through Playwright's executable-path launch — nothing downloaded)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -26,11 +27,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def studio(tmp_path_factory):
+@contextlib.contextmanager
+def running_studio(log: Path, **env: str):
+    """``app.py`` serving on a free port, with ``env`` added to its environment: yields its
+    URL, and stops it afterwards."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("studio") / "app.log"
-    env = {**os.environ, "ANIMAKIT_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
+    env = {**os.environ, "ANIMAKIT_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False", **env}
     with open(log, "w") as fh:
         proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=fh,
                                 stderr=subprocess.STDOUT)
@@ -48,12 +50,20 @@ def studio(tmp_path_factory):
     else:
         proc.kill()
         raise RuntimeError("studio did not start:\n" + log.read_text()[-3000:])
-    yield url
-    proc.terminate()
     try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory):
+    with running_studio(tmp_path_factory.mktemp("studio") / "app.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from animakit.media import load_audio, load_image
+from animakit.media import AudioClip, load_audio, load_image
 from animakit.params import param
 from animakit.pipeline import Engine, FrameStream, InputSpec, Pipeline
 
@@ -21,10 +21,13 @@ _ANCHOR_XY = {"center": (0.5, 0.5), "top": (0.5, 0.0), "bottom": (0.5, 1.0), "le
               "bottom-left": (0.0, 1.0), "bottom-right": (1.0, 1.0)}
 
 
+MAX_SECONDS = 3600.0     # longest clip, and longest soundtrack read whole
+
+
 @dataclass
 class KenBurnsParams:
     duration: float | None = param(None, "seconds of video (default: the soundtrack's length, else 5)",
-                                   min=0.1, max=3600)
+                                   min=0.1, max=MAX_SECONDS)
     fps: float = param(25.0, "output frame rate", min=1, max=120)
     zoom_start: float = param(1.0, "zoom at the first frame (1 = whole image)", min=1.0, max=8.0)
     zoom_end: float = param(1.3, "zoom at the last frame", min=1.0, max=8.0)
@@ -33,6 +36,13 @@ class KenBurnsParams:
     width: int = param(0, "output width in pixels (0 = the image's, capped at 1920)", min=0, max=3840)
     height: int = param(0, "output height in pixels (0 = keep the image's aspect)", min=0, max=3840)
     ease: bool = param(True, "ease in and out instead of moving at constant speed")
+
+
+def soundtrack(source, duration: float | None) -> AudioClip:
+    """The soundtrack's samples: only its first ``duration`` seconds when a duration is set
+    (a 2-hour file behind a 10-second clip costs 10 seconds of decoding), else the whole
+    file, refused from its header when it is longer than the longest clip rendered."""
+    return load_audio(source, name="audio", duration=duration, max_seconds=MAX_SECONDS)
 
 
 def _ease(t: float) -> float:
@@ -66,7 +76,7 @@ class KenBurnsEngine(Engine):
 
     def stream(self, inputs, params: KenBurnsParams, generator=None) -> FrameStream:
         image = load_image(inputs["image"], name="image", max_side=8192)
-        audio = load_audio(inputs["audio"], name="audio") if "audio" in inputs else None
+        audio = soundtrack(inputs["audio"], params.duration) if "audio" in inputs else None
         duration = params.duration or (audio.duration if audio is not None else 5.0)
         n = max(1, int(round(duration * params.fps)))
         img_h, img_w = image.shape[:2]

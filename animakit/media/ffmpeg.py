@@ -13,6 +13,15 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+def describe_input(path: Path) -> str:
+    """What ``ffmpeg -i path`` prints about the file: container, duration, each stream with
+    its codec, size, rate. Only the header is read (the imageio-ffmpeg wheel has no ffprobe)."""
+    import subprocess
+    proc = subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", str(path)],
+                          capture_output=True)
+    return proc.stderr.decode("utf-8", "replace")
+
+
 def check_readable(source: str | Path, name: str = "input") -> Path:
     """The path, if it names a non-empty regular file; else a :class:`MediaError`."""
     path = Path(source).expanduser()

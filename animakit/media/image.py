@@ -1,5 +1,5 @@
-"""Image loading: EXIF orientation applied, RGBA / gray / palette converted to RGB,
-pixel count checked from the header before decoding, long side capped."""
+"""Image loading: EXIF orientation applied, RGBA / gray / 16-bit gray / palette converted to
+RGB, pixel count checked from the header before decoding, long side capped."""
 from __future__ import annotations
 
 import warnings
@@ -14,8 +14,25 @@ MAX_PIXELS = 100_000_000     # refuse to decode above this (a 20000x20000 header
 DEFAULT_MAX_SIDE = 4096      # downscale above this long side
 
 
+WIDE_GRAY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")   # 16/32-bit integer grayscale
+
+
+def _eight_bit_gray(img):
+    """An 8-bit "L" image from 16/32-bit grayscale, scaled (65535 -> 255), not clipped:
+    Pillow's own convert clips every value above 255 to white. Mode "I" holds 16-bit PNGs in
+    older Pillows and genuinely 8-bit data elsewhere, so it is scaled only when a value
+    passes 255."""
+    from PIL import Image
+    a = np.asarray(img)
+    if img.mode != "I" or a.max(initial=0) > 255:
+        a = a.astype(np.float32) / 257.0          # 65535 / 257 = 255 exactly
+    return Image.fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8), "L")
+
+
 def _to_rgb(img, background=(255, 255, 255)):
     from PIL import Image
+    if img.mode in WIDE_GRAY_MODES:
+        img = _eight_bit_gray(img)
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
         base = Image.new("RGBA", rgba.size, background + (255,))
@@ -81,7 +98,8 @@ def load_image(source, name: str = "image", max_side: int | None = DEFAULT_MAX_S
     except Exception:  # malformed EXIF: keep the pixels as stored
         pass
     if alpha:
-        arr = np.asarray(img.convert("RGBA"))
+        arr = np.asarray((_eight_bit_gray(img) if img.mode in WIDE_GRAY_MODES else img)
+                         .convert("RGBA"))
     else:
         arr = np.asarray(_to_rgb(img))
     if arr.size == 0:

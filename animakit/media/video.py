@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -18,9 +19,11 @@ import numpy as np
 
 from ..errors import MediaError
 from .audio import AudioClip, has_audio, load_audio
-from .ffmpeg import check_readable, ffmpeg_exe, publish
+from .ffmpeg import check_readable, describe_input, ffmpeg_exe, publish
 
 DEFAULT_CRF = 17
+MAX_FRAME_PIXELS = 40_000_000          # 8K UHD is 33 MP; refused from the header above this
+MAX_DECODED_BYTES = 4 * 2**30          # read_all refuses clips whose frames would pass this
 
 
 def _not_rotation_notice(record: logging.LogRecord) -> bool:
@@ -44,22 +47,29 @@ class VideoReader:
         self._num_frames: int | None = None
 
     def _probe(self) -> None:
+        """Size, rate and duration from the header; refuses what cannot or must not be read."""
         import imageio_ffmpeg
         try:
             gen = imageio_ffmpeg.read_frames(str(self.path))
             meta = next(gen)
             gen.close()
         except (OSError, RuntimeError, StopIteration) as e:
+            if _is_frameless(describe_input(self.path)):   # audio-only, 0 frames
+                raise MediaError(self.path, "has no video frames") from None
             msg = str(e).strip().splitlines()
             raise MediaError(self.path, f"{self.name} is not a readable video"
                              f"{' (' + msg[-1][:120] + ')' if msg else ''}") from None
         self.size = tuple(int(v) for v in meta["size"])   # (width, height), rotation applied
-        self.fps = float(meta.get("fps") or 0.0)
+        # imageio-ffmpeg reads rates such as ffmpeg's "1k fps" (1000 fps) as 0: ask the header
+        self.fps = float(meta.get("fps") or 0.0) or _header_fps(describe_input(self.path))
         self.duration = float(meta.get("duration") or 0.0)
-        if not self.fps or self.fps <= 0 or self.fps > 1000:
+        if not self.fps or self.fps <= 0:
             raise MediaError(self.path, f"{self.name} has no usable frame rate")
         if self.size[0] <= 0 or self.size[1] <= 0:
-            raise MediaError(self.path, f"{self.name} has no video stream")
+            raise MediaError(self.path, "has no video frames")
+        if self.size[0] * self.size[1] > MAX_FRAME_PIXELS:
+            raise MediaError(self.path, f"{self.name} frames are {self.size[0]}x{self.size[1]}; "
+                                        f"the limit is {MAX_FRAME_PIXELS / 1e6:.0f} MP a frame")
         self.has_audio = bool(meta.get("audio_codec")) or has_audio(self.path)
 
     @property
@@ -106,6 +116,12 @@ class VideoReader:
         self._num_frames = count
 
     def read_all(self, max_frames: int | None = None) -> list[np.ndarray]:
+        """Every frame (or the first ``max_frames``) in memory; refused from the header when
+        they would not fit :data:`MAX_DECODED_BYTES` (stream long videos instead)."""
+        n = min(self.estimated_frames, max_frames or self.estimated_frames)
+        if n * self.width * self.height * 3 > MAX_DECODED_BYTES:
+            raise MediaError(self.path, f"{self.name} is too long to hold in memory ({n} frames "
+                                        f"of {self.width}x{self.height}); trim it first")
         out = []
         for f in self:
             out.append(f.copy())
@@ -115,6 +131,22 @@ class VideoReader:
 
     def audio(self, sr: int = 16000) -> AudioClip | None:
         return load_audio(self.path, sr=sr, name=self.name) if self.has_audio else None
+
+
+def _is_frameless(description: str) -> bool:
+    """Whether ffmpeg read the file's container (``Input #0``) and found in it no stream at all
+    (a 0-frame file) or audio without video (cover art aside): such a file is well formed
+    but frameless. A truncated file shows only a broken ``Data:`` stream, and is corrupt."""
+    streams = [line for line in description.splitlines() if line.lstrip().startswith("Stream #")]
+    video = any("Video:" in line and "attached pic" not in line for line in streams)
+    audio = any("Audio:" in line for line in streams)
+    return "Input #0" in description and not video and (audio or not streams)
+
+
+def _header_fps(description: str) -> float:
+    """The first video stream's frame rate in ffmpeg's description (``1k fps`` = 1000)."""
+    m = re.search(r"Video: .*?, (\d+(?:\.\d+)?)(k?) (?:fps|tbr)", description)
+    return 0.0 if m is None else float(m[1]) * (1000 if m[2] else 1)
 
 
 def open_video(source, name: str = "video") -> VideoReader:

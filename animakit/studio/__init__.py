@@ -25,7 +25,9 @@ def tab_order(classes: Mapping[str, type[Pipeline]]) -> list[type[Pipeline]]:
 
 
 def build_app() -> gr.Blocks:
-    with gr.Blocks(title="animakit studio") as demo:
+    # Gradio's own copies of uploads and results expire as the studio's renders do
+    age = int(LIMITS.max_age_s)
+    with gr.Blocks(title="animakit studio", delete_cache=(max(60, age // 6), age)) as demo:
         gr.Markdown(f"# animakit studio <small>v{__version__}</small>\n"
                     "Talking portraits, pose-driven animation, image-to-video with a motion brush, "
                     "first-frame video editing and a small video DiT — weight-free engines run on "

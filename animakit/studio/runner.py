@@ -3,6 +3,7 @@ folder, turn user mistakes into a readable Gradio error."""
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
 import time
 import traceback
@@ -13,7 +14,7 @@ from typing import Any
 
 from .. import ASSETS
 from ..errors import AnimakitError, InputError
-from ..media import VIDEO_SUFFIXES, VideoReader, load_audio
+from ..media import VIDEO_SUFFIXES, VideoReader, checked_audio_info
 from ..registry import load_pipeline
 from ..render import RenderResult, render as render_file
 
@@ -25,6 +26,8 @@ class Limits:
     max_upload_mb: int = 200          # enforced by Gradio itself (launch max_file_size)
     max_seconds: float = 600.0        # audio / video inputs
     max_side: int = 4096              # video inputs; images are downscaled by load_image
+    max_age_s: float = 3600.0         # renders, brushes and uploads are deleted after this
+    max_disk_mb: int = 2048           # all sessions' renders together; oldest go first
 
 
 LIMITS = Limits()
@@ -36,37 +39,79 @@ def output_dir() -> Path:
     return d
 
 
+def session_dir(session: str | None) -> Path:
+    """The folder of one browser session's renders (Gradio's ``session_hash``): another
+    session cannot list it, and its name cannot be guessed. Without a session (the
+    Python API of the studio, tests) renders go to a shared folder."""
+    safe = re.sub(r"[^A-Za-z0-9]", "", session or "")[:64] or "shared"
+    d = output_dir() / f"session-{safe}"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def sweep(limits: Limits = LIMITS, now: float | None = None) -> list[Path]:
+    """Delete studio files older than ``limits.max_age_s``, then the oldest until all left
+    fit ``limits.max_disk_mb``; files still being written (``.part``) are left alone.
+    Returns what was deleted."""
+    now = time.time() if now is None else now
+    files = sorted((p for p in output_dir().rglob("*") if p.is_file() and ".part" not in p.name),
+                   key=lambda p: p.stat().st_mtime)
+    total = sum(p.stat().st_size for p in files)
+    gone = []
+    for p in files:
+        if now - p.stat().st_mtime > limits.max_age_s or total > limits.max_disk_mb * 2**20:
+            total -= p.stat().st_size
+            p.unlink(missing_ok=True)
+            gone.append(p)
+    for d in output_dir().glob("session-*"):
+        if d.is_dir() and not any(d.iterdir()):
+            d.rmdir()
+    return gone
+
+
 def check_limits(kinds: dict[str, str], inputs: dict[str, Any], limits: Limits = LIMITS) -> None:
-    """Reject over-long or oversized uploads up front with a message naming the input."""
+    """Reject over-long or oversized uploads up front with a message naming the upload by its
+    file name (never the server's path). Only headers are read: nothing is decoded here."""
     for name, value in inputs.items():
-        kind, path = kinds.get(name), Path(str(value))
-        if path.suffix.lower() in VIDEO_SUFFIXES:   # a 'driving' input may be a .npz instead
-            v = VideoReader(path, name=name)
-            if v.duration > limits.max_seconds:
-                raise InputError(path.name, f"{name} is {v.duration:.0f} s long; the studio takes up "
-                                 f"to {limits.max_seconds:.0f} s (use the CLI for longer renders)")
-            if max(v.size) > limits.max_side:
-                raise InputError(path.name, f"{name} is {v.size[0]}x{v.size[1]}; the studio takes "
-                                 f"up to {limits.max_side} px on the long side")
-        elif kind == "audio":
-            clip = load_audio(path, sr=8000, name=name)
-            if clip.duration > limits.max_seconds:
-                raise InputError(path.name, f"{name} is {clip.duration:.0f} s long; the studio takes "
-                                 f"up to {limits.max_seconds:.0f} s (use the CLI for longer renders)")
+        try:
+            _check_limit(name, kinds.get(name), Path(str(value)), limits)
+        except InputError as e:
+            raise InputError(Path(str(value)).name, e.problem) from None
+
+
+def _check_limit(name: str, kind: str | None, path: Path, limits: Limits) -> None:
+    """One input's limits; errors may name the server path (check_limits renames them)."""
+    if path.suffix.lower() in VIDEO_SUFFIXES:   # a 'driving' input may be a .npz instead
+        v = VideoReader(path, name=name)
+        if v.duration > limits.max_seconds:
+            raise InputError(path.name, f"{name} is {v.duration:.0f} s long; the studio takes up "
+                             f"to {limits.max_seconds:.0f} s (use the CLI for longer renders)")
+        if max(v.size) > limits.max_side:
+            raise InputError(path.name, f"{name} is {v.size[0]}x{v.size[1]}; the studio takes "
+                             f"up to {limits.max_side} px on the long side")
+    elif kind == "audio":
+        seconds = checked_audio_info(path, name).duration
+        if seconds > limits.max_seconds:
+            raise InputError(path.name, f"{name} is {seconds:.0f} s long; the studio takes "
+                             f"up to {limits.max_seconds:.0f} s (use the CLI for longer renders)")
 
 
 def render(name: str, engine: str | None, inputs: dict[str, Any], params: dict[str, Any],
-           seed: int | None = None, exports: tuple[str, ...] = ()) -> tuple[str, str, dict]:
-    """Render pipeline ``name``; returns (video path, a markdown summary, side-output paths).
-    Raises :class:`AnimakitError` for user mistakes."""
+           seed: int | None = None, exports: tuple[str, ...] = (),
+           session: str | None = None) -> tuple[str, str, dict]:
+    """Render pipeline ``name`` into the folder of browser ``session``; returns (video path,
+    a markdown summary, side-output paths). Expired files are swept first. Raises
+    :class:`AnimakitError` for user mistakes."""
+    sweep()
+    folder = session_dir(session)
     pipe = load_pipeline(name)
     kinds = {i.name: i.kind for i in pipe.inputs}
     inputs = {k: v for k, v in inputs.items() if v not in (None, "")}
     check_limits(kinds, inputs)
     stem = f"{name.replace('.', '_')}-{time.strftime('%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    result = render_file(pipe, output_dir() / f"{stem}.mp4", inputs=inputs, params=params,
+    result = render_file(pipe, folder / f"{stem}.mp4", inputs=inputs, params=params,
                          engine=engine, seed=seed, progress=True,
-                         exports={e: output_dir() / f"{stem}-{e}{_suffix(e)}" for e in exports})
+                         exports={e: folder / f"{stem}-{e}{_suffix(e)}" for e in exports})
     side = {e: str(p) for e, p in result.exports.items() if p.exists()}
     return str(result.output), summary_markdown(result), side
 
@@ -89,8 +134,20 @@ def example_inputs(example: dict) -> dict[str, str]:
     return {k: str(ASSETS / v) for k, v in example.get("inputs", {}).items()}
 
 
+# an absolute path of two or more parts; group 1 is its last part (the file's own name)
+_SERVER_PATH = re.compile(r"(?:/[^/\s'\"():,]+)+/([^/\s'\"():,]+)")
+
+
+def without_paths(message: str) -> str:
+    """``message`` with every absolute path cut to its file name: uploads sit in server
+    folders whose names the user never chose and must not learn."""
+    return _SERVER_PATH.sub(r"\1", message)
+
+
 def describe_error(e: Exception) -> str:
+    """The line the studio shows for ``e``: the user's mistake, or a pointer to the log."""
     if isinstance(e, AnimakitError):
-        return str(e)
+        return without_paths(str(e))
     log.error("internal error in the studio:\n%s", traceback.format_exc())
-    return f"internal error ({type(e).__name__}: {e}); the details are in the server log"
+    return without_paths(f"internal error ({type(e).__name__}: {e}); the details are in the "
+                         "server log")

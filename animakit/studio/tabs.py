@@ -81,7 +81,7 @@ class TabContext:
         in_names, p_names = list(self.inputs), list(self.params)
         own_names = [(e, n) for e, controls in self.engine_params.items() for n in controls]
 
-        def run(*values: Any, progress=gr.Progress(track_tqdm=True)):
+        def run(*values: Any, progress=gr.Progress(track_tqdm=True), session: str | None = None):
             ins = dict(zip(in_names, values[:len(in_names)]))
             engine, seed = values[len(in_names)], values[len(in_names) + 1]
             rest = values[len(in_names) + 2:]
@@ -92,12 +92,25 @@ class TabContext:
                 params = self.render_params(engine, dict(zip(p_names, rest)), own)
                 video, info, side = runner.render(name, engine or None, ins, params,
                                                   seed=None if seed in (None, "") else int(seed),
-                                                  exports=exports)
+                                                  exports=exports,
+                                                  session=session)
             except Exception as e:  # shown to the user; the app keeps serving
                 raise gradio_error(e) from None
             return (video, info, *[side.get(n) for n in extra_names])
 
         return run
+
+    def make_session_runner(self) -> Callable:
+        """:meth:`make_runner`'s function for Gradio events: Gradio passes the request first
+        (found by its annotation), and its ``session_hash`` names the folder that this
+        browser session's renders go to."""
+        run = self.make_runner()
+
+        def run_in_session(request: gr.Request, *values: Any,
+                           progress=gr.Progress(track_tqdm=True)):
+            return run(*values, session=getattr(request, "session_hash", None))
+
+        return run_in_session
 
     def outputs(self) -> list[gr.Component]:
         return [self.video, self.info, *self.extra_outputs.values()]
@@ -141,7 +154,7 @@ def build_tab(cls: type[Pipeline]) -> TabContext:
                                         elem_id=f"render_{slug(cls.name)}")
                     cancel_btn = gr.Button("Cancel", variant="stop")
                 _extras(ctx)
-                run = ctx.make_runner()
+                run = ctx.make_session_runner()
                 _examples(ctx, run)
         event = run_btn.click(run, ctx.all_controls(), ctx.outputs(), api_name=f"run_{slug(cls.name)}")
         cancel_btn.click(None, None, None, cancels=[event])
@@ -196,11 +209,12 @@ def _examples(ctx: TabContext, run: Callable) -> None:
                 cache_examples=False, label="examples (click to render)",
                 example_labels=[e.get("label", f"example {i + 1}") for i, e in enumerate(cls.examples)])
 
-    def example(index: int = 0, progress=gr.Progress(track_tqdm=True)):
+    def example(index: int = 0, request: gr.Request = None,
+                progress=gr.Progress(track_tqdm=True)):
         """Render example ``index`` of this tab; returns the mp4 and its summary."""
         if index is None or not 0 <= int(index) < len(rows):
             raise gr.Error(f"{cls.name} has {len(rows)} examples (index 0..{len(rows) - 1})")
-        video, info, *_ = run(*rows[int(index)])
+        video, info, *_ = run(request, *rows[int(index)])
         return video, info
 
     index = gr.Number(value=0, precision=0, visible=False)

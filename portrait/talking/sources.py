@@ -3,8 +3,6 @@ landmarks, landmark files; writing landmark files in bounded memory."""
 from __future__ import annotations
 
 import io
-import re
-import subprocess
 import zipfile
 from pathlib import Path
 from typing import IO, Any, Iterator
@@ -12,8 +10,9 @@ from typing import IO, Any, Iterator
 import numpy as np
 
 from animakit.errors import MediaError, NoFaceError, ParamError
-from ..landmarks import N_FACE, FaceMesher, detect_faces
-from animakit.media import AudioClip, atomic_output, check_readable, ffmpeg_exe, load_audio, stream_audio
+from ..landmarks import N_FACE, FaceMesher, detect_faces, detect_faces_tiled
+from animakit.media import (AudioClip, atomic_output, check_readable, checked_audio_info,
+                            load_audio, stream_audio)
 from animakit.media.video import VideoReader
 
 ANALYSIS_SR = 16000
@@ -22,8 +21,12 @@ FULL_AUDIO_SECONDS = 900.0     # keep decoded samples in memory up to this lengt
 
 
 def source_face(image: np.ndarray, name: str, face_index: int) -> np.ndarray:
-    """(478, 3) landmarks of face ``face_index`` (0 = largest) in ``image``."""
+    """(478, 3) landmarks of face ``face_index`` (0 = largest) in ``image``. A second,
+    tiled pass runs only when the first finds fewer faces than asked for: faces in a
+    group photo or a grid of portraits are too small for the whole-image detector."""
     faces = detect_faces(image, max_faces=max(4, face_index + 1))
+    if len(faces) <= face_index:
+        faces = detect_faces_tiled(image, max_faces=max(16, face_index + 1))
     if not faces:
         raise NoFaceError(name, "no face found in the image (a frontal face at least ~40 px "
                                 "wide is needed)")
@@ -35,13 +38,9 @@ def source_face(image: np.ndarray, name: str, face_index: int) -> np.ndarray:
 
 def audio_duration(path: Path) -> float:
     """Seconds of audio in ``path``: from the container header, else by decoding in blocks."""
-    proc = subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", str(path)],
-                          capture_output=True)
-    m = re.search(rb"Duration:\s*(\d+):(\d+):(\d+(?:\.\d+)?)", proc.stderr)
-    if m:
-        h, mi, s = (float(x) for x in m.groups())
-        if h * 3600 + mi * 60 + s > 0:
-            return h * 3600 + mi * 60 + s
+    seconds = checked_audio_info(path).duration
+    if seconds > 0:
+        return seconds
     n = sum(len(b) for b in stream_audio(path, ANALYSIS_SR, BLOCK_SECONDS))
     return n / ANALYSIS_SR
 
