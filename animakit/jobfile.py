@@ -61,6 +61,12 @@ def load_jobs(path: str | Path) -> list[Job]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise InputError(path, f"not valid TOML ({e})") from None
+    return jobs_from_toml(data, path)
+
+
+def jobs_from_toml(data: dict[str, Any], path: Path) -> list[Job]:
+    """The checked jobs of a parsed job file (``path`` names it in errors): one pass over
+    the jobs, then one over what they write."""
     defaults = data.get("defaults", {})
     if not isinstance(defaults, dict):
         raise InputError(f"{path} [defaults]", f"must be a table, got {_kind(defaults)}")
@@ -87,7 +93,7 @@ def job_from_entry(raw: Any, defaults: dict[str, Any], path: Path, i: int) -> Jo
     for key in ("pipeline", "output"):
         if not merged.get(key):
             raise InputError(where, f"missing {key!r}")
-    base = path.parent
+    base = os.path.abspath(path.parent)
     out = Path(_resolve(base, merged["output"]))
     return Job(name=str(merged.get("name") or out.stem), pipeline=merged["pipeline"],
                output=out, inputs={k: _resolve(base, v) for k, v in merged["inputs"].items()},
@@ -126,11 +132,15 @@ def _kind(value: Any) -> str:
     return _TOML_TYPE.get(type(value), type(value).__name__)
 
 
-def _resolve(base: Path, value: Any) -> Any:
-    # normpath, not resolve(): no file-system call per path; --root resolves symlinks itself
-    if isinstance(value, str) and value:
-        return os.path.normpath(os.path.join(base, value))
-    return value
+def _resolve(base: str, value: Any) -> Any:
+    """``value`` joined to the job file's folder unless absolute; ``..`` and ``.`` folded
+    (as strings: no file-system call per path; ``--root`` follows symlinks itself)."""
+    if not isinstance(value, str) or not value:
+        return value
+    joined = value if os.path.isabs(value) else f"{base}/{value}"
+    if "/." in joined or "//" in joined:      # normpath only where there is work for it
+        joined = os.path.normpath(joined)
+    return joined
 
 
 def check_no_shared_outputs(jobs: list[Job], path: Path) -> None:

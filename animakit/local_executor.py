@@ -37,6 +37,7 @@ from .jobfile import Job
 from .jobrun import JobResult, run_job
 
 POLL_S = 0.2            # how often the driver looks at the stop flag and the clocks
+STARTED = "started"     # what a worker says when it takes a job, before its result
 
 
 class BatchCancelled(Exception):
@@ -61,6 +62,7 @@ def worker_main(conn: Connection, parent_pid: int) -> None:
             return
         if job is None:
             return
+        conn.send(STARTED)            # the attempt's clock starts now, not at spawn
         conn.send(run_job(job, progress=False))
 
 
@@ -88,7 +90,8 @@ class _Worker:
     conn: Connection
     job: int | None = None            # index of the job it renders, None when idle
     attempt: int = 0
-    started: float = 0.0
+    sent: float = 0.0                 # when the job was handed over
+    started: float | None = None      # when the worker began it (after its own start-up)
 
 
 @dataclass
@@ -137,7 +140,8 @@ def _drive(batch: _Batch, pool: list[_Worker], size: int, retries: int,
     while (batch.todo or any(w.job is not None for w in pool)) and not stop:
         while batch.todo and (idle := _idle_worker(pool, size)) is not None:
             i, attempt = batch.todo.popleft()
-            idle.job, idle.attempt, idle.started = i, attempt, time.monotonic()
+            idle.job, idle.attempt = i, attempt
+            idle.sent, idle.started = time.monotonic(), None
             idle.conn.send(batch.jobs[i])
         busy = [w for w in pool if w.job is not None]
         wait([w.conn for w in busy] + [w.proc.sentinel for w in busy], timeout=POLL_S)
@@ -170,16 +174,13 @@ def _check(batch: _Batch, pool: list[_Worker], w: _Worker, retries: int,
            timeout: float | None) -> None:
     """Collect ``w``'s result, or handle its death or its timeout."""
     i, job = w.job, batch.jobs[w.job]
-    try:
-        result = w.conn.recv() if w.conn.poll() else None
-    except (EOFError, OSError):
-        result = None
+    result = _message(w)
     if result is not None:
         w.job = None
         batch.record(i, _with_attempt(result, w.attempt))
         return
-    elapsed = time.monotonic() - w.started
-    if w.proc.is_alive() and (timeout is None or elapsed <= timeout):
+    elapsed = time.monotonic() - (w.started or w.sent)
+    if w.proc.is_alive() and (timeout is None or w.started is None or elapsed <= timeout):
         return
     died = not w.proc.is_alive()
     _retire(pool, w, job)
@@ -193,6 +194,20 @@ def _check(batch: _Batch, pool: list[_Worker], w: _Worker, retries: int,
         error, again = f"timed out after {timeout:g} s", False
     batch.record(i, JobResult(job.name, job.output, "failed", error=error, attempt=w.attempt,
                               seconds=elapsed, host=_host()), final=not again)
+
+
+def _message(w: _Worker) -> JobResult | None:
+    """``w``'s result if it has sent one; notes when it started its job on the way."""
+    try:
+        while w.conn.poll():
+            msg = w.conn.recv()
+            if msg == STARTED:
+                w.started = time.monotonic()
+            else:
+                return msg
+    except (EOFError, OSError):       # it died; the caller sees that from its sentinel
+        pass
+    return None
 
 
 def _with_attempt(result: JobResult, attempt: int) -> JobResult:
@@ -247,7 +262,8 @@ def _cancel(batch: _Batch, pool: list[_Worker]) -> None:
         i, job = w.job, batch.jobs[w.job]
         _retire(pool, w, job)
         batch.record(i, JobResult(job.name, job.output, "cancelled", error="batch stopped",
-                                  attempt=w.attempt, seconds=time.monotonic() - w.started,
+                                  attempt=w.attempt,
+                                  seconds=time.monotonic() - (w.started or w.sent),
                                   host=_host()))
     while batch.todo:
         i, attempt = batch.todo.popleft()
