@@ -43,9 +43,9 @@ def run_jobs(jobs: list[Job], workers: int = 1, resume: bool = False, progress: 
     records = last_records(manifest) if (resume and manifest is not None) else {}
     skipped = {i for i, job in enumerate(jobs) if is_done(job, records)}
     pending = [job for i, job in enumerate(jobs) if i not in skipped]
+    writer = ManifestWriter(manifest) if manifest is not None else None
     for job in pending:                       # what a killed run of these jobs left behind
         remove_partial_files(job)
-    writer = ManifestWriter(manifest) if manifest is not None else None
     callback = _both(writer, on_result)
     try:
         ran = executor(pending, workers=workers, retries=retries, timeout=timeout,

@@ -140,9 +140,14 @@ def _drive(batch: _Batch, pool: list[_Worker], size: int, retries: int,
     while (batch.todo or any(w.job is not None for w in pool)) and not stop:
         while batch.todo and (idle := _idle_worker(pool, size)) is not None:
             i, attempt = batch.todo.popleft()
+            try:
+                idle.conn.send(batch.jobs[i])
+            except OSError:                   # it died while idle: the job waits for another
+                batch.todo.appendleft((i, attempt))
+                _retire(pool, idle, None)
+                continue
             idle.job, idle.attempt = i, attempt
             idle.sent, idle.started = time.monotonic(), None
-            idle.conn.send(batch.jobs[i])
         busy = [w for w in pool if w.job is not None]
         wait([w.conn for w in busy] + [w.proc.sentinel for w in busy], timeout=POLL_S)
         for w in busy:
@@ -151,6 +156,8 @@ def _drive(batch: _Batch, pool: list[_Worker], size: int, retries: int,
 
 def _idle_worker(pool: list[_Worker], size: int) -> _Worker | None:
     """An idle worker, started now if the pool has room for one."""
+    for w in [w for w in pool if w.job is None and not w.proc.is_alive()]:
+        _retire(pool, w, None)                # died while idle (an OOM kill between jobs)
     for w in pool:
         if w.job is None:
             return w
