@@ -7,7 +7,7 @@ import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 
 from .errors import AnimakitError
 from .jobfile import Job
@@ -49,3 +49,17 @@ def _attempt(job: Job, progress: bool) -> JobResult:
         return JobResult(job.name, job.output, "failed",
                          error=f"internal error: {type(e).__name__}: {e}")
     return JobResult(job.name, job.output, "done", result=result)
+
+
+def run_inline(jobs: list[Job], *, workers: int | None = None, retries: int = 1,
+               timeout: float | None = None, progress: bool = True,
+               on_result: Callable[[JobResult], None] | None = None) -> list[JobResult]:
+    """The executor for a library caller that wants the jobs in this very process (its
+    engine cache, its debugger): one after another, no retries, no timeout, nothing to
+    survive a crash; ``workers``, ``retries`` and ``timeout`` are accepted and ignored."""
+    results = []
+    for job in jobs:
+        results.append(run_job(job, progress))
+        if on_result is not None:
+            on_result(results[-1])
+    return results

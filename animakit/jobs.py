@@ -12,17 +12,17 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from .jobfile import Job, check_inside_root, load_jobs
-from .jobrun import JobResult, run_job
+from .jobrun import JobResult, run_inline, run_job
 from .local_executor import BatchCancelled, remove_partial_files, run_local
 from .manifest import ManifestWriter, default_manifest, is_done, last_records
 
-__all__ = ["Job", "JobResult", "load_jobs", "run_job", "run_jobs", "BatchCancelled",
+__all__ = ["Job", "JobResult", "load_jobs", "run_job", "run_jobs", "run_inline", "BatchCancelled",
            "Executor", "check_inside_root", "default_manifest"]
 
 
 class Executor(Protocol):
-    """What runs a list of jobs: :func:`~animakit.local_executor.run_local` or Ray's
-    ``run_on_ray``. ``on_result`` sees every attempt as it ends."""
+    """What runs a list of jobs: :func:`~animakit.local_executor.run_local` (the default),
+    :func:`~animakit.jobrun.run_inline` (in this process) or Ray's ``run_on_ray``. ``on_result`` sees every attempt as it ends."""
 
     def __call__(self, jobs: list[Job], *, workers: int | None = ..., retries: int = ...,
                  timeout: float | None = ..., progress: bool = ...,
