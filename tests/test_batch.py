@@ -87,7 +87,12 @@ def test_a_killed_worker_costs_one_retry_and_every_output_is_complete(tmp_path, 
     for i, d in enumerate(durations):
         assert VideoReader(tmp_path / f"out/j{i}.mp4").num_frames == round(d * 10)
     assert partial_files(tmp_path) == []
-    died = [r for r in manifest_records(jobs) if r["status"] == "failed"]
+    records = manifest_records(jobs)
+    for r in (r for r in records if r["status"] == "done"):      # what --resume checks
+        out = Path(r["output"])
+        assert r["written"] == {str(out): out.stat().st_size} and r["seconds"] > 0
+        assert r["host"] and r["time"] and r["error"] is None
+    died = [r for r in records if r["status"] == "failed"]
     assert len(died) == 1 and died[0]["attempt"] == 1
     assert "worker process died (killed by SIGKILL)" in died[0]["error"]
     assert not psutil.pid_exists(victim.pid) or victim.status() == psutil.STATUS_ZOMBIE
