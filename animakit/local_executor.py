@@ -268,14 +268,15 @@ def _cancel(batch: _Batch, pool: list[_Worker]) -> None:
     for w in [w for w in pool if w.job is not None]:
         i, job = w.job, batch.jobs[w.job]
         _retire(pool, w, job)
-        batch.record(i, JobResult(job.name, job.output, "cancelled", error="batch stopped",
-                                  attempt=w.attempt,
+        batch.record(i, JobResult(job.name, job.output, "cancelled",
+                                  error="stopped while running", attempt=w.attempt,
                                   seconds=time.monotonic() - (w.started or w.sent),
                                   host=_host()))
     while batch.todo:
         i, attempt = batch.todo.popleft()
         job = batch.jobs[i]
-        batch.results[i] = JobResult(job.name, job.output, "cancelled", attempt=attempt)
+        batch.results[i] = JobResult(job.name, job.output, "cancelled", error="not started",
+                                     attempt=attempt)
 
 
 def _close(pool: list[_Worker]) -> None:
