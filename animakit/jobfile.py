@@ -74,14 +74,16 @@ def jobs_from_toml(data: dict[str, Any], path: Path) -> list[Job]:
     raw_jobs = data.get("job")
     if not isinstance(raw_jobs, list) or not raw_jobs:
         raise InputError(path, "no [[job]] tables found")
-    jobs = [job_from_entry(raw, defaults, path, i) for i, raw in enumerate(raw_jobs, 1)]
+    name, base = str(path), os.path.abspath(path.parent)     # once, not per job
+    jobs = [job_from_entry(raw, defaults, name, base, i) for i, raw in enumerate(raw_jobs, 1)]
     check_no_shared_outputs(jobs, path)
     return jobs
 
 
-def job_from_entry(raw: Any, defaults: dict[str, Any], path: Path, i: int) -> Job:
-    """One ``[[job]]`` table, type-checked and merged with ``[defaults]``."""
-    where = f"{path} job {i}"
+def job_from_entry(raw: Any, defaults: dict[str, Any], file: str, base: str, i: int) -> Job:
+    """The ``i``-th ``[[job]]`` table of ``file``, type-checked and merged with
+    ``[defaults]``; relative paths are joined to ``base``, the file's folder."""
+    where = f"{file} job {i}"
     if not isinstance(raw, dict):
         raise InputError(where, f"must be a table, got {_kind(raw)}")
     if isinstance(raw.get("name"), str):
@@ -93,7 +95,6 @@ def job_from_entry(raw: Any, defaults: dict[str, Any], path: Path, i: int) -> Jo
     for key in ("pipeline", "output"):
         if not merged.get(key):
             raise InputError(where, f"missing {key!r}")
-    base = os.path.abspath(path.parent)
     out = Path(_resolve(base, merged["output"]))
     return Job(name=str(merged.get("name") or out.stem), pipeline=merged["pipeline"],
                output=out, inputs={k: _resolve(base, v) for k, v in merged["inputs"].items()},
@@ -147,8 +148,7 @@ def check_no_shared_outputs(jobs: list[Job], path: Path) -> None:
     """Refuse two jobs (or one job twice) writing one path: a dict, so linear in jobs."""
     writer: dict[str, str] = {}
     for job in jobs:
-        for p in job.written_paths():
-            key = str(p)
+        for key in (str(job.output), *job.exports.values()):
             if key in writer:
                 raise InputError(path, f"jobs {writer[key]!r} and {job.name!r} both write {key}")
             writer[key] = job.name
