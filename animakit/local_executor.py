@@ -172,9 +172,27 @@ def _start_worker() -> _Worker:
     ours, theirs = ctx.Pipe()
     proc = ctx.Process(target=worker_main, args=(theirs, os.getpid()), daemon=True,
                        name="animakit-worker")
-    proc.start()
+    with _signals_held():
+        proc.start()
     theirs.close()
     return _Worker(proc, ours)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Start a worker with SIGINT ignored (the disposition survives exec): until it has
+    its own process group, a Ctrl-C at the terminal reaches it too and would break its
+    start-up with a traceback. The driver ignores SIGINT only while it forks and execs the
+    worker, a few milliseconds. (Blocking the signal instead would not do: a process-wide
+    signal goes to another thread that does not block it, where it is then ignored.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _check(batch: _Batch, pool: list[_Worker], w: _Worker, retries: int,

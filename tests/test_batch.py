@@ -281,3 +281,18 @@ def test_ray_executor_without_ray_is_one_line(tmp_path, portrait):
     jobs = write_jobs(tmp_path, portrait, [0.5])
     line = one_error_line(cli(str(jobs), "--executor", "ray"))
     assert line == "animakit: error: --executor ray needs Ray: pip install 'animakit[ray]'"
+
+
+def test_ctrl_c_while_workers_start_up_prints_no_worker_traceback(tmp_path, portrait):
+    """A worker joins its own process group only once it runs; a Ctrl-C during its
+    start-up (importing animakit) must not end it with a traceback on the terminal."""
+    jobs = write_jobs(tmp_path, portrait, [8.0] * 4)
+    driver = start(str(jobs), "--workers", "2", start_new_session=True)
+    while not psutil.Process(driver.pid).children():
+        assert driver.poll() is None
+        time.sleep(0.005)
+    time.sleep(0.1)                         # the worker is importing, still in our group
+    os.killpg(driver.pid, signal.SIGINT)
+    out, err = driver.communicate(timeout=30)
+    assert driver.returncode == 130 and "Traceback" not in err, out + err
+    assert partial_files(tmp_path) == []
