@@ -5,7 +5,10 @@ User mistakes print one line on stderr and exit with code 2; no traceback, no ou
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib.util
 import json
+import os
 import sys
 import warnings
 from typing import Any, Sequence
@@ -81,20 +84,77 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 # -- render ------------------------------------------------------------------------------
 def cmd_render(args: argparse.Namespace) -> int:
-    from .jobs import load_jobs, run_jobs
+    from .jobs import BatchCancelled, check_inside_root, default_manifest, load_jobs, run_jobs
+    if args.retries < 0:
+        raise InputError("--retries", f"must be 0 or more, got {args.retries}")
+    if args.timeout is not None and not args.timeout > 0:
+        raise InputError("--timeout", f"must be a positive number of seconds, got {args.timeout}")
     jobs = load_jobs(args.jobs)
-    results = run_jobs(jobs, workers=args.workers, resume=args.resume, progress=not args.quiet)
-    failed = [r for r in results if r.status == "failed"]
-    print(f"\n{len(results)} jobs: {sum(r.status == 'done' for r in results)} done, "
-          f"{sum(r.status == 'skipped' for r in results)} skipped, {len(failed)} failed")
+    if args.root is not None:
+        check_inside_root(jobs, args.root)
+    executor = _executor(args)
+    workers = capped_workers(args.workers)
+    manifest = args.manifest or default_manifest(args.jobs)
+    try:
+        results = run_jobs(jobs, workers=workers, resume=args.resume, progress=not args.quiet,
+                           retries=args.retries, timeout=args.timeout, manifest=manifest,
+                           executor=executor)
+    except BatchCancelled as e:
+        print_summary(e.results, len(jobs))
+        print(f"animakit: {e}; running jobs were stopped and their partial files removed",
+              file=sys.stderr)
+        return 128 + e.signum
+    print_summary(results, len(jobs))
+    return 1 if any(r.status == "failed" for r in results) else 0
+
+
+def _executor(args: argparse.Namespace) -> Any:
+    """The function that runs the jobs: the local pool, or Ray's imported only now."""
+    from .local_executor import run_local
+    if args.executor == "local":
+        if args.address:
+            raise InputError("--address", "only applies to --executor ray")
+        return run_local
+    try:
+        from .ray_executor import run_on_ray  # type: ignore[import-not-found]
+        ray_found = importlib.util.find_spec("ray") is not None
+    except ImportError:
+        ray_found = False
+    if not ray_found:
+        raise AnimakitError("--executor ray needs Ray: pip install 'animakit[ray]'")
+    return functools.partial(run_on_ray, address=args.address)
+
+
+def capped_workers(asked: int) -> int:
+    """``asked`` workers, at most one per core this process may use (with a warning)."""
+    if asked < 1:
+        raise InputError("--workers", f"must be at least 1, got {asked}")
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:                      # not on Linux
+        cores = os.cpu_count() or 1
+    if asked > cores:
+        _show_warning(f"--workers {asked} capped at {cores}, the cores available")
+        return cores
+    return asked
+
+
+def print_summary(results: list[Any], total: int) -> None:
+    """The per-status counts and one line per job (the error under a failed one)."""
+    count = {s: sum(r.status == s for r in results) for s in ("done", "skipped", "failed",
+                                                              "cancelled")}
+    line = f"\n{total} jobs: {count['done']} done, {count['skipped']} skipped, {count['failed']} failed"
+    print(line + (f", {count['cancelled']} cancelled" if count["cancelled"] else ""))
     for r in results:
-        line = f"  [{r.status:>7}] {r.name} -> {r.output}"
+        line = f"  [{r.status:>9}] {r.name} -> {r.output}"
+        if r.attempt > 1:
+            line += f"  (attempt {r.attempt})"
         if r.error is not None:
-            line += f"\n            {r.error}"
+            line += f"\n              {r.error}"
         elif r.result is not None:
             line += f"  ({r.result.frames} frames, {r.result.wall_seconds:.1f} s)"
         print(line)
-    return 1 if failed else 0
+    sys.stdout.flush()
 
 
 # -- entry -------------------------------------------------------------------------------
@@ -122,8 +182,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("render", help="batch-render the jobs of a TOML file")
     p.add_argument("jobs", help="TOML job file (see assets/jobs.example.toml)")
-    p.add_argument("--workers", "-j", type=int, default=1, help="jobs rendered in parallel")
-    p.add_argument("--resume", action="store_true", help="skip jobs whose output already exists")
+    p.add_argument("--workers", "-j", type=int, default=1,
+                   help="jobs rendered in parallel (at most the cores available)")
+    p.add_argument("--resume", action="store_true",
+                   help="skip jobs the manifest records done whose files still match")
+    p.add_argument("--retries", type=int, default=1, metavar="N",
+                   help="times a job whose worker died is tried again (default 1)")
+    p.add_argument("--timeout", type=float, metavar="SECONDS",
+                   help="stop a job's attempt after this long and report it failed")
+    p.add_argument("--manifest", metavar="PATH",
+                   help="run manifest (JSON lines; default: <jobfile>.manifest.jsonl)")
+    p.add_argument("--root", metavar="DIR",
+                   help="refuse any input, output or export outside DIR (for a service)")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local worker processes, or Ray tasks (pip install 'animakit[ray]')")
+    p.add_argument("--address", metavar="ADDR",
+                   help="Ray cluster to join (auto, ray://host:10001); default: a local Ray")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_render)
     return ap

@@ -72,14 +72,15 @@ def test_two_api_renders_read_the_weights_once(tmp_path):
 
 
 def test_two_jobs_read_the_weights_once(tmp_path):
-    """``animakit render`` with one worker: both dit.generate jobs share the loaded model."""
-    from animakit.jobs import load_jobs, run_jobs
+    """Two dit.generate jobs run one after the other in a process share the loaded model
+    (each local-executor worker is such a process; run_inline makes it this one)."""
+    from animakit.jobs import load_jobs, run_inline, run_jobs
     jobs = tmp_path / "jobs.toml"
     jobs.write_text("[defaults]\npipeline = 'dit.generate'\n"
                     "[defaults.params]\nsteps = 1\nnum_clips = 1\nupscale = 1\n"
                     "[[job]]\noutput = 'a.mp4'\nseed = 1\n"
                     "[[job]]\noutput = 'b.mp4'\n[job.params]\nlabel = 'square-up'\n")
-    results = run_jobs(load_jobs(jobs), workers=1, progress=False)
+    results = run_jobs(load_jobs(jobs), progress=False, executor=run_inline)
     assert [r.status for r in results] == ["done", "done"], results
     assert all(r.result.frames == 16 and r.result.output.exists() for r in results)
     assert MODELS.loads[MODEL_SLOT] == 1
