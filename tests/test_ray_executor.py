@@ -155,3 +155,32 @@ def test_sweep_removes_only_the_jobs_partial_files(tmp_path):
         p.write_bytes(b"x")
     assert sorted(sweep_partial_files([job])) == sorted(gone)
     assert all(p.exists() for p in keep) and not any(p.exists() for p in gone)
+
+
+def interrupt_mid_render(out: Path, job: str, stop: threading.Event, sent: list) -> None:
+    """Ctrl-C (SIGINT to this process) once ``job``'s video has started."""
+    while not stop.is_set() and not list(out.glob(f".{job}.*.part*")):
+        time.sleep(0.05)
+    if not stop.is_set():
+        sent.append(time.monotonic())
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_ctrl_c_cancels_the_running_jobs_and_leaves_nothing_partial(local_ray, tmp_path):
+    from animakit.ray_executor import run_on_ray
+    out = tmp_path / "out"
+    jobs = [kenburns(out, "first", 60.0, 640), kenburns(out, "second", 60.0, 640),
+            kenburns(out, "queued", 1.0)]
+    stop, sent, attempts = threading.Event(), [], []
+    sender = threading.Thread(target=interrupt_mid_render, args=(out, "first", stop, sent))
+    sender.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_on_ray(jobs, progress=False, on_result=attempts.append)
+    finally:
+        stop.set()
+        sender.join()
+    assert sent and time.monotonic() - sent[0] < 8
+    assert sorted(a.name for a in attempts) == ["first", "second"]
+    assert all(a.status == "failed" and "interrupted" in a.error for a in attempts)
+    assert not out.exists() or not list(out.iterdir())
