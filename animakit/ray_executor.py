@@ -232,7 +232,11 @@ class _Batch:
         return max(0.0, min(1.0, first - now))
 
     def collect(self) -> None:
-        ready, _ = self.ray.wait(list(self.running), num_returns=1, timeout=self.wait_s())
+        """Take every finished task: wait for one, then sweep up the rest without waiting
+        (one wait per result would cost the driver O(running) per job on a big cluster)."""
+        ready, rest = self.ray.wait(list(self.running), num_returns=1, timeout=self.wait_s())
+        if ready and rest:
+            ready += self.ray.wait(rest, num_returns=len(rest), timeout=0)[0]
         for ref in ready:
             run = self.running.pop(ref)
             self.end(run, self.outcome(ref, run))

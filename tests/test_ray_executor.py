@@ -184,3 +184,13 @@ def test_ctrl_c_cancels_the_running_jobs_and_leaves_nothing_partial(local_ray, t
     assert sorted(a.name for a in attempts) == ["first", "second"]
     assert all(a.status == "failed" and "interrupted" in a.error for a in attempts)
     assert not out.exists() or not list(out.iterdir())
+
+
+def test_animakit_never_imports_ray_unless_asked():
+    import subprocess
+    import sys
+    code = ("import sys, animakit, animakit.cli, animakit.jobs\n"
+            "from animakit.registry import pipeline_classes\n"
+            "pipeline_classes()\n"
+            "assert 'ray' not in sys.modules, 'ray imported'\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
