@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -61,8 +62,8 @@ def run_on_ray(jobs: list[Job], *, address: str | None = None, workers: int | No
     ray = ray_module()
     started_here = connect(ray, address, workers)
     try:
-        batch = _Batch(ray, jobs, workers or cluster_cpus(ray), retries, timeout, progress,
-                       on_result)
+        batch = _Batch(ray, jobs, concurrency(ray, workers, progress), retries, timeout,
+                       progress, on_result)
         return batch.run()
     finally:
         if started_here:
@@ -111,7 +112,8 @@ def connect(ray: Any, address: str | None, workers: int | None) -> bool:
         if address:
             ray.init(address=address, **options)
         else:
-            ray.init(num_cpus=workers or os.cpu_count() or 1, include_dashboard=False, **options)
+            cpus = os.cpu_count() or 1
+            ray.init(num_cpus=min(workers or cpus, cpus), include_dashboard=False, **options)
     except (ConnectionError, RuntimeError, ValueError) as e:
         raise InputError(f"--address {address}" if address else "ray",
                          f"could not start or reach Ray ({str(e).strip().splitlines()[0]})"
@@ -119,8 +121,14 @@ def connect(ray: Any, address: str | None, workers: int | None) -> bool:
     return True
 
 
-def cluster_cpus(ray: Any) -> int:
-    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+def concurrency(ray: Any, workers: int | None, progress: bool) -> int:
+    """How many jobs run at once: ``workers``, capped at the cluster's CPUs (more would
+    only queue inside Ray, where the per-job timeout would count the wait)."""
+    cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    if workers and workers > cpus and progress:
+        tqdm.write(f"animakit: {workers} workers asked, the Ray cluster has {cpus} CPUs; "
+                   f"running {cpus} jobs at once", file=sys.stderr)
+    return min(workers or cpus, cpus)
 
 
 # -- per-job resources --------------------------------------------------------------------------

@@ -194,3 +194,24 @@ def test_animakit_never_imports_ray_unless_asked():
             "pipeline_classes()\n"
             "assert 'ray' not in sys.modules, 'ray imported'\n")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_a_neural_engine_asks_for_a_gpu_only_where_the_cluster_has_one(tmp_path):
+    from animakit.ray_executor import task_options
+    svd = Job(name="svd", pipeline="video.i2v", output=tmp_path / "a.mp4", engine="svd")
+    flow = Job(name="flow", pipeline="video.i2v", output=tmp_path / "b.mp4")
+    unknown = Job(name="nope", pipeline="no.such", output=tmp_path / "c.mp4")
+    assert task_options(svd, cluster_has_gpu=True)["num_gpus"] == 1
+    assert task_options(svd, cluster_has_gpu=False)["num_gpus"] == 0
+    assert task_options(flow, cluster_has_gpu=True)["num_gpus"] == 0
+    assert task_options(unknown, cluster_has_gpu=True)["num_gpus"] == 0
+    assert task_options(flow, cluster_has_gpu=False) == dict(
+        name="animakit:flow", num_cpus=1, num_gpus=0, max_retries=0)
+
+
+def test_workers_are_capped_at_the_clusters_cpus(local_ray, tmp_path, capsys):
+    from animakit.ray_executor import concurrency
+    assert concurrency(local_ray, None, progress=True) == 2
+    assert concurrency(local_ray, 1, progress=True) == 1
+    assert concurrency(local_ray, 32, progress=True) == 2
+    assert "32 workers asked, the Ray cluster has 2 CPUs" in capsys.readouterr().err
