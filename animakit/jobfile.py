@@ -4,17 +4,17 @@
 ::
 
     [defaults]                 # optional: merged into every job
-    engine = "affine"
+    engine = "fast"
     [defaults.params]
     fps = 25
 
     [[job]]
-    name = "pan"               # optional, defaults to the output's stem
-    pipeline = "video.kenburns"
-    output = "out/pan.mp4"     # relative paths are relative to the job file
+    name = "wobble"            # optional, defaults to the output's stem
+    pipeline = "myplugin.wobble"
+    output = "out/wobble.mp4"  # relative paths are relative to the job file
     seed = 0                   # optional
-    inputs = { image = "portrait.png", audio = "speech.wav" }
-    params = { zoom_end = 1.5 }
+    inputs = { image = "photo.png", audio = "speech.wav" }
+    params = { amount = 0.5 }
     exports = { }              # optional side outputs, name = path
 
 Every check here is linear in the number of jobs (one pass, dict lookups), so a job file of

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import platform
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,16 @@ class JobResult:
     attempt: int = 1                  # 1 for the first try, 2 for the first retry, ...
     seconds: float = 0.0              # wall time of this attempt
     host: str = ""                    # the machine that ran it (Ray: the worker node)
+
+
+class BatchCancelled(Exception):
+    """SIGINT or SIGTERM stopped the batch; ``results`` holds every job's end so far
+    (``cancelled`` for the ones that were running or never started)."""
+
+    def __init__(self, signum: int, results: list[JobResult]):
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+        self.signum = signum
+        self.results = results
 
 
 def run_job(job: Job, progress: bool = True) -> JobResult:

@@ -34,20 +34,10 @@ from typing import Callable, Iterator
 from tqdm.auto import tqdm
 
 from .jobfile import Job
-from .jobrun import JobResult, run_job
+from .jobrun import BatchCancelled, JobResult, run_job
 
 POLL_S = 0.2            # how often the driver looks at the stop flag and the clocks
 STARTED = "started"     # what a worker says when it takes a job, before its result
-
-
-class BatchCancelled(Exception):
-    """SIGINT or SIGTERM stopped the batch; ``results`` holds every job's end so far
-    (``cancelled`` for the ones that were running or never started)."""
-
-    def __init__(self, signum: int, results: list[JobResult]):
-        super().__init__(f"stopped by {signal.Signals(signum).name}")
-        self.signum = signum
-        self.results = results
 
 
 # -- the worker side ---------------------------------------------------------------------

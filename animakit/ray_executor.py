@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import contextlib
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -29,7 +32,8 @@ from typing import TYPE_CHECKING, Any, Callable
 from tqdm.auto import tqdm
 
 from .errors import AnimakitError, InputError
-from .jobs import Job, JobResult, run_job
+from .jobfile import Job
+from .jobrun import BatchCancelled, JobResult, run_job
 from .registry import pipeline_class
 
 if TYPE_CHECKING:
@@ -212,10 +216,15 @@ class _Batch:
 
     def run(self) -> list[JobResult]:
         try:
-            while self.queue or self.running:
-                self.fill()
-                self.collect()
-                self.cancel_overdue()
+            with _sigterm_raises():
+                while self.queue or self.running:
+                    self.fill()
+                    self.collect()
+                    self.cancel_overdue()
+        except (KeyboardInterrupt, _Stopped) as e:
+            signum = e.signum if isinstance(e, _Stopped) else signal.SIGINT
+            self.cancel_all(f"cancelled (stopped by {signal.Signals(signum).name})")
+            raise BatchCancelled(signum, self.ended()) from None
         except BaseException:
             self.cancel_all("cancelled (interrupted)")
             raise
@@ -223,6 +232,12 @@ class _Batch:
             self.bar.close()
             self.finish()
         return [self.final[i] for i in range(len(self.jobs))]
+
+    def ended(self) -> list[JobResult]:
+        """Every job's end so far: its final result, or ``cancelled`` if it never ended."""
+        return [self.final.get(i) or JobResult(job.name, job.output, "cancelled",
+                                               error="cancelled before it started")
+                for i, job in enumerate(self.jobs)]
 
     def fill(self) -> None:
         while self.queue and len(self.running) < self.limit:
@@ -311,7 +326,7 @@ class _Batch:
         for ref, run in list(self.running.items()):
             self.cancel(ref)
             job = self.jobs[run.index]
-            self.end(run, JobResult(job.name, job.output, "failed", error=error,
+            self.end(run, JobResult(job.name, job.output, "cancelled", error=error,
                                     attempt=run.attempt, seconds=now - run.submitted))
         self.queue.clear()
 
@@ -325,3 +340,28 @@ class _Batch:
             except Exception:   # noqa: BLE001 - Ray already shutting down: sweep anyway
                 pass
         sweep_partial_files(self.jobs)
+
+
+class _Stopped(Exception):
+    """SIGTERM arrived while the batch ran."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _sigterm_raises():
+    """While the batch runs, SIGTERM stops it as Ctrl-C does (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: object) -> None:
+        raise _Stopped(signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

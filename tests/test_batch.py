@@ -159,7 +159,7 @@ def test_a_stop_signal_ends_the_batch_fast_with_nothing_partial(tmp_path, portra
 
 
 def test_timeout_stops_a_long_job_and_the_worker_cap_warns(tmp_path, portrait):
-    jobs = write_jobs(tmp_path, portrait, [60.0, 0.5])
+    jobs = write_jobs(tmp_path, portrait, [900.0, 0.5])    # the long one cannot finish in 3 s
     r = cli(str(jobs), "--timeout", "3", "--workers", "999")
     assert r.returncode == 1, r.stdout + r.stderr
     assert "1 done, 0 skipped, 1 failed" in r.stdout and "timed out after 3 s" in r.stdout
