@@ -190,9 +190,10 @@ class PersonSegmenter:
 
 
 def detect_faces(image: np.ndarray, max_faces: int = 4) -> list[FaceLandmarks]:
-    """Faces in one image, largest first (image mode)."""
+    """Faces in one image (image mode), in :func:`_size_order`: largest first, faces of
+    about one size in reading order."""
     with FaceMesher(max_faces=max_faces) as mesher:
-        return mesher(image)
+        return _size_order(mesher(image))
 
 
 def detect_faces_tiled(image: np.ndarray, max_faces: int = 16) -> list[FaceLandmarks]:
@@ -249,14 +250,33 @@ def _distinct(found: list[tuple[float, FaceLandmarks]]) -> list[FaceLandmarks]:
 
 
 def _size_order(faces: list[FaceLandmarks]) -> list[FaceLandmarks]:
-    """Largest first; faces of about one size (areas in one 30 % step, as in a grid of
-    portraits) in reading order, rows top to bottom, each left to right, so ``face_index``
-    counts them as the eye does."""
-    def key(face: FaceLandmarks) -> tuple[int, int, float]:
-        x0, y0, x1, y1 = face.bbox
-        row = int(((y0 + y1) / 2) // max(1.0, y1 - y0))
-        return -round(float(np.log(max(face.area, 1.0)) / np.log(1.3))), row, (x0 + x1) / 2
-    return sorted(faces, key=key)
+    """Largest first; faces of about one size (each within 30 % of the area of the largest
+    of its group, as in a grid of portraits) in reading order, rows top to bottom, each left
+    to right, so ``face_index`` counts them as the eye does."""
+    ordered: list[FaceLandmarks] = []
+    rest = sorted(faces, key=lambda f: -f.area)
+    while rest:
+        group = [f for f in rest if f.area >= 0.7 * rest[0].area]
+        rest = rest[len(group):]
+        ordered += _reading_order(group)
+    return ordered
+
+
+def _reading_order(faces: list[FaceLandmarks]) -> list[FaceLandmarks]:
+    """Rows top to bottom, each left to right; a face starts a new row when its centre is
+    more than half a face height below the centre of the row's first face."""
+    def centre(f: FaceLandmarks) -> tuple[float, float]:
+        x0, y0, x1, y1 = f.bbox
+        return (x0 + x1) / 2, (y0 + y1) / 2
+
+    rows: list[list[FaceLandmarks]] = []
+    for face in sorted(faces, key=lambda f: centre(f)[1]):
+        top = rows[-1][0] if rows else None
+        if top is None or centre(face)[1] - centre(top)[1] > 0.5 * (top.bbox[3] - top.bbox[1]):
+            rows.append([face])
+        else:
+            rows[-1].append(face)
+    return [f for row in rows for f in sorted(row, key=lambda f: centre(f)[0])]
 
 
 def detect_pose(image: np.ndarray) -> Pose | None:

@@ -251,15 +251,20 @@ def test_video_bounded_from_its_header(odd_videos, monkeypatch):
 # -- several faces ----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def portrait_grids() -> dict[str, np.ndarray]:
-    """Three portraits side by side, and a 2x2 grid, tiled from the shipped portrait."""
+    """Three portraits side by side, a 2x2 grid, and a 2x2 grid of mirrored tiles (whose
+    faces the detector reads at slightly different sizes and heights), from the shipped
+    portrait."""
     from animakit.media import load_image
     p = load_image(ASSETS / "portrait.png")
-    return {"strip": np.hstack([p, p, p]), "grid": np.vstack([np.hstack([p, p])] * 2)}
+    m = p[:, ::-1]
+    return {"strip": np.hstack([p, p, p]), "grid": np.vstack([np.hstack([p, p])] * 2),
+            "mirrored": np.vstack([np.hstack([p, m]), np.hstack([m, p])])}
 
 
 @pytest.mark.parametrize("layout, centres", [
     ("strip", [(224, 124), (736, 124), (1248, 124)]),
-    ("grid", [(224, 124), (736, 124), (224, 636), (736, 636)])])
+    ("grid", [(224, 124), (736, 124), (224, 636), (736, 636)]),
+    ("mirrored", [(224, 124), (800, 124), (288, 636), (736, 636)])])
 def test_every_face_of_a_group_is_found_in_reading_order(layout, centres, portrait_grids):
     from animakit.portrait.talking.sources import source_face
     image = portrait_grids[layout]
