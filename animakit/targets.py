@@ -15,7 +15,8 @@ from .errors import InputError
 _MAGIC: dict[str, tuple[bytes, ...]] = {
     ".npz": (b"PK",), ".png": (b"\x89PNG",), ".jpg": (b"\xff\xd8",), ".jpeg": (b"\xff\xd8",),
     ".webp": (b"RIFF",), ".mkv": (b"\x1a\x45\xdf\xa3",)}
-_FTYP = (".mp4", ".mov", ".m4v")                  # ISO media: "ftyp" at byte 4
+_ISO = (".mp4", ".mov", ".m4v")                   # ISO / QuickTime media: an atom at byte 4
+_ISO_ATOMS = (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip")
 
 
 def check_targets(output: Path, exports: dict[str, Path], inputs: dict[str, Any],
@@ -97,7 +98,7 @@ def _looks_like(path: Path) -> bool:
     suffix = path.suffix.lower()
     with open(path, "rb") as fh:
         head = fh.read(12)
-    if suffix in _FTYP:
-        return head[4:8] == b"ftyp"
+    if suffix in _ISO:
+        return head[4:8] in _ISO_ATOMS
     magic = _MAGIC.get(suffix)
     return magic is None or head.startswith(magic)
