@@ -5,18 +5,23 @@ User mistakes print one line on stderr and exit with code 2; no traceback, no ou
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import functools
 import importlib.util
 import json
 import os
+import signal
 import sys
 import warnings
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from .errors import AnimakitError, InputError
 from .render import render
 
 EXIT_USER = 2
+OVERWRITE_HELP = ("let an output or export replace an input or an existing file of another "
+                  "type (an existing video output is always replaced)")
 
 
 def _pairs(items: Sequence[str] | None, flag: str) -> dict[str, str]:
@@ -72,14 +77,35 @@ def cmd_run(args: argparse.Namespace) -> int:
         exports["landmarks"] = args.export_landmarks
     if args.export_pose:
         exports["pose"] = args.export_pose
-    result = render(args.pipeline, args.output, inputs=inputs, params=params, engine=args.engine,
-                    seed=args.seed, exports=exports, progress=not args.quiet)
+    with sigterm_as_interrupt():
+        result = render(args.pipeline, args.output, inputs=inputs, params=params,
+                        engine=args.engine, seed=args.seed, exports=exports,
+                        progress=not args.quiet, overwrite=args.overwrite)
     for w in result.warnings:
         _show_warning(w)
     if not args.quiet:
         print(f"wrote {result.output}: {result.frames} frames at {result.fps:g} fps "
               f"({result.seconds:.2f} s)")
     return 0
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``timeout``, ``docker stop``, a scheduler), raised like Ctrl-C so that the
+    same cleanup runs: the writer removes its temporary files, scratch folders are deleted."""
+
+    signum = signal.SIGTERM
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While the block runs, SIGTERM raises :class:`Terminated` instead of killing us."""
+    def stop(signum: int, frame: Any) -> None:
+        raise Terminated()
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 # -- render ------------------------------------------------------------------------------
@@ -90,6 +116,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     if args.timeout is not None and not args.timeout > 0:
         raise InputError("--timeout", f"must be a positive number of seconds, got {args.timeout}")
     jobs = load_jobs(args.jobs)
+    if args.overwrite:
+        jobs = [dataclasses.replace(job, overwrite=True) for job in jobs]
     if args.root is not None:
         check_inside_root(jobs, args.root)
     executor = _executor(args)
@@ -177,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--export-landmarks", metavar="PATH", help="shorthand for --export landmarks=PATH")
     p.add_argument("--export-pose", metavar="PATH", help="shorthand for --export pose=PATH")
     p.add_argument("--output", "-o", required=True, help="output video (.mp4)")
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_run)
 
@@ -198,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="local worker processes, or Ray tasks (pip install 'animakit[ray]')")
     p.add_argument("--address", metavar="ADDR",
                    help="Ray cluster to join (auto, ray://host:10001); default: a local Ray")
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_render)
     return ap
@@ -224,6 +254,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AnimakitError as e:
         print(f"animakit: error: {e}", file=sys.stderr)
         return EXIT_USER
+    except Terminated:
+        print("animakit: terminated; no partial output was kept", file=sys.stderr)
+        return 128 + Terminated.signum
     except KeyboardInterrupt:
         print("animakit: interrupted; no partial output was kept", file=sys.stderr)
         return 130

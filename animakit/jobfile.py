@@ -48,6 +48,7 @@ class Job:
     exports: dict[str, str] = field(default_factory=dict)
     engine: str | None = None
     seed: int | None = None
+    overwrite: bool = False          # ``animakit render --overwrite``: see animakit.targets
 
     def written_paths(self) -> list[Path]:
         """The video and every side output this job writes."""
@@ -145,13 +146,23 @@ def _resolve(base: str, value: Any) -> Any:
 
 
 def check_no_shared_outputs(jobs: list[Job], path: Path) -> None:
-    """Refuse two jobs (or one job twice) writing one path: a dict, so linear in jobs."""
-    writer: dict[str, str] = {}
+    """Refuse two jobs (or one job twice) writing one file, and a job writing a file another
+    job reads (jobs run in any order, so that job would read a half-made or replaced file).
+    Paths compare after symlinks and ``..``; dicts keep it linear in jobs."""
+    writer: dict[str, tuple[str, str]] = {}
     for job in jobs:
         for key in (str(job.output), *job.exports.values()):
-            if key in writer:
-                raise InputError(path, f"jobs {writer[key]!r} and {job.name!r} both write {key}")
-            writer[key] = job.name
+            real = os.path.realpath(key)
+            if real in writer:
+                raise InputError(path, f"jobs {writer[real][0]!r} and {job.name!r} both write "
+                                       f"{key}")
+            writer[real] = (job.name, key)
+    for job in jobs:
+        for value in job.inputs.values():
+            real = os.path.realpath(value) if isinstance(value, str) and value else None
+            if real in writer and writer[real][0] != job.name:
+                raise InputError(path, f"job {writer[real][0]!r} writes {writer[real][1]}, "
+                                       f"an input of job {job.name!r}")
 
 
 def check_inside_root(jobs: list[Job], root: str | Path) -> None:

@@ -53,7 +53,7 @@ def _attempt(job: Job, progress: bool) -> JobResult:
     try:
         result = render(job.pipeline, job.output, inputs=job.inputs, params=job.params,
                         engine=job.engine, seed=job.seed, exports=job.exports,
-                        progress=progress, desc=job.name)
+                        progress=progress, desc=job.name, overwrite=job.overwrite)
     except AnimakitError as e:
         return JobResult(job.name, job.output, "failed", error=str(e))
     except Exception as e:  # a bug in one job must not stop the batch

@@ -69,19 +69,23 @@ class FrameStream:
 
     ``side_outputs`` maps a name (e.g. ``"landmarks"``, ``"preview"``) to a function that
     writes that extra result to a path once the stream is exhausted (CLI ``--export NAME=PATH``).
+    ``export_suffixes`` maps a side output's name to the file suffixes it writes (e.g.
+    ``(".npz",)``); the run API refuses an export path with another suffix.
     ``extras`` is free-form data the engine fills in as it goes (measures, warnings).
     """
 
     def __init__(self, frames: Iterable[np.ndarray], fps: float, size: tuple[int, int],
                  num_frames: int | None = None, audio: AudioClip | None = None,
                  side_outputs: dict[str, Callable[[Path], None]] | None = None,
-                 extras: dict[str, Any] | None = None):
+                 extras: dict[str, Any] | None = None,
+                 export_suffixes: dict[str, tuple[str, ...]] | None = None):
         self._frames = frames
         self.fps = float(fps)
         self.size = (int(size[0]), int(size[1]))   # (width, height)
         self.num_frames = num_frames
         self.audio = audio
         self.side_outputs = side_outputs or {}
+        self.export_suffixes = dict(export_suffixes or {})
         self.extras = extras if extras is not None else {}
         self.warnings: list[str] = []
 

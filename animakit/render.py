@@ -14,6 +14,7 @@ weights load once however many renders follow.
 from __future__ import annotations
 
 import time
+from numbers import Integral
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,12 +22,16 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from .errors import InputError, ParamError
+from .errors import AnimakitError, InputError, ParamError
 from .media.suffixes import OUTPUT_VIDEO_SUFFIXES
 from .media.video import VideoWriter
 from .pipeline import FrameStream, Pipeline
 from .registry import load_pipeline
+from .media.partfiles import sweep_stale_parts
 from .seeding import generator_for
+from .targets import check_export_suffixes, check_targets
+
+SEED_LIMIT = 2 ** 63 - 1        # the largest seed torch.Generator.manual_seed takes
 
 # whether bars inside an engine (e.g. pose tracking) show: render's ``progress``
 SHOW_PROGRESS: ContextVar[bool] = ContextVar("animakit_show_progress", default=True)
@@ -55,17 +60,22 @@ class RenderResult:
 def render(pipeline: str | Pipeline, output: str | Path, *, inputs: dict[str, Any] | None = None,
            params: Any = None, engine: str | None = None, seed: int | None = None,
            generator: Any = None, exports: dict[str, str | Path] | None = None,
-           crf: int | None = None, progress: bool = True, desc: str | None = None) -> RenderResult:
+           crf: int | None = None, progress: bool = True, desc: str | None = None,
+           overwrite: bool = False) -> RenderResult:
     """Stream ``pipeline`` (a registered name or an instance) into ``output`` and write each
     requested side output (``exports``: name -> path). ``params`` is a dict or a params
-    dataclass; ``seed`` is shorthand for a seeded ``torch.Generator``. Raises
+    dataclass; ``seed`` is shorthand for a seeded ``torch.Generator``. A target that is an
+    input, another target or an existing file of another type is refused unless
+    ``overwrite`` (see :mod:`animakit.targets`). Raises
     :class:`~animakit.errors.InputError` (and its children) for user mistakes."""
     t0 = time.perf_counter()
     output = checked_output(output)
+    check_seed(seed)
     if seed is not None and generator is not None:
         raise ParamError("seed", "give a seed or a generator, not both")
-    pipe = load_pipeline(pipeline) if isinstance(pipeline, str) else pipeline
     kwargs = dict(inputs or {})
+    check_targets(output, {k: Path(v) for k, v in (exports or {}).items()}, kwargs, overwrite)
+    pipe = load_pipeline(pipeline) if isinstance(pipeline, str) else pipeline
     if isinstance(params, dict):
         kwargs.update(params)
         params = None
@@ -74,9 +84,11 @@ def render(pipeline: str | Pipeline, output: str | Path, *, inputs: dict[str, An
         stream = pipe.stream(params=params, engine=engine,
                              generator=generator if seed is None else generator_for(seed), **kwargs)
         written = checked_exports(pipe, stream, exports)
+        check_export_suffixes(written, stream.export_suffixes)
+        for path in (output, *written.values()):
+            sweep_stale_parts(path)
         frames = write_stream(stream, output, crf, progress, desc or pipe.name)
-        for name, path in written.items():
-            stream.side_outputs[name](path)
+        write_exports(stream, output, written)
     finally:
         SHOW_PROGRESS.reset(token)
     return RenderResult(output=output, frames=frames, fps=stream.fps, seconds=frames / stream.fps,
@@ -105,6 +117,31 @@ def checked_exports(pipe: Pipeline, stream: FrameStream,
     return paths
 
 
+def check_seed(seed: int | None) -> None:
+    """Refuse a seed a generator cannot take (outside 0 .. 2**63-1, or not an integer)."""
+    if seed is None:
+        return
+    if isinstance(seed, bool) or not isinstance(seed, Integral) or not 0 <= seed <= SEED_LIMIT:
+        raise ParamError("seed", f"must be an integer from 0 to {SEED_LIMIT}, got {seed!r}")
+
+
+def write_exports(stream: FrameStream, output: Path, written: dict[str, Path]) -> None:
+    """Write each side output; a disk error (full, read-only) removes the video and the
+    exports this render wrote and becomes one :class:`InputError` naming the file."""
+    done: list[Path] = []
+    for name, path in written.items():
+        try:
+            stream.side_outputs[name](path)
+        except (OSError, AnimakitError) as e:
+            for p in (output, *done):
+                p.unlink(missing_ok=True)
+            if isinstance(e, AnimakitError):
+                raise
+            raise InputError(path, f"could not write --export {name}: "
+                                   f"{e.strerror or e}; nothing was kept") from None
+        done.append(path)
+
+
 def write_stream(stream: FrameStream, output: Path, crf: int | None, progress: bool,
                  desc: str) -> int:
     """Encode every frame of ``stream`` into ``output``; returns the frames written."""
@@ -115,6 +152,8 @@ def write_stream(stream: FrameStream, output: Path, crf: int | None, progress: b
             for frame in stream:
                 writer.write(frame)
                 bar.update(1)
+    except OSError as e:                # disk full, directory made read-only mid-run, ...
+        raise InputError(output, f"could not write: {e.strerror or e}; nothing was kept") from None
     finally:
         bar.close()
     return writer.frames_written

@@ -133,7 +133,8 @@ class DiTEngine(Engine):
 
         return FrameStream(frames(), fps=params.fps, size=(width - width % 2, height - height % 2),
                            num_frames=model.config.num_frames, extras=extras,
-                           side_outputs={"clips": save_clips})
+                           side_outputs={"clips": save_clips},
+                           export_suffixes={"clips": (".npz",)})
 
 
 class DiTGeneratePipeline(Pipeline):

@@ -9,7 +9,6 @@ stretch), then the forward pass blends the two by confidence and distance.
 """
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -18,6 +17,7 @@ import cv2
 import numpy as np
 
 from .flow import FlowEstimator
+from animakit.media.partfiles import scratch_dir
 from animakit.params import param
 from animakit.pipeline import Engine, FrameStream
 
@@ -139,7 +139,7 @@ def _two_sided(frames: "_Frames", start: int, end: int, forward: Propagator,
     the keyframe at ``end``; leaves ``frames`` positioned at ``end``."""
     n = end - start - 1
     w, h = setup.size
-    with tempfile.TemporaryDirectory(prefix="animakit-edit-") as tmp:
+    with scratch_dir("animakit-edit-") as tmp:
         src = np.lib.format.open_memmap(Path(tmp) / "src.npy", "w+", np.uint8, (n + 1, h, w, 3))
         for j in range(n + 1):
             src[j] = next(frames)

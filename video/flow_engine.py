@@ -184,4 +184,5 @@ class FlowEngine(Engine):
                   "static_pixels": int(brush.static.sum())}
         return FrameStream(renderer.frames(), fps=params.fps, size=(w, h),
                            num_frames=params.num_frames, extras=extras,
-                           side_outputs={"brush_preview": brush_preview_writer(image, brush)})
+                           side_outputs={"brush_preview": brush_preview_writer(image, brush)},
+                           export_suffixes={"brush_preview": (".png", ".jpg", ".jpeg", ".webp")})

@@ -54,8 +54,10 @@ class atomic_output:
     def __enter__(self) -> Path:
         import os
         import tempfile
+
+        from .partfiles import part_prefix
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=f".part{self.path.suffix}",
+        fd, name = tempfile.mkstemp(prefix=part_prefix(self.path), suffix=f".part{self.path.suffix}",
                                     dir=self.path.parent)
         os.close(fd)
         self.tmp = Path(name)

@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import MediaError
 from .audio import AudioClip, has_audio, load_audio
 from .ffmpeg import check_readable, describe_input, ffmpeg_exe, publish
+from .partfiles import part_prefix
 
 DEFAULT_CRF = 17
 MAX_FRAME_PIXELS = 40_000_000          # 8K UHD is 33 MP; refused from the header above this
@@ -201,7 +202,7 @@ class VideoWriter:
 
     def _tempfile(self, suffix: str) -> Path:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=f".part{suffix}",
+        fd, name = tempfile.mkstemp(prefix=part_prefix(self.path), suffix=f".part{suffix}",
                                     dir=self.path.parent)
         os.close(fd)
         p = Path(name)

@@ -10,7 +10,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from animakit.media import VideoWriter, load_image
+from animakit.media import OUTPUT_VIDEO_SUFFIXES, VideoWriter, load_image
 from animakit.params import param
 from animakit.pipeline import Engine, FrameStream
 from .skeleton import draw_skeleton
@@ -153,6 +153,7 @@ class RigEngine(Engine):
                              side_outputs={
                                  "pose": lambda p: write_pose(Path(p), tg, seq.fps, (w, h), seq),
                                  "preview": lambda p: write_preview(Path(p), renderer, tg, seq.fps)},
+                             export_suffixes={"pose": (".npz",), "preview": OUTPUT_VIDEO_SUFFIXES},
                              extras={"parts": len(renderer.rig.parts), "legs_rigged": ref.legs,
                                      "lost_frames": tg.lost_frames,
                                      "flipped_frames": tg.flipped_frames,

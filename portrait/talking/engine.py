@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from animakit.errors import MediaError
-from animakit.media import AudioClip, load_image
+from animakit.media import OUTPUT_VIDEO_SUFFIXES, AudioClip, load_image
 from animakit.media.video import VideoReader, VideoWriter
 from animakit.pipeline import Engine, FrameStream
 from animakit.seeding import seed_of
@@ -207,7 +207,8 @@ class MeshEngine(Engine):
         side = {"landmarks": lambda path: export_landmarks(job, spool, Path(path)),
                 "preview": lambda path: write_preview(job, Path(path))}
         return FrameStream(frames(), fps=job.fps, size=(w, h), num_frames=job.num_frames,
-                           audio=job.audio, side_outputs=side, extras=job.extras)
+                           audio=job.audio, side_outputs=side, extras=job.extras,
+                           export_suffixes={"landmarks": (".npz",), "preview": OUTPUT_VIDEO_SUFFIXES})
 
 
 def export_landmarks(job: Job, spool: LandmarkSpool, path: Path) -> None:
