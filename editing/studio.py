@@ -10,7 +10,7 @@ import numpy as np
 
 from animakit.errors import AnimakitError
 from animakit.media import VideoReader, save_image
-from animakit.studio import TabContext, gradio_error, output_dir
+from animakit.studio import TabContext, gradio_error, session_dir
 
 EDITS = ("hue shift", "warm", "cool", "black & white", "painting", "pencil")
 
@@ -64,12 +64,13 @@ def extras(ctx: TabContext) -> None:
 
     grab.click(take, [video_in, kind, amount], canvas)
 
-    def use_it(value):
+    def use_it(value, request: gr.Request):
         img = None if not value else value.get("composite")
         if img is None:
             raise gr.Error("take the first frame first", print_exception=False)
         img = np.asarray(img)[..., :3].astype(np.uint8)
-        path = output_dir() / f"edited-{uuid.uuid4().hex[:8]}.png"
+        folder = session_dir(getattr(request, "session_hash", None))    # this browser's own
+        path = folder / f"edited-{uuid.uuid4().hex[:8]}.png"
         save_image(path, img)
         return str(path)
 

@@ -291,6 +291,25 @@ def test_face_index_chooses_in_a_render(portrait_grids, tmp_path):
     assert third > 1.0 and third > 5 * first, (first, third)
 
 
+def test_the_studio_numbers_the_faces_it_found(portrait_grids, tmp_path):
+    """The talking tab shows each face found with its face_index, in the order a render
+    uses: a box over each face's landmarks, the rest of the image untouched."""
+    from animakit.media import save_image
+    from animakit.portrait.talking.sources import faces_in
+    from animakit.portrait.talking.studio import numbered_faces
+    image = portrait_grids["mirrored"]
+    save_image(tmp_path / "grid.png", image)
+    shown = numbered_faces(str(tmp_path / "grid.png"))
+    changed = np.abs(shown.astype(int) - image.astype(int)).max(-1) > 30
+    boxes = np.zeros_like(changed)
+    for face in faces_in(image):
+        x0, y0, x1, y1 = (int(round(v)) for v in face.bbox)
+        boxes[max(0, y0 - 8):y1 + 8, max(0, x0 - 8):x1 + 8] = True
+    assert len(faces_in(image)) == 4
+    assert changed[boxes].mean() > 0.02 and not changed[~boxes].any()
+    assert numbered_faces(None) is None
+
+
 # -- defect 5: studio files per session -------------------------------------------------------
 def test_sessions_get_their_own_folders(tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "output_dir", lambda: tmp_path)
@@ -298,6 +317,14 @@ def test_sessions_get_their_own_folders(tmp_path, monkeypatch):
     assert a != b and a.parent == b.parent == tmp_path
     assert runner.session_dir("../../etc") == tmp_path / "session-etc"
     assert runner.session_dir(None) == tmp_path / "session-shared"
+
+
+def test_brush_and_edited_frames_go_to_the_session_folder(tmp_path, monkeypatch):
+    from animakit.video import brush_ui
+    monkeypatch.setattr(runner, "output_dir", lambda: tmp_path)
+    state = {**brush_ui.empty_state(), "static": [[[0, 0], [64, 0], [64, 64], [0, 64]]]}
+    path = brush_ui.save_json(state, str(ASSETS / "portrait.png"), runner.session_dir("abc"))
+    assert Path(path).parent == tmp_path / "session-abc" and Path(path).is_file()
 
 
 def test_sweep_expires_old_files_and_caps_disk_use(tmp_path, monkeypatch):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -101,7 +102,7 @@ def brush_json(state: dict) -> dict:
     return {"strokes": state["strokes"], "static": state["static"]}
 
 
-def save_json(state: dict, image_path: str | None) -> str | None:
+def save_json(state: dict, image_path: str | None, folder: Path | None = None) -> str | None:
     """Validate the brush against the image and write it; returns the file path."""
     if not state["strokes"] and not state["static"]:
         return None
@@ -109,7 +110,7 @@ def save_json(state: dict, image_path: str | None) -> str | None:
     if image_path:
         h, w = load_image(image_path).shape[:2]
         load_brush(data, (w, h))           # same validation as the CLI: errors name the stroke
-    path = output_dir() / f"brush-{uuid.uuid4().hex[:8]}.json"
+    path = (folder or output_dir()) / f"brush-{uuid.uuid4().hex[:8]}.json"
     path.write_text(json.dumps(data, indent=1))
     return str(path)
 

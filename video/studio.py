@@ -8,7 +8,7 @@ import gradio as gr
 
 from animakit.errors import AnimakitError
 from animakit.media import load_image
-from animakit.studio import TabContext, gradio_error
+from animakit.studio import TabContext, gradio_error, session_dir
 
 from . import brush_ui
 
@@ -43,33 +43,41 @@ def extras(ctx: TabContext) -> None:
                            interactive=False)
     image_in, brush_in = ctx.inputs["image"], ctx.inputs.get("brush")
 
-    def refresh(st, image):
-        """The state and everything shown from it; the JSON also fills the brush input."""
+    def refresh(st, image, request: gr.Request | None = None):
+        """The state and everything shown from it; the JSON also fills the brush input and
+        is written to this browser session's own folder."""
+        folder = session_dir(getattr(request, "session_hash", None))
         try:
-            path = brush_ui.save_json(st, image)
+            path = brush_ui.save_json(st, image, folder)
         except AnimakitError as e:
             raise gradio_error(e) from None
         return st, brush_ui.overlay(image, st), brush_ui.summary(st), path, path
 
     outs = [state, arrows, status, download, brush_in]
 
-    def on_image(image):
-        return (editor_value(image), *refresh(brush_ui.empty_state(), image))
+    def on_image(image, request: gr.Request):
+        return (editor_value(image), *refresh(brush_ui.empty_state(), image, request))
 
     image_in.change(on_image, [image_in], [editor, *outs])
 
-    def on_click(st, image, evt: gr.SelectData):
-        return refresh(brush_ui.add_point(st, *evt.index[:2]), image)
+    def on_click(st, image, evt: gr.SelectData, request: gr.Request):
+        return refresh(brush_ui.add_point(st, *evt.index[:2]), image, request)
 
     arrows.select(on_click, [state, image_in], outs)
 
-    def on_add(st, ed, image, is_static, k):
+    def on_add(st, ed, image, is_static, k, request: gr.Request):
         try:
             st = brush_ui.commit(st, ed, image, is_static, k)
         except AnimakitError as e:
             raise gradio_error(e) from None
-        return (editor_value(image), *refresh(st, image))
+        return (editor_value(image), *refresh(st, image, request))
 
     add.click(on_add, [state, editor, image_in, static, strength], [editor, *outs])
-    undo.click(lambda st, image: refresh(brush_ui.undo(st), image), [state, image_in], outs)
-    clear.click(lambda image: refresh(brush_ui.empty_state(), image), [image_in], outs)
+    def on_undo(st, image, request: gr.Request):
+        return refresh(brush_ui.undo(st), image, request)
+
+    def on_clear(image, request: gr.Request):
+        return refresh(brush_ui.empty_state(), image, request)
+
+    undo.click(on_undo, [state, image_in], outs)
+    clear.click(on_clear, [image_in], outs)

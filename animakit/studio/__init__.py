@@ -12,11 +12,11 @@ from .. import ASSETS, __version__
 from ..pipeline import Pipeline
 from ..registry import pipeline_classes
 from .controls import clean_param_value
-from .runner import LIMITS, output_dir
+from .runner import LIMITS, output_dir, session_dir
 from .tabs import TabContext, build_tab, gradio_error
 
 __all__ = ["TabContext", "build_app", "build_tab", "clean_param_value", "gradio_error",
-           "launch", "launch_options", "output_dir", "tab_order"]
+           "launch", "launch_options", "output_dir", "session_dir", "tab_order"]
 
 
 def tab_order(classes: Mapping[str, type[Pipeline]]) -> list[type[Pipeline]]:

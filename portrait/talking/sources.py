@@ -20,13 +20,20 @@ BLOCK_SECONDS = 10.0
 FULL_AUDIO_SECONDS = 900.0     # keep decoded samples in memory up to this length
 
 
+def faces_in(image: np.ndarray, at_least: int = 2) -> list:
+    """Every face in ``image`` in ``face_index`` order; the tiled second pass runs when the
+    whole-image pass finds fewer than ``at_least``."""
+    faces = detect_faces(image, max_faces=max(4, at_least))
+    if len(faces) < at_least:
+        faces = detect_faces_tiled(image, max_faces=max(16, at_least))
+    return faces
+
+
 def source_face(image: np.ndarray, name: str, face_index: int) -> np.ndarray:
     """(478, 3) landmarks of face ``face_index`` (0 = largest) in ``image``. A second,
     tiled pass runs only when the first finds fewer faces than asked for: faces in a
     group photo or a grid of portraits are too small for the whole-image detector."""
-    faces = detect_faces(image, max_faces=max(4, face_index + 1))
-    if len(faces) <= face_index:
-        faces = detect_faces_tiled(image, max_faces=max(16, face_index + 1))
+    faces = faces_in(image, at_least=face_index + 1)
     if not faces:
         raise NoFaceError(name, "no face found in the image (a frontal face at least ~40 px "
                                 "wide is needed)")

@@ -7,6 +7,7 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
+from animakit.media import load_image
 from animakit.params import param_specs
 from animakit.registry import load_pipeline
 from animakit.studio import TabContext, clean_param_value, gradio_error
@@ -28,6 +29,31 @@ def preview_frame(name: str, image: Any, params: dict[str, Any]) -> np.ndarray |
     return next(iter(pipe.stream(image=image, **values)))
 
 
+def numbered_faces(image: Any) -> np.ndarray | None:
+    """``image`` with a box and its ``face_index`` over every face found; None without an
+    image or a face."""
+    import cv2
+
+    from .sources import faces_in
+    if not image:
+        return None
+    pixels = load_image(image)
+    faces = faces_in(pixels)
+    if len(faces) < 1:
+        return None
+    out = pixels.copy()
+    thick = max(2, round(max(out.shape[:2]) / 400))
+    for index, face in enumerate(faces):
+        x0, y0, x1, y1 = (int(round(v)) for v in face.bbox)
+        cv2.rectangle(out, (x0, y0), (x1, y1), (255, 80, 40), thick)
+        scale = max(0.6, (x1 - x0) / 80)
+        cv2.putText(out, str(index), (x0 + thick, y0 + int(28 * scale)), cv2.FONT_HERSHEY_SIMPLEX,
+                    scale, (255, 255, 255), thick + 2, cv2.LINE_AA)
+        cv2.putText(out, str(index), (x0 + thick, y0 + int(28 * scale)), cv2.FONT_HERSHEY_SIMPLEX,
+                    scale, (255, 80, 40), thick, cv2.LINE_AA)
+    return out
+
+
 def extras(ctx: TabContext) -> None:
     live = [n for n in LIVE_PARAMS if n in ctx.params]
     preview = gr.Image(label="live preview of the expression controls (one frame, no driver)",
@@ -42,6 +68,17 @@ def extras(ctx: TabContext) -> None:
         except Exception as e:
             raise gradio_error(e) from None
 
+    faces = gr.Image(label="faces found: face_index picks one (0 = the largest)",
+                     interactive=False, elem_id="talking_faces")
+
+    def show_faces(image):
+        try:
+            return numbered_faces(image)
+        except Exception as e:
+            raise gradio_error(e) from None
+
+    ctx.inputs["image"].change(show_faces, [ctx.inputs["image"]], faces,
+                               show_progress="minimal")
     controls = [ctx.inputs["image"], *[ctx.params[n] for n in live]]
     for c in controls:
         # sliders update on release: a drag would queue a render per step
