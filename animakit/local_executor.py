@@ -88,7 +88,7 @@ class _Worker:
 class _Batch:
     """What the driver knows: jobs still to send, results so far, the bar."""
     jobs: list[Job]
-    todo: collections.deque = field(default_factory=collections.deque)   # (index, attempt)
+    queued: collections.deque = field(default_factory=collections.deque)   # (index, attempt)
     results: dict[int, JobResult] = field(default_factory=dict)
     on_result: Callable[[JobResult], None] | None = None
     bar: tqdm | None = None
@@ -127,13 +127,13 @@ def run_local(jobs: list[Job], *, workers: int | None = None, retries: int = 1,
 def _drive(batch: _Batch, pool: list[_Worker], size: int, retries: int,
            timeout: float | None, stop: list[int]) -> None:
     """Hand out jobs and collect their ends until all are done or a stop signal came."""
-    while (batch.todo or any(w.job is not None for w in pool)) and not stop:
-        while batch.todo and (idle := _idle_worker(pool, size)) is not None:
-            i, attempt = batch.todo.popleft()
+    while (batch.queued or any(w.job is not None for w in pool)) and not stop:
+        while batch.queued and (idle := _idle_worker(pool, size)) is not None:
+            i, attempt = batch.queued.popleft()
             try:
                 idle.conn.send(batch.jobs[i])
             except OSError:                   # it died while idle: the job waits for another
-                batch.todo.appendleft((i, attempt))
+                batch.queued.appendleft((i, attempt))
                 _retire(pool, idle, None)
                 continue
             idle.job, idle.attempt = i, attempt
@@ -203,7 +203,7 @@ def _check(batch: _Batch, pool: list[_Worker], w: _Worker, retries: int,
         error = f"worker process died ({_exit_reason(w.proc.exitcode)})"
         again = w.attempt <= retries
         if again:
-            batch.todo.appendleft((i, w.attempt + 1))
+            batch.queued.appendleft((i, w.attempt + 1))
             tqdm.write(f"animakit: job {job.name!r}: {error}; retrying")
     else:
         error, again = f"timed out after {timeout:g} s", False
@@ -280,8 +280,8 @@ def _cancel(batch: _Batch, pool: list[_Worker]) -> None:
                                   error="stopped while running", attempt=w.attempt,
                                   seconds=time.monotonic() - (w.started or w.sent),
                                   host=_host()))
-    while batch.todo:
-        i, attempt = batch.todo.popleft()
+    while batch.queued:
+        i, attempt = batch.queued.popleft()
         job = batch.jobs[i]
         batch.results[i] = JobResult(job.name, job.output, "cancelled", error="not started",
                                      attempt=attempt)

@@ -53,7 +53,7 @@ __all__ = ["Example", "PipelineContract", "contract_for", "main"]
 
 SEED = 0
 # Extension a text file is given for each input kind, so that only its content is wrong.
-FAKE_SUFFIX = {"image": ".png", "audio": ".wav", "video": ".mp4", "file": ".json"}
+TEXT_FILE_SUFFIX = {"image": ".png", "audio": ".wav", "video": ".mp4", "file": ".json"}
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ def out_of_range(specs: Iterable[ParamSpec]) -> tuple[str, float] | None:
 
 def text_file(folder: Path, spec: InputSpec) -> Path:
     """A plain text file named like input ``spec`` expects (``.png`` for an image, ...)."""
-    suffix = spec.extensions[0] if spec.kind == "file" and spec.extensions else FAKE_SUFFIX.get(
+    suffix = spec.extensions[0] if spec.kind == "file" and spec.extensions else TEXT_FILE_SUFFIX.get(
         spec.kind, ".txt")
     path = folder / f"not_{spec.kind}_{spec.name}{suffix}"
     path.write_text("this is a text file, not media\n" * 4)
