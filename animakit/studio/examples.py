@@ -33,16 +33,18 @@ def build_examples(ctx: TabContext, run: Callable, history: History) -> None:
     labels = [e.get("label", f"example {i + 1}") for i, e in enumerate(cls.examples)]
     thumbs = [example_thumbnail(ctx, ex) for ex in cls.examples]
     if all(thumbs):
-        gallery = gr.Gallery(list(zip(thumbs, labels)), label="Examples: click one to render it",
-                             columns=min(4, len(rows)), rows=1, height=150, allow_preview=False,
-                             object_fit="cover", interactive=False, buttons=[],
-                             elem_id=f"examples_{slug(cls.name)}", elem_classes="ak-examples")
+        # thumbnail cards with their labels; a click fills the controls, then renders
+        cards = gr.Dataset(components=[gr.Image(render=False), gr.Textbox(render=False)],
+                           samples=[[t, lab] for t, lab in zip(thumbs, labels)],
+                           label="Examples: click one to render it", type="index",
+                           layout="gallery", samples_per_page=6,
+                           elem_id=f"examples_{slug(cls.name)}", elem_classes="ak-examples")
 
-        def fill(evt: gr.SelectData):
-            return rows[evt.index]
+        def fill(index: int):
+            return rows[index]
 
-        event = gallery.select(fill, None, ctx.all_controls(), queue=False,
-                               api_visibility="private").then(
+        event = cards.click(fill, cards, ctx.all_controls(), queue=False,
+                            api_visibility="private").then(
             run, ctx.all_controls(), ctx.outputs(), api_visibility="private")
         history.record_after(event)
     else:

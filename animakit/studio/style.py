@@ -41,7 +41,15 @@ CSS = f"""
 .ak-notes:empty {{ display: none; }}
 .ak-notes p {{ margin: 2px 0; }}
 .ak-result video {{ max-height: 420px; }}
-.ak-examples .gallery img, .ak-examples .gallery video {{ max-height: 64px; }}
+/* examples: a row of small cards (thumbnail over label), not a table */
+.ak-examples table {{ width: 100%; }}
+.ak-examples thead {{ display: none; }}
+.ak-examples tbody {{ display: flex; flex-wrap: wrap; gap: 6px; }}
+.ak-examples tr {{ display: flex; flex-direction: column; align-items: center; width: 150px;
+  cursor: pointer; }}
+.ak-examples td {{ padding: 2px 4px !important; border: none !important; text-align: center;
+  font-size: 0.8rem; line-height: 1.2; }}
+.ak-examples img {{ max-height: 64px; max-width: 120px; object-fit: cover; }}
 .overflow-menu button[aria-label="More tabs"]::after {{ content: " More tabs"; font-size: 0.9rem; }}
 @media (max-width: 640px) {{
   /* Render and Cancel stay at the bottom of the screen while the inputs scroll */

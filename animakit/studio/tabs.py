@@ -201,6 +201,7 @@ def build_tab(cls: type[Pipeline]) -> TabContext:
         _make_controls(ctx)
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, min_width=320, elem_classes="ak-inputs") as left:
+                examples_here = gr.Column()         # filled once the outputs exist
                 _inputs(ctx)
                 ctx.notes = gr.Markdown(elem_id=f"notes_{s}", elem_classes="ak-notes")
             with gr.Column(scale=6, min_width=320, elem_classes="ak-result"):
@@ -215,8 +216,9 @@ def build_tab(cls: type[Pipeline]) -> TabContext:
                 _extras(ctx)
                 run = ctx.make_session_runner()
                 history = build_history(ctx)
-            with left:
+            with examples_here:
                 build_examples(ctx, run, history)
+            with left:
                 _place_params(ctx)
         _wire(ctx, run, run_btn, cancel_btn, history)
     return ctx
