@@ -268,6 +268,8 @@ def test_every_tab_works_at_phone_width(app, browser):
     page.wait_for_timeout(1500)
     for name in pipeline_classes():
         slug = name.replace(".", "_")
+        # every tab sits in the bar (wrapped), none behind a menu
+        assert page.locator(f"#tab_{slug}-button").is_visible(), name
         open_tab(page, name)
         page.evaluate("() => window.scrollTo(0, 0)")
         box = page.locator(f"#render_{slug}").bounding_box()
@@ -287,4 +289,38 @@ def test_keyboard_focus_is_visible_on_sliders(app, browser):
     style = slider.evaluate("e => { const s = getComputedStyle(e);"
                             " return [s.outlineStyle, parseFloat(s.outlineWidth)]; }")
     assert style[0] != "none" and style[1] >= 2, style
+    page.close()
+
+
+def test_the_live_preview_follows_typing_and_dragging(app, browser):
+    """The talking tab's preview re-renders when a value is typed into a slider's box and
+    while a slider is dragged (not only on release)."""
+    url, _, _ = app
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.goto(url, wait_until="load", timeout=120_000)
+    open_tab(page, "portrait.talking")
+    page.locator("#tab_portrait_talking input[type=file]").first.set_input_files(
+        str(ASSETS / "portrait.png"))
+    preview = page.locator("#talking_live_preview img")
+    preview.wait_for(timeout=90_000)
+
+    def changed_from(src: str) -> str:
+        page.wait_for_function("([s]) => { const i = document.querySelector("
+                               "'#talking_live_preview img'); return i && i.src !== s; }",
+                               arg=[src], timeout=90_000)
+        return preview.get_attribute("src")
+
+    src = preview.get_attribute("src")
+    smile = page.locator("#talking_expression").get_by_label("smile").first   # number box
+    smile.fill("0.8")
+    smile.press("Enter")
+    src = changed_from(src)
+    slider = page.locator("#talking_expression input[type=range]").nth(2)     # eyes open
+    box = slider.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.8, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.2, y, steps=8)
+    changed_from(src)                     # the preview moved before the button is released
+    page.mouse.up()
     page.close()

@@ -14,7 +14,9 @@ def studio_theme() -> gr.themes.Base:
     return gr.themes.Default().set(
         body_text_color_subdued=SUBDUED, body_text_color_subdued_dark=SUBDUED_DARK,
         block_info_text_color=SUBDUED, block_info_text_color_dark=SUBDUED_DARK,
-        block_info_text_size="*text_sm", input_placeholder_color=SUBDUED,
+        block_info_text_size="*text_sm", block_label_text_color=SUBDUED,
+        block_label_text_color_dark=SUBDUED_DARK, block_title_text_color=SUBDUED,
+        block_title_text_color_dark=SUBDUED_DARK, input_placeholder_color=SUBDUED,
         input_placeholder_color_dark=SUBDUED_DARK)
 
 
@@ -44,7 +46,7 @@ CSS = f"""
 /* examples: a row of small cards (thumbnail over label), not a table */
 .ak-examples table {{ width: 100%; }}
 .ak-examples thead {{ display: none; }}
-.ak-examples tbody {{ display: flex; flex-wrap: wrap; gap: 6px; }}
+.ak-examples tbody {{ display: flex; flex-wrap: wrap; gap: 6px; width: 100%; }}
 .ak-examples tr {{ display: flex; flex-direction: column; align-items: center; width: 150px;
   cursor: pointer; }}
 .ak-examples td {{ padding: 2px 4px !important; border: none !important; text-align: center;
@@ -52,6 +54,15 @@ CSS = f"""
 .ak-examples img {{ max-height: 64px; max-width: 120px; object-fit: cover; }}
 .overflow-menu button[aria-label="More tabs"]::after {{ content: " More tabs"; font-size: 0.9rem; }}
 @media (max-width: 640px) {{
+  /* every tab in the bar, wrapped over two lines: Gradio moves into its "More tabs" menu
+     the tabs its hidden measuring copies say do not fit, so those copies are made tiny */
+  .tab-container.visually-hidden button {{ font-size: 1px !important; padding: 0 !important;
+    min-width: 0 !important; }}
+  .tab-wrapper {{ height: auto !important; min-height: 0 !important; }}
+  [role=tablist].tab-container {{ flex-wrap: wrap; height: auto !important; row-gap: 2px; }}
+  .ak-intro p {{ display: none; }}
+  [role=tablist].tab-container button {{ padding: 4px 8px !important; }}
+  .ak-examples tr {{ width: 108px; }}
   /* Render and Cancel stay at the bottom of the screen while the inputs scroll */
   .ak-actions {{ position: fixed; left: 0; right: 0; bottom: 0; z-index: 50; margin: 0 !important;
     padding: 8px 12px; background: var(--background-fill-primary);
