@@ -310,12 +310,14 @@ def test_the_live_preview_follows_typing_and_dragging(app, browser):
                                arg=[src], timeout=90_000)
         return preview.get_attribute("src")
 
+    page.wait_for_timeout(3000)           # the upload's own preview (and faces view) settle
     src = preview.get_attribute("src")
     smile = page.locator("#talking_expression").get_by_label("smile").first   # number box
     smile.fill("0.8")
     smile.press("Enter")
     src = changed_from(src)
     slider = page.locator("#talking_expression input[type=range]").nth(2)     # eyes open
+    slider.scroll_into_view_if_needed()
     box = slider.bounding_box()
     y = box["y"] + box["height"] / 2
     page.mouse.move(box["x"] + box["width"] * 0.8, y)

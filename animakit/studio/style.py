@@ -56,8 +56,7 @@ CSS = f"""
 @media (max-width: 640px) {{
   /* every tab in the bar, wrapped over two lines: Gradio moves into its "More tabs" menu
      the tabs its hidden measuring copies say do not fit, so those copies are made tiny */
-  .tab-container.visually-hidden button {{ font-size: 1px !important; padding: 0 !important;
-    min-width: 0 !important; }}
+  .tab-container.visually-hidden button {{ display: none !important; }}
   .tab-wrapper {{ height: auto !important; min-height: 0 !important; }}
   [role=tablist].tab-container {{ flex-wrap: wrap; height: auto !important; row-gap: 2px; }}
   .ak-intro p {{ display: none; }}
