@@ -3,11 +3,14 @@ renders, the result showing in the result column), or labelled buttons for a pip
 examples have no picture; plus the ``example_<name>`` API endpoint."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import gradio as gr
 
 from .. import ASSETS
+from ..params import param_specs
+from . import runner
+from .naming import slug
 
 if TYPE_CHECKING:
     from .history import History
@@ -25,7 +28,6 @@ def example_thumbnail(ctx: TabContext, ex: dict) -> str | None:
 
 
 def build_examples(ctx: TabContext, run: Callable, history: History) -> None:
-    from .tabs import example_row, slug
     cls = ctx.cls
     if not cls.examples:
         return
@@ -65,3 +67,16 @@ def build_examples(ctx: TabContext, run: Callable, history: History) -> None:
     trigger.click(example, [index], [ctx.video, ctx.info], api_name=f"example_{slug(cls.name)}")
 
 
+def example_row(ctx: TabContext, ex: dict) -> list[Any]:
+    """One example as the values of :meth:`TabContext.all_controls`; an engine's own params
+    take the example's values only when the example chooses that engine."""
+    cls, given = ctx.cls, ex.get("params", {})
+    engine = ex.get("engine", cls.default_engine)
+    ins = runner.example_inputs(ex)
+    row = [ins.get(name) for name in ctx.inputs]
+    row += [engine, ex.get("seed", 0)]
+    row += [given.get(s.name, s.default) for s in param_specs(cls.Params)]
+    for e in ctx.engine_params:
+        row += [given.get(s.name, s.default) if e == engine else s.default
+                for s in cls.engine_param_specs(e)]
+    return row

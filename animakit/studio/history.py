@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from .naming import slug
+
 if TYPE_CHECKING:
     from .tabs import TabContext
 
@@ -80,7 +82,6 @@ def settings_line(ctx: TabContext, values: tuple) -> str:
 
 
 def build_history(ctx: TabContext) -> History:
-    from .tabs import slug
     with gr.Accordion("This session's renders: compare, download, reuse", open=False,
                       elem_id=f"history_{slug(ctx.cls.name)}"):
         state = gr.State([])

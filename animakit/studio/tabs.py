@@ -20,14 +20,11 @@ from ..params import ParamSpec, param_specs
 from ..pipeline import Pipeline
 from . import runner
 from .controls import clean_param_value, input_control, param_control
-from .examples import build_examples
+from .examples import build_examples, example_row  # noqa: F401 (example_row: a public helper)
 from .history import build_history
+from .naming import slug
 
 CANCELLED = "**Cancelled**: the render stopped and nothing was kept."
-
-
-def slug(name: str) -> str:
-    return name.replace(".", "_")
 
 
 def gradio_error(e: Exception) -> gr.Error:
@@ -333,18 +330,3 @@ def _extras(ctx: TabContext) -> None:
         warnings.warn(f"animakit: skipping the studio extras of {ctx.cls.name!r}: {e}",
                       stacklevel=2)
         ctx.exports, ctx.extra_outputs = (), {}
-
-
-def example_row(ctx: TabContext, ex: dict) -> list[Any]:
-    """One example as the values of :meth:`TabContext.all_controls`; an engine's own params
-    take the example's values only when the example chooses that engine."""
-    cls, given = ctx.cls, ex.get("params", {})
-    engine = ex.get("engine", cls.default_engine)
-    ins = runner.example_inputs(ex)
-    row = [ins.get(name) for name in ctx.inputs]
-    row += [engine, ex.get("seed", 0)]
-    row += [given.get(s.name, s.default) for s in param_specs(cls.Params)]
-    for e in ctx.engine_params:
-        row += [given.get(s.name, s.default) if e == engine else s.default
-                for s in cls.engine_param_specs(e)]
-    return row
