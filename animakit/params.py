@@ -26,10 +26,13 @@ _MISSING = dataclasses.MISSING
 
 
 def param(default: Any, help: str, *, min: float | None = None, max: float | None = None,
-          choices: tuple | None = None, step: float | None = None) -> Any:
-    """Declare one params field: default, one-line help, optional numeric range or choices."""
+          choices: tuple | None = None, step: float | None = None, advanced: bool = False,
+          label: str | None = None) -> Any:
+    """Declare one params field: default, one-line help, optional numeric range or choices.
+    ``advanced``: a setting most people leave alone (the studio folds it away); ``label``:
+    what the studio calls it, when the field's name does not say it in words."""
     meta = {"help": help, "min": min, "max": max, "choices": tuple(choices) if choices else None,
-            "step": step}
+            "step": step, "advanced": bool(advanced), "label": label}
     if isinstance(default, (list, dict, set)):
         return dataclasses.field(default_factory=lambda d=default: type(d)(d), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -46,11 +49,19 @@ class ParamSpec:
     max: float | None = None
     choices: tuple | None = None
     step: float | None = None
+    advanced: bool = False          # folded away in the studio: most people leave it alone
+    label: str | None = None        # the studio's words for it (None: the name, spaced)
+
+    @property
+    def title(self) -> str:
+        """What a person reads beside the control."""
+        return self.label or self.name.replace("_", " ")
 
     def to_json(self) -> dict:
         return {"name": self.name, "type": self.type.__name__, "optional": self.optional,
                 "default": self.default, "help": self.help, "min": self.min, "max": self.max,
-                "choices": list(self.choices) if self.choices else None}
+                "choices": list(self.choices) if self.choices else None,
+                "advanced": self.advanced, "label": self.title}
 
 
 def _base_type(tp: Any) -> tuple[type, bool]:
@@ -75,7 +86,7 @@ def param_specs(cls: type) -> list[ParamSpec]:
         m = f.metadata
         specs.append(ParamSpec(f.name, base, optional or default is None, default,
                                m.get("help", ""), m.get("min"), m.get("max"), m.get("choices"),
-                               m.get("step")))
+                               m.get("step"), bool(m.get("advanced", False)), m.get("label")))
     return specs
 
 

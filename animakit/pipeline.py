@@ -49,11 +49,17 @@ class InputSpec:
     required: bool = True
     extensions: tuple[str, ...] = ()
     accepts: tuple[str, ...] = ()
+    advanced: bool = False          # an optional input most people skip (the studio folds it)
+    label: str | None = None        # the studio's words for it (None: the name, spaced)
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name.replace("_", " ")
 
     def to_json(self) -> dict:
         return {"name": self.name, "kind": self.kind, "help": self.help,
                 "required": self.required, "extensions": list(self.extensions),
-                "accepts": list(self.accepts)}
+                "accepts": list(self.accepts), "advanced": self.advanced, "label": self.title}
 
 
 @dataclass
@@ -109,6 +115,8 @@ class Engine(abc.ABC):
     name: ClassVar[str] = ""
     help: ClassVar[str] = ""
     neural: ClassVar[bool] = False
+    # a neural engine whose weights ship with animakit (nothing to download or point at)
+    weights_included: ClassVar[bool] = False
     Params: ClassVar[type | None] = None
 
     @abc.abstractmethod
@@ -119,6 +127,8 @@ class Engine(abc.ABC):
 class Pipeline:
     """Base of every pipeline. Subclasses set the class attributes below."""
     name: ClassVar[str]
+    # what people call it (the studio's tab, e.g. "Talking portrait"); empty: the name
+    title: ClassVar[str] = ""
     help: ClassVar[str] = ""
     inputs: ClassVar[tuple[InputSpec, ...]] = ()
     Params: ClassVar[type]
@@ -140,12 +150,22 @@ class Pipeline:
     def __init__(self):
         self._engines: dict[str, Engine] = {}
 
+    @classmethod
+    def display_name(cls) -> str:
+        """The pipeline's :attr:`title`, or its dotted name when it has none."""
+        return cls.title or cls.name
+
+    def input_notes(self, inputs: dict[str, Any]) -> list[str]:
+        """Warnings a person should see at upload, before rendering, about ``inputs``
+        (input name -> path, any subset present). Raises InputError for what cannot render."""
+        return []
+
     # -- description -------------------------------------------------------------------
     @classmethod
     def describe(cls) -> dict:
         """Everything the CLI, job files and the studio show: inputs, the params every
         engine reads, and each engine with its own params."""
-        return {"name": cls.name, "help": cls.help,
+        return {"name": cls.name, "title": cls.display_name(), "help": cls.help,
                 "inputs": [i.to_json() for i in cls.inputs],
                 "engines": [{"name": n, "help": e.help, "neural": e.neural,
                              "default": n == cls.default_engine,

@@ -18,10 +18,11 @@ from numbers import Integral
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from tqdm.auto import tqdm
 
+from .cancel import check as check_cancelled
 from .errors import AnimakitError, InputError, ParamError
 from .media.suffixes import OUTPUT_VIDEO_SUFFIXES
 from .media.video import VideoWriter
@@ -61,13 +62,19 @@ def render(pipeline: str | Pipeline, output: str | Path, *, inputs: dict[str, An
            params: Any = None, engine: str | None = None, seed: int | None = None,
            generator: Any = None, exports: dict[str, str | Path] | None = None,
            crf: int | None = None, progress: bool = True, desc: str | None = None,
-           overwrite: bool = False) -> RenderResult:
+           overwrite: bool = False,
+           on_frame: Callable[[int, int | None], None] | None = None) -> RenderResult:
     """Stream ``pipeline`` (a registered name or an instance) into ``output`` and write each
     requested side output (``exports``: name -> path). ``params`` is a dict or a params
     dataclass; ``seed`` is shorthand for a seeded ``torch.Generator``. A target that is an
     input, another target or an existing file of another type is refused unless
     ``overwrite`` (see :mod:`animakit.targets`). Raises
-    :class:`~animakit.errors.InputError` (and its children) for user mistakes."""
+    :class:`~animakit.errors.InputError` (and its children) for user mistakes.
+
+    ``on_frame(done, total)`` is called after each frame is written (``total`` None when the
+    stream's length is unknown): the studio's progress bar. Inside
+    :func:`animakit.cancel.cancellable`, a set flag stops the render before its next frame
+    with :class:`~animakit.cancel.Cancelled`, and nothing is kept."""
     t0 = time.perf_counter()
     output = checked_output(output)
     check_seed(seed)
@@ -87,7 +94,7 @@ def render(pipeline: str | Pipeline, output: str | Path, *, inputs: dict[str, An
         check_export_suffixes(written, stream.export_suffixes)
         for path in (output, *written.values()):
             sweep_stale_parts(path)
-        frames = write_stream(stream, output, crf, progress, desc or pipe.name)
+        frames = write_stream(stream, output, crf, progress, desc or pipe.name, on_frame)
         write_exports(stream, output, written)
     finally:
         SHOW_PROGRESS.reset(token)
@@ -143,19 +150,27 @@ def write_exports(stream: FrameStream, output: Path, written: dict[str, Path]) -
 
 
 def write_stream(stream: FrameStream, output: Path, crf: int | None, progress: bool,
-                 desc: str) -> int:
-    """Encode every frame of ``stream`` into ``output``; returns the frames written."""
+                 desc: str, on_frame: Callable[[int, int | None], None] | None = None) -> int:
+    """Encode every frame of ``stream`` into ``output``; returns the frames written. A
+    cancelled render stops before its next frame; its partial file is removed."""
     writer_kw = {"crf": crf} if crf is not None else {}
     bar = tqdm(total=stream.num_frames, desc=desc, unit="frame", disable=not progress, leave=False)
+    frames = iter(stream)
     try:
+        check_cancelled()
         with VideoWriter(output, stream.fps, audio=stream.audio, **writer_kw) as writer:
-            for frame in stream:
+            for frame in frames:
+                check_cancelled()
                 writer.write(frame)
                 bar.update(1)
+                if on_frame is not None:
+                    on_frame(writer.frames_written, stream.num_frames)
     except OSError as e:                # disk full, directory made read-only mid-run, ...
         raise InputError(output, f"could not write: {e.strerror or e}; nothing was kept") from None
     finally:
         bar.close()
+        # a generator's own clean-up (readers, subprocesses) runs now, not when collected
+        getattr(frames, "close", lambda: None)()
     return writer.frames_written
 
 

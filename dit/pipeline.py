@@ -40,15 +40,15 @@ class DiTParams:
     label: str = param("disk-right", "what to generate: shape-direction, or 'all' for one clip per "
                        "label", choices=LABEL_CHOICES)
     seed: int = param(0, "random seed of the initial noise", min=0, max=2**31 - 1)
-    steps: int = param(DEFAULT_STEPS, "flow-matching Euler steps", min=1, max=200)
+    steps: int = param(DEFAULT_STEPS, "flow-matching Euler steps", min=1, max=200, advanced=True)
     guidance_scale: float = param(DEFAULT_GUIDANCE, "classifier-free guidance (1 = off)",
-                                  min=0.0, max=20.0)
+                                  min=0.0, max=20.0, advanced=True)
     num_clips: int = param(1, "clips to generate, laid out as a grid in each frame "
                            "('all' makes one per label)", min=1, max=64)
-    fps: float = param(8.0, "output frame rate", min=1, max=60)
-    upscale: int = param(8, "nearest-neighbour display upscale of the 32x32 clips", min=1, max=32)
+    fps: float = param(8.0, "output frame rate", min=1, max=60, advanced=True)
+    upscale: int = param(8, "nearest-neighbour display upscale of the 32x32 clips", min=1, max=32, advanced=True)
     weights: str = param("", "folder of a trained VideoDiT (config.json + safetensors); "
-                         "empty = the shipped assets/dit")
+                         "empty = the shipped assets/dit", advanced=True)
 
 
 def load_model(weights: str | Path | None = None, device: str | torch.device = "cpu") -> VideoDiT:
@@ -86,6 +86,7 @@ class DiTEngine(Engine):
     name = "dit"
     help = "the shipped VideoDiT (rectified flow, classifier-free guidance); CPU or GPU"
     neural = True
+    weights_included = True          # the checkpoint ships in assets/dit
 
     def __init__(self) -> None:
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -139,6 +140,7 @@ class DiTEngine(Engine):
 
 class DiTGeneratePipeline(Pipeline):
     name = "dit.generate"
+    title = "DiT generator"
     help = ("Generate short clips of a shape moving in a direction with a small spatio-temporal "
             "diffusion transformer trained in this project (shipped in assets/dit).")
     inputs = ()

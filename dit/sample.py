@@ -19,6 +19,8 @@ import torch
 from diffusers import FlowMatchEulerDiscreteScheduler
 from tqdm.auto import tqdm
 
+from animakit.cancel import check as check_cancelled
+
 from .models import VideoDiT
 from .settings import (DEFAULT_GUIDANCE, DEFAULT_NEGATIVE, DEFAULT_SHIFT,  # noqa: F401
                        DEFAULT_STEPS, NEGATIVES)
@@ -87,6 +89,7 @@ def sample_clips(model: VideoDiT, labels: torch.Tensor | list[int], *, steps: in
     use_cfg = guidance_scale != 1.0
     kind = cfg.get("prediction_type", "velocity")
     for i, t in enumerate(tqdm(scheduler.timesteps, disable=not progress, desc="dit sampling")):
+        check_cancelled()               # sampling comes before the first frame
         sigma = float(t) / 1000
         guided = use_cfg and guidance_interval[0] <= sigma <= guidance_interval[1]
         xin, lab = (torch.cat([x, x]), torch.cat([labels, null])) if guided else (x, labels)

@@ -29,16 +29,18 @@ class FirstFrameEditParams:
 
 class FirstFrameEditPipeline(Pipeline):
     name = "editing.first_frame"
+    title = "Edit a video"
     help = ("Edit the first frame with any image tool; the edit follows the video's motion "
             "(optical-flow propagation with occlusion handling and keyframes).")
     inputs = (
         InputSpec("video", "video", "the source clip"),
-        InputSpec("edited", "image", "the edited first frame (any size; resized to the video)"),
+        InputSpec("edited", "image", "the edited first frame (any size; resized to the video)",
+                  label="edited first frame"),
         InputSpec("keyframes", "file", "further edited frames: a folder of images named by "
                   "frame index (edit_0024.png) or a .json {index: image path}",
-                  required=False, extensions=(".json",)),
+                  required=False, extensions=(".json",), advanced=True),
         InputSpec("mask", "image", "where the edit applies (white); default: where the "
-                  "edited and original first frames differ", required=False),
+                  "edited and original first frames differ", required=False, advanced=True),
     )
     Params = FirstFrameEditParams
     engines = {"flow": FlowEditEngine, "svd-inversion": SVDInversionEngine}

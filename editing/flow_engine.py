@@ -191,22 +191,22 @@ class FlowEditParams:
                              "consecutive-frame flow always uses 'fast')",
                              choices=("ultrafast", "fast", "balanced", "medium"))
     flow_size: int = param(512, "longest side the flow is estimated at (larger videos are "
-                           "scaled down for the flow only)", min=64, max=4096)
+                           "scaled down for the flow only)", min=64, max=4096, advanced=True)
     refine_every: int = param(1, "re-anchor (direct flow to the anchor frame) every N "
-                              "frames; 0 = only chain consecutive flows", min=0, max=100)
+                              "frames; 0 = only chain consecutive flows", min=0, max=100, advanced=True)
     temporal_smoothing: float = param(0.5, "share of the previous frame's edit (carried along "
                                       "the flow) kept where it is consistent: less flicker, "
-                                      "0 = off", min=0.0, max=0.9, step=0.05)
+                                      "0 = off", min=0.0, max=0.9, step=0.05, advanced=True)
     match_tolerance: float = param(10.0, "mean RGB difference (0-255) up to which a flow "
                                    "match is fully trusted; 2.8x this is rejected",
-                                   min=1.0, max=80.0)
+                                   min=1.0, max=80.0, advanced=True)
     mask_threshold: float = param(12.0, "automatic mask: RGB difference (0-255) between the "
                                   "edited and original first frames that counts as edited",
-                                  min=1.0, max=255.0)
+                                  min=1.0, max=255.0, advanced=True)
     mask_grow: int = param(6, "automatic mask: pixels to grow it by (also its feather)",
-                           min=0, max=64)
+                           min=0, max=64, advanced=True)
     feather: int = param(5, "pixels over which sources of the edit are blended at seams",
-                         min=0, max=31)
+                         min=0, max=31, advanced=True)
 
 
 class FlowEditEngine(Engine):

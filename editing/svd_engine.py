@@ -45,25 +45,25 @@ class SVDInversionParams(SVDParams):
     steps: int = param(25, "Euler steps (inversion and regeneration each)", min=2, max=200)
     inversion_iterations: int = param(1, "fixed-point refinements per inversion step (0 = plain "
                                       "Euler inversion; each costs one more UNet pass, and makes "
-                                      "the inversion closer to exact)", min=0, max=10)
+                                      "the inversion closer to exact)", min=0, max=10, advanced=True)
     conv_injection: float = param(0.2, "fraction of the steps during which the source's ResNet "
                                   "(convolution) features are injected",
-                                  min=0.0, max=1.0, step=0.05)
+                                  min=0.0, max=1.0, step=0.05, advanced=True)
     spatial_injection: float = param(0.2, "fraction of the steps during which the source's "
                                      "spatial self-attention queries/keys are injected",
-                                     min=0.0, max=1.0, step=0.05)
+                                     min=0.0, max=1.0, step=0.05, advanced=True)
     temporal_injection: float = param(0.5, "fraction of the steps during which the source's "
                                       "temporal self-attention queries/keys are injected",
-                                      min=0.0, max=1.0, step=0.05)
+                                      min=0.0, max=1.0, step=0.05, advanced=True)
     guidance: float = param(2.0, "classifier-free guidance at the last frame (ramps from 1 at "
-                            "the first; 1 = off)", min=1.0, max=20.0)
+                            "the first; 1 = off)", min=1.0, max=20.0, advanced=True)
     svd_size: int = param(1024, "long side the model runs at (rounded to its size multiple; "
-                          "the output is resized back to the video)", min=32, max=2048)
+                          "the output is resized back to the video)", min=32, max=2048, advanced=True)
     window: int = param(0, "frames per window (0 = the UNet's num_frames); windows share a "
-                        "frame and chain the edit", min=0, max=64)
-    motion_bucket_id: int = param(127, "motion conditioning", min=0, max=1023)
+                        "frame and chain the edit", min=0, max=64, advanced=True)
+    motion_bucket_id: int = param(127, "motion conditioning", min=0, max=1023, advanced=True)
     noise_aug_strength: float = param(0.02, "noise added to the conditioning frames",
-                                      min=0.0, max=1.0, step=0.01)
+                                      min=0.0, max=1.0, step=0.01, advanced=True)
 
 
 class SVDInversionEngine(SVDEngineMixin, Engine):

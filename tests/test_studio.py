@@ -141,11 +141,11 @@ def test_browser_renders_an_example_plays_it_and_screenshots_tabs(studio):
     DOCS.mkdir(exist_ok=True)
     with sync_playwright() as pw:
         browser = _browser(pw)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
         page.goto(studio, wait_until="load", timeout=120_000)
-        page.get_by_role("tab", name=first).click()
-        # the first example of the tab: one click fills the controls and renders
-        page.locator(f"#tab_{_slug(first)} button.gallery-item").first.click()
+        page.locator(f"#tab_{_slug(first)}-button").click()
+        # the first example thumbnail of the tab: one click fills the controls and renders
+        page.locator(f"#examples_{_slug(first)} tbody tr").first.click()
         video = page.locator(f"#video_{_slug(first)} video")
         video.wait_for(state="attached", timeout=240_000)
         page.wait_for_function(
@@ -160,7 +160,7 @@ def test_browser_renders_an_example_plays_it_and_screenshots_tabs(studio):
             f"video_{_slug(first)}")
         assert playing["t"] > 0 and not playing["paused"] and playing["w"] > 0
         for name in pipeline_classes():
-            page.get_by_role("tab", name=name).click()
+            page.locator(f"#tab_{_slug(name)}-button").click()
             page.wait_for_timeout(600)
             page.screenshot(path=str(DOCS / f"studio_{_slug(name)}.png"), full_page=False)
         browser.close()
@@ -182,7 +182,7 @@ def test_browser_motion_brush_paint_click_add_render(studio):
         browser = _browser(pw)
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         page.goto(studio, wait_until="load", timeout=120_000)
-        page.get_by_role("tab", name="video.i2v").click()
+        page.locator("#tab_video_i2v-button").click()
         page.locator("#tab_video_i2v input[type=file]").first.set_input_files(
             str(ROOT / "assets" / "portrait.png"))
         editor = page.locator("#brush_editor")

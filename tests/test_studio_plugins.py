@@ -68,11 +68,16 @@ def test_a_third_party_plugin_brings_its_own_tab_in_its_order(install_plugin):
                     "thirdparty.clumsy": "studio_plugin:ClumsyWobble"})
     with pytest.warns(UserWarning, match="studio extras of 'thirdparty.clumsy'.*a bug"):
         demo = build_app()
-    tabs = {t.label: t for t in tabs_of(demo)}
+    # tabs are labelled with the pipelines' titles (the dotted name where a plugin gives none)
+    assert [t.label for t in tabs_of(demo)] == [
+        c.display_name() for c in tab_order(registry.pipeline_classes())]
+    tabs = {t.id.replace("_", ".", 1): t for t in tabs_of(demo)}
     labels = list(tabs)
-    assert labels == [c.name for c in tab_order(registry.pipeline_classes())]
     assert labels[:5] == ["thirdparty.clumsy", "portrait.talking", "thirdparty.studio_wobble",
                           "portrait.pose", "video.i2v"]
+    assert [t.label for t in tabs_of(demo)][:5] == ["thirdparty.clumsy", "Talking portrait",
+                                                    "thirdparty.studio_wobble",
+                                                    "Dance from a video", "Animate a photo"]
     assert inside(tabs["thirdparty.studio_wobble"], "wobble_amount")
     assert not inside(tabs["portrait.talking"], "wobble_amount")
     # the plugins' own extras are in their own tabs; a broken hook leaves a generic tab

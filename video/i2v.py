@@ -34,22 +34,23 @@ class I2VParams:
     """What both engines read; each engine's own settings are in its ``Params``."""
     num_frames: int = param(25, "frames to generate (svd: chained in segments beyond the model's length)",
                             min=2, max=2000)
-    fps: int = param(12, "output frame rate (svd: also its fps conditioning)", min=1, max=60)
+    fps: int = param(12, "output frame rate (svd: also its fps conditioning)", min=1, max=60, advanced=True)
     strength: float = param(1.0, "brush strength multiplier (scales every stroke's displacement)",
                             min=0.0, max=4.0, step=0.05)
     reveal: bool = param(False, "cut brushed regions out and move them over an inpainted "
                                 "background, instead of stretching their surroundings (svd: in "
-                                "its guide clip)")
+                                "its guide clip)", advanced=True)
     falloff: float = param(0.0, "soft falloff around masks in px (0 = 6% of the short side)",
-                           min=0.0, max=1000.0)
+                           min=0.0, max=1000.0, advanced=True)
     width: int = param(0, "output width (0: flow = the image's, svd = 1024 for landscape)",
-                       min=0, max=4096)
+                       min=0, max=4096, advanced=True)
     height: int = param(0, "output height (0: keep the aspect; svd rounds to its size multiple, 64)",
-                        min=0, max=4096)
+                        min=0, max=4096, advanced=True)
 
 
 class ImageToVideoPipeline(Pipeline):
     name = "video.i2v"
+    title = "Animate a photo"
     help = "Image to video with a motion brush: weight-free flow animation, or Stable Video Diffusion."
     inputs = (InputSpec("image", "image", "the still image to animate"),
               InputSpec("brush", "file", 'motion brush JSON: {"strokes": [{"mask", "trajectory", '

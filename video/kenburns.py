@@ -28,14 +28,14 @@ MAX_SECONDS = 3600.0     # longest clip, and longest soundtrack read whole
 class KenBurnsParams:
     duration: float | None = param(None, "seconds of video (default: the soundtrack's length, else 5)",
                                    min=0.1, max=MAX_SECONDS)
-    fps: float = param(25.0, "output frame rate", min=1, max=120)
+    fps: float = param(25.0, "output frame rate", min=1, max=120, advanced=True)
     zoom_start: float = param(1.0, "zoom at the first frame (1 = whole image)", min=1.0, max=8.0)
     zoom_end: float = param(1.3, "zoom at the last frame", min=1.0, max=8.0)
-    start: str = param("center", "where the view starts", choices=ANCHORS)
-    end: str = param("center", "where the view ends", choices=ANCHORS)
-    width: int = param(0, "output width in pixels (0 = the image's, capped at 1920)", min=0, max=3840)
-    height: int = param(0, "output height in pixels (0 = keep the image's aspect)", min=0, max=3840)
-    ease: bool = param(True, "ease in and out instead of moving at constant speed")
+    start: str = param("center", "where the view starts", choices=ANCHORS, advanced=True)
+    end: str = param("center", "where the view ends", choices=ANCHORS, advanced=True)
+    width: int = param(0, "output width in pixels (0 = the image's, capped at 1920)", min=0, max=3840, advanced=True)
+    height: int = param(0, "output height in pixels (0 = keep the image's aspect)", min=0, max=3840, advanced=True)
+    ease: bool = param(True, "ease in and out instead of moving at constant speed", advanced=True)
 
 
 def soundtrack(source, duration: float | None) -> AudioClip:
@@ -103,6 +103,7 @@ class KenBurnsEngine(Engine):
 
 class KenBurnsPipeline(Pipeline):
     name = "video.kenburns"
+    title = "Pan & zoom"
     help = "Pan and zoom over a still image, with an optional soundtrack."
     inputs = (InputSpec("image", "image", "the photo to animate"),
               InputSpec("audio", "audio", "soundtrack; sets the duration unless given",

@@ -33,17 +33,17 @@ class SVDI2VParams(SVDParams):
     """The svd engine's own settings (loading ones from :class:`animakit.svd.SVDParams`)."""
     motion_bucket_id: int = param(127, "amount of motion conditioning", min=0, max=1023)
     noise_aug_strength: float = param(0.02, "noise added to the conditioning image",
-                                      min=0.0, max=1.0, step=0.01)
+                                      min=0.0, max=1.0, step=0.01, advanced=True)
     steps: int = param(25, "denoising steps", min=1, max=200)
-    min_guidance: float = param(1.0, "guidance at the first frame", min=0.0, max=20.0)
-    max_guidance: float = param(3.0, "guidance at the last frame", min=0.0, max=20.0)
+    min_guidance: float = param(1.0, "guidance at the first frame", min=0.0, max=20.0, advanced=True)
+    max_guidance: float = param(3.0, "guidance at the last frame", min=0.0, max=20.0, advanced=True)
     guide_strength: float = param(0.8, "with a brush: how much of the schedule to run from the "
                                        "noised brush guide (1 = from pure noise)",
-                                  min=0.05, max=1.0)
+                                  min=0.05, max=1.0, advanced=True)
     static_anchor: float = param(0.5, "fraction of steps during which static regions are reset "
-                                      "to the source latent", min=0.0, max=1.0)
+                                      "to the source latent", min=0.0, max=1.0, advanced=True)
     static_paste: bool = param(True, "after decoding, paste static regions from the source "
-                                     "(feathered 3 px outside) so they are exactly still")
+                                     "(feathered 3 px outside) so they are exactly still", advanced=True)
 
 
 def svd_size(comps: SVDComponents, w0: int, h0: int, width: int, height: int) -> tuple[int, int]:

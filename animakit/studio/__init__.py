@@ -13,9 +13,10 @@ from ..pipeline import Pipeline
 from ..registry import pipeline_classes
 from .controls import clean_param_value
 from .runner import LIMITS, output_dir, session_dir
+from .style import CSS, studio_theme
 from .tabs import TabContext, build_tab, gradio_error
 
-__all__ = ["TabContext", "build_app", "build_tab", "clean_param_value", "gradio_error",
+__all__ = ["CSS", "TabContext", "build_app", "studio_theme", "build_tab", "clean_param_value", "gradio_error",
            "launch", "launch_options", "output_dir", "session_dir", "tab_order"]
 
 
@@ -28,11 +29,10 @@ def build_app() -> gr.Blocks:
     # Gradio's own copies of uploads and results expire as the studio's renders do
     age = int(LIMITS.max_age_s)
     with gr.Blocks(title="animakit studio", delete_cache=(max(60, age // 6), age)) as demo:
-        gr.Markdown(f"# animakit studio <small>v{__version__}</small>\n"
-                    "Talking portraits, pose-driven animation, image-to-video with a motion brush, "
-                    "first-frame video editing and a small video DiT — weight-free engines run on "
-                    "any CPU; neural engines use the weights you point them at. Each tab has "
-                    "examples: click one to render it.")
+        gr.Markdown(f"## animakit studio <small>v{__version__}</small>\n"
+                    "Turn photos, voices and clips into video. Every tab works on any CPU "
+                    "with nothing to download; click an example to see one.",
+                    elem_classes="ak-intro")
         with gr.Tabs():
             for cls in tab_order(pipeline_classes()):
                 build_tab(cls)
@@ -51,7 +51,8 @@ def launch_options(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
                          "(ANIMAKIT_PORT / GRADIO_SERVER_PORT)")
     return dict(server_name=host, server_port=int(port),
                 max_file_size=f"{LIMITS.max_upload_mb}mb",
-                allowed_paths=[str(ASSETS), str(output_dir())], show_error=True)
+                allowed_paths=[str(ASSETS), str(output_dir())], show_error=True,
+                theme=studio_theme(), css=CSS)
 
 
 def launch(demo: gr.Blocks | None = None, **kwargs: Any) -> None:

@@ -15,28 +15,25 @@ def label_of(name: str) -> str:
     return name.replace("_", " ")
 
 
-def param_control(spec: ParamSpec) -> gr.Component:
-    """One control for one params field."""
-    label, info = label_of(spec.name), spec.help
+def param_control(spec: ParamSpec, render: bool = True) -> gr.Component:
+    """One control for one params field (``render=False``: made now, placed later)."""
+    kw = dict(label=spec.title, info=spec.help, render=render)
     if spec.choices:
-        return gr.Dropdown(list(spec.choices), value=spec.default, label=label, info=info)
+        return gr.Dropdown(list(spec.choices), value=spec.default, **kw)
     if spec.type is bool:
-        return gr.Checkbox(value=bool(spec.default), label=label, info=info)
+        return gr.Checkbox(value=bool(spec.default), **kw)
     if spec.type in (int, float) and spec.optional:
         # None means "automatic": an empty box reads better than a 0 that fails the range
-        return gr.Textbox(value="" if spec.default is None else str(spec.default), label=label,
-                          info=info, placeholder="auto (leave empty)")
+        return gr.Textbox(value="" if spec.default is None else str(spec.default),
+                          placeholder="auto (leave empty)", **kw)
     if spec.type in (int, float):
         bounded = spec.min is not None and spec.max is not None and spec.default is not None
         if bounded and spec.max - spec.min <= 10000:
             step = spec.step or (1 if spec.type is int else _float_step(spec))
-            return gr.Slider(spec.min, spec.max, value=spec.default, step=step, label=label,
-                             info=info)
-        return gr.Number(value=spec.default, label=label, info=info,
-                         precision=0 if spec.type is int else None,
-                         minimum=spec.min, maximum=spec.max)
-    return gr.Textbox(value="" if spec.default is None else str(spec.default), label=label,
-                      info=info)
+            return gr.Slider(spec.min, spec.max, value=spec.default, step=step, **kw)
+        return gr.Number(value=spec.default, precision=0 if spec.type is int else None,
+                         minimum=spec.min, maximum=spec.max, **kw)
+    return gr.Textbox(value="" if spec.default is None else str(spec.default), **kw)
 
 
 def _float_step(spec: ParamSpec) -> float:
@@ -46,7 +43,7 @@ def _float_step(spec: ParamSpec) -> float:
 
 def input_control(spec: InputSpec) -> gr.Component:
     """One upload control for one named input."""
-    label = f"{label_of(spec.name)}{'' if spec.required else ' (optional)'} — {spec.help}"
+    label = f"{spec.title.capitalize()}{'' if spec.required else ' (optional)'}: {spec.help}"
     if spec.accepts or spec.kind == "file":
         types = list(spec.extensions)
         if "video" in spec.accepts:
@@ -55,7 +52,8 @@ def input_control(spec: InputSpec) -> gr.Component:
             types += [".png", ".jpg", ".jpeg", ".webp"]
         return gr.File(label=label, file_types=types or None, type="filepath")
     if spec.kind == "image":
-        return LenientImage(label=label, type="filepath", sources=["upload", "clipboard"])
+        return LenientImage(label=label, type="filepath", sources=["upload", "clipboard"],
+                            height=220)
     if spec.kind == "audio":
         return gr.Audio(label=label, type="filepath", sources=["upload", "microphone"])
     if spec.kind == "video":

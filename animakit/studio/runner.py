@@ -5,14 +5,16 @@ from __future__ import annotations
 import logging
 import re
 import tempfile
+import threading
 import time
 import traceback
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .. import ASSETS
+from ..cancel import CancelFlag, cancellable
 from ..errors import AnimakitError, InputError
 from ..media import VIDEO_SUFFIXES, VideoReader, checked_audio_info
 from ..registry import load_pipeline
@@ -96,11 +98,47 @@ def _check_limit(name: str, kind: str | None, path: Path, limits: Limits) -> Non
                              f"up to {limits.max_seconds:.0f} s (use the CLI for longer renders)")
 
 
+# (session, pipeline name) -> the flag of that tab's render, running or about to run
+_FLAGS: dict[tuple[str, str], CancelFlag] = {}
+_FLAGS_LOCK = threading.Lock()
+
+
+def arm(session: str | None, name: str) -> CancelFlag:
+    """A fresh cancel flag for the next render of ``name`` in ``session`` (Render was pressed):
+    a Cancel pressed before it starts still reaches it."""
+    with _FLAGS_LOCK:
+        flag = _FLAGS[(session or "", name)] = CancelFlag()
+    return flag
+
+
+def cancel(session: str | None, name: str) -> bool:
+    """Ask the render of ``name`` in ``session`` to stop; False when none is armed."""
+    with _FLAGS_LOCK:
+        flag = _FLAGS.get((session or "", name))
+    if flag is None:
+        return False
+    flag.cancel()
+    return True
+
+
+def _taken_flag(session: str | None, name: str) -> CancelFlag:
+    with _FLAGS_LOCK:
+        return _FLAGS.setdefault((session or "", name), CancelFlag())
+
+
+def _release_flag(session: str | None, name: str, flag: CancelFlag) -> None:
+    with _FLAGS_LOCK:
+        if _FLAGS.get((session or "", name)) is flag:
+            del _FLAGS[(session or "", name)]
+
+
 def render(name: str, engine: str | None, inputs: dict[str, Any], params: dict[str, Any],
            seed: int | None = None, exports: tuple[str, ...] = (),
-           session: str | None = None) -> tuple[str, str, dict]:
+           session: str | None = None,
+           on_frame: Callable[[int, int | None], None] | None = None) -> tuple[str, str, dict]:
     """Render pipeline ``name`` into the folder of browser ``session``; returns (video path,
-    a markdown summary, side-output paths). Expired files are swept first. Raises
+    a markdown summary, side-output paths). Expired files are swept first. :func:`cancel`
+    stops it with :class:`~animakit.cancel.Cancelled`, leaving no file. Raises
     :class:`AnimakitError` for user mistakes."""
     sweep()
     folder = session_dir(session)
@@ -109,20 +147,60 @@ def render(name: str, engine: str | None, inputs: dict[str, Any], params: dict[s
     inputs = {k: v for k, v in inputs.items() if v not in (None, "")}
     check_limits(kinds, inputs)
     stem = f"{name.replace('.', '_')}-{time.strftime('%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    result = render_file(pipe, folder / f"{stem}.mp4", inputs=inputs, params=params,
-                         engine=engine, seed=seed, progress=True,
-                         exports={e: folder / f"{stem}-{e}{_suffix(e)}" for e in exports})
+    flag = _taken_flag(session, name)
+    try:
+        with cancellable(flag):
+            result = render_file(pipe, folder / f"{stem}.mp4", inputs=inputs, params=params,
+                                 engine=engine, seed=seed, progress=True, on_frame=on_frame,
+                                 exports={e: folder / f"{stem}-{e}{_suffix(e)}"
+                                          for e in exports})
+    except BaseException:
+        for p in folder.glob(f"{stem}*"):       # an export written before the failure
+            p.unlink(missing_ok=True)
+        raise
+    finally:
+        _release_flag(session, name, flag)
     side = {e: str(p) for e, p in result.exports.items() if p.exists()}
-    return str(result.output), summary_markdown(result), side
+    with _FLAGS_LOCK:
+        shown = _SHOWN.get((session or "", name), set())
+    return str(result.output), summary_markdown(result, shown), side
 
 
-def summary_markdown(result: RenderResult) -> str:
-    """The studio's line under the video: frames, rate, speed, then each warning."""
+# (session, pipeline name) -> the notes last shown beside that tab's inputs: a render's
+# summary leaves them out, so a problem is said once, where it is
+_SHOWN: dict[tuple[str, str], set[str]] = {}
+
+
+def input_notes(name: str, inputs: dict[str, Any], session: str | None = None) -> str:
+    """Markdown for the notes beside a tab's inputs: what :meth:`Pipeline.input_notes` and the
+    upload limits say about the ``inputs`` given so far, one line per problem, files named
+    by their own names. Empty when all is well."""
+    pipe = load_pipeline(name)
+    kinds = {i.name: i.kind for i in pipe.inputs}
+    inputs = {k: v for k, v in inputs.items() if v not in (None, "")}
+    if not inputs:
+        return ""
+    try:
+        check_limits(kinds, inputs)
+        notes = [without_paths(n) for n in pipe.input_notes(inputs)]
+    except AnimakitError as e:
+        return f"⛔ {describe_error(e)}"
+    except Exception as e:                      # a plugin's check failing is not the user's
+        return f"⛔ {describe_error(e)}"
+    with _FLAGS_LOCK:
+        _SHOWN[(session or "", name)] = set(notes)
+    return "\n\n".join(f"⚠️ {n}" for n in notes)
+
+
+def summary_markdown(result: RenderResult, shown: set[str] = frozenset()) -> str:
+    """The studio's line under the video: frames, rate, speed, then each warning not
+    ``shown`` already beside the inputs (files named by their names, never server paths)."""
     wall = result.wall_seconds
     lines = [f"**{result.frames} frames** at {result.fps:g} fps "
              f"({result.seconds:.2f} s of video) rendered in {wall:.1f} s "
              f"({1000 * wall / max(1, result.frames):.0f} ms/frame)"]
-    lines += [f"⚠️ {w}" for w in result.warnings]
+    warnings = [without_paths(w) for w in result.warnings]
+    lines += [f"⚠️ {w}" for w in warnings if w not in shown]
     return "\n\n".join(lines)
 
 

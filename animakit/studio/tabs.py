@@ -1,23 +1,30 @@
-"""One studio tab per registered pipeline, built from its description: inputs, the engine
-choice, the pipeline's params, one group of settings per engine that has its own (shown
-while that engine is chosen), then whatever the pipeline adds through its
-:meth:`~animakit.pipeline.Pipeline.studio_extras` hook."""
+"""One studio tab per registered pipeline, built from its description.
+
+Left column: the inputs (optional ones a person rarely needs folded away), the notes the
+pipeline's :meth:`~animakit.pipeline.Pipeline.input_notes` gives at upload, the examples, the
+engine, the essential params, then an "Advanced" fold (the params marked ``advanced``, the
+seed). Each engine's own settings show only while it is chosen. Right column: Render and
+Cancel, the result with its progress, the pipeline's own additions (its
+:meth:`~animakit.pipeline.Pipeline.studio_extras` hook) and this session's renders."""
 from __future__ import annotations
 
+import html
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import gradio as gr
 
+from ..cancel import Cancelled
 from ..params import ParamSpec, param_specs
 from ..pipeline import Pipeline
 from . import runner
 from .controls import clean_param_value, input_control, param_control
+from .examples import build_examples, example_row  # noqa: F401 (example_row: a public helper)
+from .history import build_history
+from .naming import slug
 
-
-def slug(name: str) -> str:
-    return name.replace(".", "_")
+CANCELLED = "**Cancelled**: the render stopped and nothing was kept."
 
 
 def gradio_error(e: Exception) -> gr.Error:
@@ -28,19 +35,25 @@ def gradio_error(e: Exception) -> gr.Error:
 
 @dataclass
 class TabContext:
-    """The components of one tab, for a pipeline's studio extras to read and extend."""
+    """The components of one tab, for a pipeline's studio extras to read and extend.
+
+    The param controls are made before they are placed: an extras hook may place some of
+    them itself with :meth:`place` (beside a preview, say); the rest go to the left column."""
     cls: type[Pipeline]
     inputs: dict[str, gr.Component] = field(default_factory=dict)
     params: dict[str, gr.Component] = field(default_factory=dict)
-    # engine name -> the controls of that engine's own params, and the group holding them
+    # engine name -> the controls of that engine's own params, and the groups holding them
     engine_params: dict[str, dict[str, gr.Component]] = field(default_factory=dict)
-    engine_groups: dict[str, gr.Accordion] = field(default_factory=dict)
+    engine_groups: dict[str, gr.Group] = field(default_factory=dict)
+    engine_advanced_groups: dict[str, gr.Group] = field(default_factory=dict)
     engine: gr.Dropdown | None = None
     seed: gr.Number | None = None
     video: gr.Video | None = None
     info: gr.Markdown | None = None
+    notes: gr.Markdown | None = None
     extra_outputs: dict[str, gr.Component] = field(default_factory=dict)
     exports: tuple[str, ...] = ()
+    placed: set[str] = field(default_factory=set)
 
     @property
     def input_list(self) -> list[gr.Component]:
@@ -50,19 +63,30 @@ class TabContext:
     def param_list(self) -> list[gr.Component]:
         return list(self.params.values())
 
+    def place(self, names: list[str] | tuple[str, ...]) -> list[gr.Component]:
+        """Render the pipeline's param controls ``names`` here (inside the caller's layout);
+        returns them. Each control is placed once."""
+        out = []
+        for n in names:
+            if n in self.params and n not in self.placed:
+                self.params[n].render()
+                self.placed.add(n)
+                out.append(self.params[n])
+        return out
+
     def all_controls(self) -> list[gr.Component]:
         """What the Render button sends: inputs, engine, seed, the pipeline's params, then
         every engine's own params (engine by engine)."""
         own = [c for controls in self.engine_params.values() for c in controls.values()]
         return [*self.inputs.values(), self.engine, self.seed, *self.params.values(), *own]
 
-    def engine_settings_updates(self, engine: str | None) -> dict[gr.Accordion, dict]:
-        """Visibility updates for the engine groups: only ``engine``'s is shown. Keyed by
+    def engine_settings_updates(self, engine: str | None) -> dict[gr.Group, dict]:
+        """Visibility updates for the engine groups: only ``engine``'s are shown. Keyed by
         group, as Gradio takes it for any number of outputs (a list is one output's value
         when there is one output)."""
         chosen = engine or self.cls.default_engine
-        return {group: gr.update(visible=name == chosen)
-                for name, group in self.engine_groups.items()}
+        groups = [*self.engine_groups.items(), *self.engine_advanced_groups.items()]
+        return {group: gr.update(visible=name == chosen) for name, group in groups}
 
     def render_params(self, engine: str | None, values: dict[str, Any],
                       own: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -76,24 +100,28 @@ class TabContext:
         return {k: clean_param_value(specs[k], v) for k, v in merged.items()}
 
     def make_runner(self) -> Callable:
-        """The function behind the Render button: controls in, (video, info, *extras) out."""
+        """The function behind the Render button: controls in, (video, info, *extras) out. A
+        cancelled render returns no video and says so in the info line."""
         name, exports, extra_names = self.cls.name, self.exports, list(self.extra_outputs)
         in_names, p_names = list(self.inputs), list(self.params)
         own_names = [(e, n) for e, controls in self.engine_params.items() for n in controls]
 
-        def run(*values: Any, progress=gr.Progress(track_tqdm=True), session: str | None = None):
+        def run(*values: Any, progress=gr.Progress(), session: str | None = None):
             ins = dict(zip(in_names, values[:len(in_names)]))
             engine, seed = values[len(in_names)], values[len(in_names) + 1]
             rest = values[len(in_names) + 2:]
             own: dict[str, dict[str, Any]] = {}
             for (e, n), v in zip(own_names, rest[len(p_names):]):
                 own.setdefault(e, {})[n] = v
+            progress(0.0, desc="Getting ready")
             try:
                 params = self.render_params(engine, dict(zip(p_names, rest)), own)
-                video, info, side = runner.render(name, engine or None, ins, params,
-                                                  seed=None if seed in (None, "") else int(seed),
-                                                  exports=exports,
-                                                  session=session)
+                video, info, side = runner.render(
+                    name, engine or None, ins, params,
+                    seed=None if seed in (None, "") else int(seed), exports=exports,
+                    session=session, on_frame=frame_progress(progress))
+            except Cancelled:
+                return (None, CANCELLED, *[None for _ in extra_names])
             except Exception as e:  # shown to the user; the app keeps serving
                 raise gradio_error(e) from None
             return (video, info, *[side.get(n) for n in extra_names])
@@ -103,17 +131,24 @@ class TabContext:
     def make_session_runner(self) -> Callable:
         """:meth:`make_runner`'s function for Gradio events: Gradio passes the request first
         (found by its annotation), and its ``session_hash`` names the folder that this
-        browser session's renders go to."""
+        browser session's renders go to (and the flag Cancel sets)."""
         run = self.make_runner()
 
-        def run_in_session(request: gr.Request, *values: Any,
-                           progress=gr.Progress(track_tqdm=True)):
-            return run(*values, session=getattr(request, "session_hash", None))
+        def run_in_session(request: gr.Request, *values: Any, progress=gr.Progress()):
+            return run(*values, progress=progress,
+                       session=getattr(request, "session_hash", None))
 
         return run_in_session
 
     def outputs(self) -> list[gr.Component]:
         return [self.video, self.info, *self.extra_outputs.values()]
+
+
+def frame_progress(progress: Any) -> Callable[[int, int | None], None]:
+    """``render``'s per-frame callback feeding Gradio's progress bar (frames done / total)."""
+    def on_frame(done: int, total: int | None) -> None:
+        progress((done, total), desc="Rendering", unit="frames")
+    return on_frame
 
 
 def weights_spec(cls: type[Pipeline]) -> ParamSpec | None:
@@ -123,70 +158,167 @@ def weights_spec(cls: type[Pipeline]) -> ParamSpec | None:
     return next((s for s in specs if s.name == "weights"), None)
 
 
+def engine_kind(cls: type[Pipeline], name: str) -> str:
+    """What engine ``name`` needs, in a person's words."""
+    eng = cls.engines[name]
+    if not eng.neural:
+        return "no download, runs on any CPU"
+    if eng.weights_included:
+        return "neural, weights included"
+    return "neural, needs its weights (a GPU helps)"
+
+
+def engine_choices(cls: type[Pipeline]) -> list[tuple[str, str]]:
+    """The engine dropdown's (label, value) pairs: values stay the engines' names (the API)."""
+    return [(f"{n} — {engine_kind(cls, n)}", n) for n in cls.engines]
+
+
 def engine_note(cls: type[Pipeline]) -> str:
-    lines = []
-    for name, eng in cls.engines.items():
-        tag = "neural — needs weights" if eng.neural else "weight-free"
-        lines.append(f"- **{name}**{' (default)' if name == cls.default_engine else ''}: "
-                     f"{eng.help} _({tag})_")
+    lines = [f"- **{n}**: {e.help} _({engine_kind(cls, n)})_" for n, e in cls.engines.items()]
     weights = weights_spec(cls)
-    if weights is not None:
-        lines.append(f"\nNeural engines load from the **weights** parameter ({weights.help}; "
-                     f"default: `{weights.default or 'see help'}`): a local folder, or a hub "
-                     f"id already in the local cache. Nothing is downloaded; a missing folder "
-                     f"gives a message naming it.")
+    if weights is not None and any(e.neural and not e.weights_included
+                                   for e in cls.engines.values()):
+        lines.append("\nA neural engine reads its **weights** setting: a folder on this "
+                     "machine, or a model id already downloaded. Nothing is downloaded for "
+                     "you; a missing folder gives a message naming it.")
     return "\n".join(lines)
+
+
+def header_html(cls: type[Pipeline]) -> str:
+    return (f"<div class='ak-header'><h2>{html.escape(cls.display_name())} "
+            f"<span class='dotted-name' title='the pipeline name for the API and CLI'>"
+            f"{html.escape(cls.name)}</span></h2><p>{html.escape(cls.help)}</p></div>")
 
 
 def build_tab(cls: type[Pipeline]) -> TabContext:
     ctx = TabContext(cls)
-    with gr.Tab(cls.name, id=slug(cls.name), elem_id=f"tab_{slug(cls.name)}"):
-        gr.Markdown(f"### {cls.name}\n{cls.help}")
-        with gr.Row():
-            with gr.Column(scale=1):
-                _controls(ctx)
-            with gr.Column(scale=1):
-                ctx.video = gr.Video(label="result", interactive=False, autoplay=True,
-                                     buttons=["download"], elem_id=f"video_{slug(cls.name)}")
-                ctx.info = gr.Markdown(elem_id=f"info_{slug(cls.name)}")
-                with gr.Row():
-                    run_btn = gr.Button("Render", variant="primary",
-                                        elem_id=f"render_{slug(cls.name)}")
-                    cancel_btn = gr.Button("Cancel", variant="stop")
+    s = slug(cls.name)
+    with gr.Tab(cls.display_name(), id=s, elem_id=f"tab_{s}"):
+        gr.HTML(header_html(cls), padding=False)
+        _make_controls(ctx)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=5, min_width=320, elem_classes="ak-inputs") as left:
+                examples_here = gr.Column()         # filled once the outputs exist
+                _inputs(ctx)
+                ctx.notes = gr.Markdown(elem_id=f"notes_{s}", elem_classes="ak-notes")
+            with gr.Column(scale=6, min_width=320, elem_classes="ak-result"):
+                with gr.Row(elem_classes="ak-actions"):
+                    run_btn = gr.Button("Render", variant="primary", elem_id=f"render_{s}",
+                                        scale=3)
+                    cancel_btn = gr.Button("Cancel", variant="stop", elem_id=f"cancel_{s}",
+                                           scale=1)
+                ctx.video = gr.Video(label="Result", interactive=False, autoplay=True,
+                                     buttons=["download"], elem_id=f"video_{s}", height=400)
+                ctx.info = gr.Markdown(elem_id=f"info_{s}")
                 _extras(ctx)
                 run = ctx.make_session_runner()
-                _examples(ctx, run)
-        event = run_btn.click(run, ctx.all_controls(), ctx.outputs(), api_name=f"run_{slug(cls.name)}")
-        cancel_btn.click(None, None, None, cancels=[event])
-        if ctx.engine_groups:
-            ctx.engine.change(ctx.engine_settings_updates, ctx.engine,
-                              list(ctx.engine_groups.values()), queue=False,
-                              show_progress="hidden", api_visibility="private")
+                history = build_history(ctx)
+            with examples_here:
+                build_examples(ctx, run, history)
+            with left:
+                _place_params(ctx)
+        _wire(ctx, run, run_btn, cancel_btn, history)
     return ctx
 
 
-def _controls(ctx: TabContext) -> None:
-    """The left column: inputs, engine, seed, the pipeline's params, each engine's own."""
+def _wire(ctx: TabContext, run: Callable, run_btn: gr.Button, cancel_btn: gr.Button,
+          history) -> None:
+    """Render (arming a fresh cancel flag first), Cancel, the engine switch, input notes."""
+    name = ctx.cls.name
+
+    def armed(request: gr.Request):
+        runner.arm(getattr(request, "session_hash", None), name)
+
+    def cancel(request: gr.Request):
+        runner.cancel(getattr(request, "session_hash", None), name)
+        return "Cancelling…"
+
+    event = run_btn.click(armed, None, None, queue=False, api_visibility="private").then(
+        run, ctx.all_controls(), ctx.outputs(), api_name=f"run_{slug(name)}")
+    history.record_after(event)
+    cancel_btn.click(cancel, None, ctx.info, queue=False, api_visibility="private")
+    if ctx.engine_groups or ctx.engine_advanced_groups:
+        groups = [*ctx.engine_groups.values(), *ctx.engine_advanced_groups.values()]
+        ctx.engine.change(ctx.engine_settings_updates, ctx.engine, groups, queue=False,
+                          show_progress="hidden", api_visibility="private")
+
+    def notes(request: gr.Request, *values):
+        return runner.input_notes(name, dict(zip(ctx.inputs, values)),
+                                  getattr(request, "session_hash", None))
+
+    for c in ctx.inputs.values():
+        c.change(notes, ctx.input_list, ctx.notes, show_progress="hidden",
+                 trigger_mode="always_last", api_visibility="private")
+
+
+def _inputs(ctx: TabContext) -> None:
+    """The upload controls: the essential ones open, the rarely needed ones in a fold."""
     cls = ctx.cls
     for spec in cls.inputs:
-        ctx.inputs[spec.name] = input_control(spec)
-    ctx.engine = gr.Dropdown(list(cls.engines), value=cls.default_engine, label="engine")
-    gr.Markdown(engine_note(cls))
+        if not spec.advanced:
+            ctx.inputs[spec.name] = input_control(spec)
+    rare = [spec for spec in cls.inputs if spec.advanced]
+    if rare:
+        with gr.Accordion("More inputs (optional)", open=False):
+            for spec in rare:
+                ctx.inputs[spec.name] = input_control(spec)
+    # keep the pipeline's own order: the Render API takes the inputs in it
+    ctx.inputs = {spec.name: ctx.inputs[spec.name] for spec in cls.inputs}
+
+
+def _make_controls(ctx: TabContext) -> None:
+    """Every param control, made but not yet placed (see :meth:`TabContext.place`)."""
+    cls = ctx.cls
+    ctx.engine = gr.Dropdown(engine_choices(cls), value=cls.default_engine, label="Engine",
+                             render=False, visible=len(cls.engines) > 1,
+                             elem_id=f"engine_{slug(cls.name)}")
     # a pipeline whose params have their own seed gets no second seed box
     own_seed = any(s.name == "seed" for s in param_specs(cls.Params))
-    ctx.seed = gr.Number(value=0, precision=0, label="seed", visible=not own_seed)
-    with gr.Accordion("parameters", open=True):
-        for spec in param_specs(cls.Params):
-            ctx.params[spec.name] = param_control(spec)
+    ctx.seed = gr.Number(value=0, precision=0, label="seed", visible=not own_seed,
+                         render=False, info="the same seed gives the same render")
+    for spec in param_specs(cls.Params):
+        ctx.params[spec.name] = param_control(spec, render=False)
     for engine in cls.engines:
         specs = cls.engine_param_specs(engine)
+        if specs:
+            ctx.engine_params[engine] = {sp.name: param_control(sp, render=False)
+                                         for sp in specs}
+
+
+def _place_params(ctx: TabContext) -> None:
+    """The engine, the essential params and the chosen engine's essential settings; then the
+    Advanced fold: the seed, the rest, the chosen engine's other settings."""
+    cls = ctx.cls
+    specs = {sp.name: sp for sp in param_specs(cls.Params)}
+    ctx.engine.render()
+    if len(cls.engines) > 1:
+        gr.Markdown(engine_note(cls), elem_classes="ak-engine-note")
+    ctx.place([n for n, sp in specs.items() if not sp.advanced])
+    _engine_groups(ctx, advanced=False)
+    with gr.Accordion("Advanced", open=False, elem_id=f"advanced_{slug(cls.name)}"):
+        ctx.seed.render()
+        ctx.place(list(specs))
+        _engine_groups(ctx, advanced=True)
+        if len(cls.engines) == 1:
+            gr.Markdown(engine_note(cls), elem_classes="ak-engine-note")
+
+
+def _engine_groups(ctx: TabContext, advanced: bool) -> None:
+    """One group per engine holding its essential (or advanced) settings, shown while that
+    engine is chosen."""
+    cls = ctx.cls
+    for engine, controls in ctx.engine_params.items():
+        specs = [sp for sp in cls.engine_param_specs(engine) if sp.advanced == advanced]
         if not specs:
             continue
-        with gr.Accordion(f"{engine} engine settings", open=True,
-                          visible=engine == cls.default_engine,
-                          elem_id=f"engine_{slug(cls.name)}_{engine}") as group:
-            ctx.engine_params[engine] = {s.name: param_control(s) for s in specs}
-        ctx.engine_groups[engine] = group
+        label = f"{engine} engine settings" + (" (advanced)" if advanced else "")
+        with gr.Group(visible=engine == cls.default_engine,
+                      elem_id=f"engine_{slug(cls.name)}_{engine}" + ("_adv" if advanced else ""),
+                      ) as group:
+            gr.Markdown(f"**{label}**")
+            for sp in specs:
+                controls[sp.name].render()
+        (ctx.engine_advanced_groups if advanced else ctx.engine_groups)[engine] = group
 
 
 def _extras(ctx: TabContext) -> None:
@@ -198,40 +330,3 @@ def _extras(ctx: TabContext) -> None:
         warnings.warn(f"animakit: skipping the studio extras of {ctx.cls.name!r}: {e}",
                       stacklevel=2)
         ctx.exports, ctx.extra_outputs = (), {}
-
-
-def _examples(ctx: TabContext, run: Callable) -> None:
-    cls = ctx.cls
-    if not cls.examples:
-        return
-    rows = [example_row(ctx, ex) for ex in cls.examples]
-    gr.Examples(rows, ctx.all_controls(), ctx.outputs(), fn=run, run_on_click=True,
-                cache_examples=False, label="examples (click to render)",
-                example_labels=[e.get("label", f"example {i + 1}") for i, e in enumerate(cls.examples)])
-
-    def example(index: int = 0, request: gr.Request = None,
-                progress=gr.Progress(track_tqdm=True)):
-        """Render example ``index`` of this tab; returns the mp4 and its summary."""
-        if index is None or not 0 <= int(index) < len(rows):
-            raise gr.Error(f"{cls.name} has {len(rows)} examples (index 0..{len(rows) - 1})")
-        video, info, *_ = run(request, *rows[int(index)])
-        return video, info
-
-    index = gr.Number(value=0, precision=0, visible=False)
-    trigger = gr.Button(visible=False)
-    trigger.click(example, [index], [ctx.video, ctx.info], api_name=f"example_{slug(cls.name)}")
-
-
-def example_row(ctx: TabContext, ex: dict) -> list[Any]:
-    """One example as the values of :meth:`TabContext.all_controls`; an engine's own params
-    take the example's values only when the example chooses that engine."""
-    cls, given = ctx.cls, ex.get("params", {})
-    engine = ex.get("engine", cls.default_engine)
-    ins = runner.example_inputs(ex)
-    row = [ins.get(name) for name in ctx.inputs]
-    row += [engine, ex.get("seed", 0)]
-    row += [given.get(s.name, s.default) for s in param_specs(cls.Params)]
-    for e in ctx.engine_params:
-        row += [given.get(s.name, s.default) if e == engine else s.default
-                for s in cls.engine_param_specs(e)]
-    return row

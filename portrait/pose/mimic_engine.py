@@ -34,11 +34,11 @@ class MimicMotionParams(SVDParams):
     checkpoint: str = param("", "MimicMotion .safetensors (default: MimicMotion*.safetensors "
                             "inside the weights folder)")
     steps: int = param(25, "denoising steps", min=1, max=200)
-    guidance: float = param(2.0, "classifier-free guidance scale", min=1.0, max=10.0)
-    window: int = param(16, "frames per window", min=2, max=72)
+    guidance: float = param(2.0, "classifier-free guidance scale", min=1.0, max=10.0, advanced=True)
+    window: int = param(16, "frames per window", min=2, max=72, advanced=True)
     overlap: int = param(6, "frames shared by consecutive windows (the reference frame, which "
-                         "every window holds, counts as one)", min=0, max=64)
-    noise_aug: float = param(0.0, "noise added to the reference latents", min=0.0, max=1.0)
+                         "every window holds, counts as one)", min=0, max=64, advanced=True)
+    noise_aug: float = param(0.0, "noise added to the reference latents", min=0.0, max=1.0, advanced=True)
 
 
 def find_checkpoint(weights: str, checkpoint: str) -> Path:

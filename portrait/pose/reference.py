@@ -73,8 +73,8 @@ def load_reference(inputs: dict[str, Any], long_side: int) -> Reference:
                                      _label(inputs["keypoints"], "keypoints"))
         points = points * np.array([w / ow, h / oh, w / ow], np.float32)
     elif pose is None:
-        raise NoPersonError(name, "no person found in the reference image; pass keypoints= "
-                                  "(a .json of 33 [x, y] points) if the figure is not a photo")
+        raise NoPersonError(name, "no person found in the reference image; if the figure is "
+                                  "not a photo, give its keypoints (a .json of 33 [x, y] points)")
     else:
         points, vis = pose.points, pose.visibility
     if np.sum(vis[[11, 12, 23, 24]] >= MIN_VISIBILITY) < 4:

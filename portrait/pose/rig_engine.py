@@ -121,8 +121,8 @@ class RigParams:
     skinning: str = param("arap", "rigid = joint-angle blending that keeps bent elbows and "
                           "knees their width; linear = plain linear blend skinning; arap = "
                           "rigid, then as-rigid-as-possible refinement of the joint zones",
-                          choices=("rigid", "linear", "arap"))
-    inpaint: bool = param(True, "fill the background revealed behind the moved body")
+                          choices=("rigid", "linear", "arap"), advanced=True)
+    inpaint: bool = param(True, "fill the background revealed behind the moved body", advanced=True)
 
 
 class RigEngine(Engine):

@@ -8,6 +8,6 @@ from animakit.studio import TabContext
 
 def extras(ctx: TabContext) -> None:
     ctx.exports = ("preview",)
-    ctx.extra_outputs["preview"] = gr.Video(label="skeleton overlay (retargeted driver on the "
-                                                  "output)", interactive=False,
+    ctx.extra_outputs["preview"] = gr.Video(label="Skeleton overlay: the driver's pose, "
+                                                  "retargeted, drawn on the result", interactive=False,
                                             elem_id="pose_skeleton_preview")

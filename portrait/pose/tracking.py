@@ -72,6 +72,7 @@ def detect_pose_video(path: str | Path, name: str = "driving", max_side: int = D
     from tqdm.auto import tqdm
 
     from ..landmarks import PoseDetector
+    from animakit.cancel import check as check_cancelled
     from animakit.render import SHOW_PROGRESS
 
     reader = open_video(path, name)
@@ -92,6 +93,7 @@ def detect_pose_video(path: str | Path, name: str = "driving", max_side: int = D
         bar = tqdm(total=max_frames or reader.estimated_frames, desc="pose detection",
                    unit="frame", leave=False, disable=not SHOW_PROGRESS.get())
         while frame is not None:
+            check_cancelled()           # tracking a long driver comes before the first frame
             t1 = time.perf_counter()
             pose = det(frame)
             t_detect += time.perf_counter() - t1

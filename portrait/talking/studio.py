@@ -7,14 +7,17 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
+from animakit.errors import AnimakitError
 from animakit.media import load_image
 from animakit.params import param_specs
 from animakit.registry import load_pipeline
 from animakit.studio import TabContext, clean_param_value, gradio_error
 
-# the controls the preview follows: those that change a still frame
-LIVE_PARAMS = ("smile", "mouth_open", "eyes_open", "brow_raise", "yaw", "pitch", "roll",
-               "gaze_x", "gaze_y", "face_index", "crop_scale", "feather")
+# the sliders placed beside the preview, and every control the preview follows (those that
+# change a still frame)
+EXPRESSION = ("smile", "mouth_open", "eyes_open", "brow_raise", "yaw", "pitch", "roll",
+              "gaze_x", "gaze_y")
+LIVE_PARAMS = EXPRESSION + ("face_index", "crop_scale", "feather")
 
 
 def preview_frame(name: str, image: Any, params: dict[str, Any]) -> np.ndarray | None:
@@ -55,32 +58,47 @@ def numbered_faces(image: Any) -> np.ndarray | None:
 
 
 def extras(ctx: TabContext) -> None:
-    live = [n for n in LIVE_PARAMS if n in ctx.params]
-    preview = gr.Image(label="live preview of the expression controls (one frame, no driver)",
-                       interactive=False, elem_id="talking_live_preview")
+    """The expression sliders beside their live preview and the faces view, then the landmark
+    motion download. The preview follows every change (typing, dragging, an example); only
+    the latest pending change is rendered."""
+    with gr.Accordion("Expression and head pose (live preview)", open=True,
+                      elem_id="talking_expression"):
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=220):
+                ctx.place(EXPRESSION)
+            with gr.Column(scale=2, min_width=200):
+                preview = gr.Image(label="Live preview: one frame, no driver", height=240,
+                                   interactive=False, elem_id="talking_live_preview",
+                                   buttons=[])
+                faces = gr.Image(label="Faces found ('which face' under Advanced picks one; "
+                                       "0 = the largest)", height=160, interactive=False,
+                                 elem_id="talking_faces", buttons=[])
     ctx.exports = ("landmarks",)
-    ctx.extra_outputs["landmarks"] = gr.File(label="landmark motion (.npz, reusable as the "
-                                                   "'landmarks' input)", interactive=False)
+    ctx.extra_outputs["landmarks"] = gr.File(label="Landmark motion (.npz): upload it later as "
+                                                   "'landmark motion' to replay this motion",
+                                             interactive=False)
+    live = [n for n in LIVE_PARAMS if n in ctx.params]
 
     def update(image, *values):
+        # a problem with the image is said once, in the notes beside the inputs
         try:
             return preview_frame(ctx.cls.name, image, dict(zip(live, values)))
+        except AnimakitError:
+            return None
         except Exception as e:
             raise gradio_error(e) from None
-
-    faces = gr.Image(label="faces found: face_index picks one (0 = the largest)",
-                     interactive=False, elem_id="talking_faces")
 
     def show_faces(image):
         try:
             return numbered_faces(image)
+        except AnimakitError:
+            return None
         except Exception as e:
             raise gradio_error(e) from None
 
     ctx.inputs["image"].change(show_faces, [ctx.inputs["image"]], faces,
-                               show_progress="minimal")
+                               show_progress="hidden", api_visibility="private")
     controls = [ctx.inputs["image"], *[ctx.params[n] for n in live]]
     for c in controls:
-        # sliders update on release: a drag would queue a render per step
-        (c.release if isinstance(c, gr.Slider) else c.change)(
-            update, controls, preview, show_progress="minimal", trigger_mode="always_last")
+        c.change(update, controls, preview, show_progress="hidden", trigger_mode="always_last",
+                 api_visibility="private")
