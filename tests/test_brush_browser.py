@@ -133,3 +133,32 @@ def test_paint_two_strokes_and_a_static_region_render_and_check_the_frames(studi
     for box in (C, FAR):
         worst = min(psnr(f, img, box_mask(box)) for f in frames)
         assert worst >= 35.0, (box, worst)
+
+
+def test_an_example_brush_loads_into_the_editor(studio):
+    """Clicking the tab's first example puts its photo and its brush (2 strokes, 1 static
+    region) into the editor, drawn, before the render comes back."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is required for the browser test")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as pw:
+        browser = _browser(pw)
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.goto(studio, wait_until="load", timeout=120_000)
+        page.get_by_role("tab", name=re.compile(r"video\.i2v|Animate a photo")).click()
+        page.locator("#tab_video_i2v button.gallery-item").first.click()
+        page.wait_for_function("""() => { const c = document.querySelector('#brush_editor canvas');
+                                          return c && c.width > 0; }""", timeout=60_000)
+        status = page.locator("#brush_editor .bk-status")
+        page.wait_for_function(
+            """() => document.querySelector('#brush_editor .bk-status').innerText
+                     .startsWith('2 moving stroke(s), 1 static region(s)')""", timeout=60_000)
+        # the strokes are drawn: the canvas differs from the photo where the first stroke is
+        tinted = page.evaluate("""() => { const c = document.querySelector('#brush_editor canvas');
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] > 200 && d[i + 2] < 90) n++;
+            return n / (d.length / 4); }""")
+        assert tinted > 0.01, (tinted, status.inner_text())
+        page.locator("#brush_editor").scroll_into_view_if_needed()
+        page.locator("#brush_panel").first.screenshot(path=str(DOCS / "video_i2v_editor_example.png"))
+        browser.close()

@@ -103,11 +103,10 @@ def test_the_sent_json_becomes_a_brush_file(tmp_path):
 def test_the_editor_component_maps_examples_and_payloads(tmp_path, monkeypatch):
     from animakit.video import studio
     monkeypatch.setattr(studio, "output_dir", lambda: tmp_path)
-    ed = studio.brush_editor()
+    ed = studio.BrushEditor()
     shown = ed.postprocess(str(ASSETS / "i2v" / "portrait_brush.json"))
     assert json.loads(shown)["strokes"][0]["trajectory"] == [[410, 150], [413, 118], [410, 86]]
     assert ed.postprocess(None) == "" and ed.preprocess("") is None
     path = ed.preprocess(shown)
     assert Path(path).is_relative_to(tmp_path) and load_brush(path, (512, 512)).strokes
     assert ed.api_info()["type"] == "string"
-    assert not (Path(studio.__file__).with_suffix(".pyi")).exists()

@@ -79,33 +79,32 @@ HELP = ("**Motion brush.** *Paint motion* over what should move, then *Path*: dr
         "pixels (the light band).")
 
 
-def brush_editor() -> gr.HTML:
-    """The editor's component: a plain ``gr.HTML`` (a subclass would make Gradio write a
-    ``.pyi`` stub next to this module at import) whose value is the brush JSON string ("" =
-    no brush) and whose ``photo`` prop is what the browser paints on
-    (:func:`brush_ui.photo_prop`). Its value passes through :func:`editor_value` on the way
-    out and :func:`editor_payload` on the way in."""
-    editor = gr.HTML("", html_template=TEMPLATE, css_template=CSS, photo=None,
-                     js_on_load=(HERE / "brush_editor.js").read_text(), elem_id="brush_editor")
-    editor.postprocess = editor_value
-    editor.preprocess = editor_payload
-    editor.api_info = lambda: {"type": "string", "description": BRUSH_API}
-    editor.photo = None        # set through updates only; an attribute keeps Gradio's lookups plain
-    return editor
+class BrushEditor(gr.HTML):
+    """The editor's component: its value is the brush JSON string ("" = no brush), its
+    ``photo`` prop what the browser paints on (:func:`brush_ui.photo_prop`). (Gradio writes a
+    ``studio.pyi`` of its events next to this module, as for any component class.)"""
+
+    def __init__(self, value: Any = "", **kwargs: Any):
+        # Gradio also rebuilds the component from its config, these keys included
+        defaults = dict(html_template=TEMPLATE, css_template=CSS, photo=None,
+                        js_on_load=(HERE / "brush_editor.js").read_text(), elem_id="brush_editor")
+        super().__init__(value=value, **{**defaults, **kwargs})
+        self.photo = None      # set through updates only; an attribute keeps Gradio's lookups plain
+
+    def preprocess(self, payload: str | None) -> str | None:
+        """The brush JSON as a file the pipeline reads (None without a brush)."""
+        return brush_ui.brush_file(payload, output_dir() / "brushes")
+
+    def postprocess(self, value: Any) -> str:
+        """A brush file (an example's), JSON string or dict -> the JSON string it shows."""
+        return brush_ui.editor_brush(value) if value not in (None, "") else ""
+
+    def api_info(self) -> dict[str, Any]:
+        return {"type": "string", "description": BRUSH_API}
 
 
 BRUSH_API = ('motion brush JSON: {"strokes": [{"mask": [[x, y], ...], "trajectory": [[x, y], '
              '...], "strength": 1}], "static": [[[x, y], ...]]}')
-
-
-def editor_value(value: Any) -> str:
-    """A brush file (an example's), JSON string or dict -> the JSON string the editor shows."""
-    return brush_ui.editor_brush(value) if value not in (None, "") else ""
-
-
-def editor_payload(payload: str | None) -> str | None:
-    """The editor's brush JSON as a file the pipeline reads (None without a brush)."""
-    return brush_ui.brush_file(payload, output_dir() / "brushes")
 
 
 def photo_size(image: Any) -> tuple[int, int] | None:
@@ -120,7 +119,7 @@ def extras(ctx: TabContext) -> None:
     image_in, upload = ctx.inputs["image"], ctx.inputs.get("brush")
     with gr.Group(elem_id="brush_panel"):
         gr.Markdown(HELP)
-        editor = brush_editor()
+        editor = BrushEditor()
     ctx.inputs["brush"] = editor       # Render sends the editor's brush in the brush slot
     # the photo is chosen and shown in the editor only; the image input keeps its value
     # (Render and the examples use it) out of sight
