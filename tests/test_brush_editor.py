@@ -30,7 +30,8 @@ def test_photo_prop_is_a_small_jpeg_with_the_photos_own_size(tmp_path):
     # the file is blue on the left (BGR 200, 30, 30): decoded as BGR, it still is
     assert small[256, 100, 0] > 150 and small[256, 100, 2] < 60 and small[256, 900].max() < 20
     (tmp_path / "bad.png").write_bytes(b"nope")
-    assert brush_ui.photo_prop(str(tmp_path / "bad.png")) is None
+    with pytest.raises(MediaError, match="bad.png"):
+        brush_ui.photo_prop(str(tmp_path / "bad.png"))
     assert brush_ui.photo_prop(None) is None
 
 
@@ -95,7 +96,7 @@ def test_the_sent_json_becomes_a_brush_file(tmp_path):
                                     "trajectory": [[20, 20], [30, 20]], "strength": 2}],
                        "static": []})
     path = Path(brush_ui.brush_file(text, tmp_path))
-    assert path.name == "motion_brush.json" and path.read_text() == text
+    assert path.name.startswith("motion_brush_") and path.read_text() == text
     assert load_brush(path, (160, 120)).strokes[0].strength == 2.0
     assert Path(brush_ui.brush_file(text, tmp_path)) != path       # one file per render
 

@@ -23,13 +23,10 @@ PHOTO_SIDE = 1024          # the long side of the copy of the photo sent to the 
 def photo_prop(image: Any) -> dict[str, Any] | None:
     """What the editor paints on: ``{"src": JPEG data URL, "w": W, "h": H}`` with (W, H) the
     photo's own size (the brush's coordinates), the picture at most PHOTO_SIDE px long;
-    None without a readable photo (its upload shows the error)."""
+    None without a photo. An unreadable photo raises the :class:`MediaError` naming it."""
     if not image:
         return None
-    try:
-        img = load_image(image, max_side=None)          # (H, W, 3) uint8 RGB
-    except AnimakitError:
-        return None
+    img = load_image(image, max_side=None)              # (H, W, 3) uint8 RGB
     h, w = img.shape[:2]
     s = min(1.0, PHOTO_SIDE / max(w, h))
     small = cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))),
@@ -97,12 +94,12 @@ def kept_for_photo(value: str | None, size: tuple[int, int] | None) -> str:
 
 
 def brush_file(value: str | None, folder: Path) -> str | None:
-    """The editor's brush JSON written to a new ``motion_brush.json`` under ``folder``, for the
-    pipeline to read like any brush file; None for an empty brush."""
+    """The editor's brush JSON written to a new ``motion_brush_<random>.json`` in ``folder``
+    (the studio's files, swept after an hour), for the pipeline to read like any brush file;
+    None for an empty brush."""
     if not value or not value.strip():
         return None
-    target = folder / f"brush-{uuid.uuid4().hex[:10]}"
-    target.mkdir(parents=True, exist_ok=True)
-    path = target / "motion_brush.json"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"motion_brush_{uuid.uuid4().hex[:10]}.json"
     path.write_text(value)
     return str(path)

@@ -129,7 +129,11 @@ def extras(ctx: TabContext) -> None:
 
     def on_photo(image: Any, value: str | None):
         """A new photo: the editor paints on it; a brush that no longer fits is cleared."""
-        return gr.update(photo=brush_ui.photo_prop(image),
+        try:
+            photo = brush_ui.photo_prop(image)
+        except AnimakitError as e:      # names the file as the user chose it, no server path
+            raise gradio_error(e) from None
+        return gr.update(photo=photo,
                          value=brush_ui.kept_for_photo(value, photo_size(image) if image else None))
 
     image_in.change(on_photo, [image_in, editor], [editor], show_progress="hidden")
