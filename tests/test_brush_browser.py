@@ -162,3 +162,25 @@ def test_an_example_brush_loads_into_the_editor(studio):
         page.locator("#brush_editor").scroll_into_view_if_needed()
         page.locator("#brush_panel").first.screenshot(path=str(DOCS / "video_i2v_editor_example.png"))
         browser.close()
+
+
+def test_api_users_send_the_brush_json_as_a_string(studio, photo):
+    """Through the API the editor's slot takes the brush JSON as a string, like the editor."""
+    import json
+
+    from gradio_client import Client, handle_file
+    from animakit.registry import pipeline_classes
+    path, img = photo
+    client = Client(studio, verbose=False)
+    cls = pipeline_classes()["video.i2v"]
+    x0, y0, x1, y1 = A
+    brush = {"strokes": [{"mask": [[x0, y0], [x1, y0], [x1, y1], [x0, y1]],
+                          "trajectory": [list(centre(A)), list(np.add(centre(A), (20, 0)))]}]}
+    params = {p["name"]: p["default"] for p in cls.describe()["params"]}
+    params["num_frames"] = 6
+    own = [s.default for e in cls.engines for s in cls.engine_param_specs(e)]
+    args = [handle_file(str(path)), json.dumps(brush), "flow", 0, *params.values(), *own]
+    video, info = client.predict(*args, api_name="/run_video_i2v")
+    frames = VideoReader(Path(video["video"] if isinstance(video, dict) else video)).read_all()
+    found = track_patch(frames, (x0 + 15, y0 + 15, x1 - 15, y1 - 15))
+    assert len(frames) == 6 and abs(found[-1][0] - 20) < 3

@@ -24,19 +24,20 @@ TEMPLATE = """
     <button type="button" data-mode="paint" class="on" title="Paint the region that moves">&#9998; Paint motion</button>
     <button type="button" data-mode="path" title="Drag an arrow from the region to where it goes, or click points">&#10140; Path</button>
     <button type="button" data-mode="static" title="Paint a region that must not move">&#9638; Static</button>
-    <button type="button" class="bk-new" title="Start another moving stroke">+ New stroke</button>
+    <button type="button" class="bk-new" title="Start another moving stroke">+ Stroke</button>
     <span class="bk-gap"></span>
-    <button type="button" class="bk-undo" title="Undo">&#8630; Undo</button>
-    <button type="button" class="bk-redo" title="Redo">&#8631; Redo</button>
+    <button type="button" class="bk-undo" title="Undo" aria-label="Undo">&#8630;</button>
+    <button type="button" class="bk-redo" title="Redo" aria-label="Redo">&#8631;</button>
     <button type="button" class="bk-clear" title="Remove every stroke">Clear</button>
-    <button type="button" class="bk-save" title="Download the brush JSON (the CLI and job files take it)">Save JSON</button>
-    <button type="button" class="bk-choose" title="Choose the photo to animate">Photo&#8230;</button>
-    <input class="bk-file" type="file" accept="image/*" hidden>
+    <button type="button" class="bk-save" title="Download the brush JSON (the CLI and job files take it)">Save</button>
   </div>
   <div class="bk-bar">
     <label>brush size <input class="bk-size" type="range" min="4" max="120" value="36"></label>
     <label>stroke strength <input class="bk-strength" type="range" min="0" max="4" step="0.05" value="1">
       <span class="bk-sv">1.00</span></label>
+    <span class="bk-gap"></span>
+    <button type="button" class="bk-choose" title="Choose the photo to animate">Photo&#8230;</button>
+    <input class="bk-file" type="file" accept="image/*" hidden>
   </div>
   <div class="bk-stage">
     <canvas class="bk-canvas" width="0" height="0"></canvas>
@@ -51,8 +52,8 @@ TEMPLATE = """
 CSS = """
 .bk { display: flex; flex-direction: column; gap: 6px; }
 .bk-bar { display: flex; flex-wrap: wrap; gap: 4px; align-items: center; font-size: 14px; }
-.bk-bar button, .bk-chip { border: 1px solid #9aa3ad; border-radius: 6px; padding: 3px 9px;
-  background: #fff; color: #1f2328; cursor: pointer; font-size: 14px; }
+.bk-bar button, .bk-chip { border: 1px solid #9aa3ad; border-radius: 6px; padding: 2px 7px;
+  background: #fff; color: #1f2328; cursor: pointer; font-size: 13px; }
 .bk-bar button.on { background: #1f6feb; color: #fff; border-color: #1f6feb; }
 .bk-bar button:focus-visible, .bk-chip:focus-visible, .bk-bar input:focus-visible {
   outline: 3px solid #f59e0b; outline-offset: 1px; }
@@ -60,7 +61,7 @@ CSS = """
 .bk-gap { flex: 1; }
 .bk-stage { position: relative; display: flex; justify-content: center; background: #eef0f3;
   border-radius: 6px; min-height: 120px; }
-.bk-canvas { display: block; max-width: 100%; max-height: 400px; width: auto; height: auto;
+.bk-canvas { display: block; max-width: 100%; max-height: 380px; width: auto; height: auto;
   cursor: crosshair; touch-action: none; }
 .bk-empty { position: absolute; inset: 0; display: flex; align-items: center;
   justify-content: center; color: #3d444d; font-size: 14px; }
@@ -73,10 +74,9 @@ CSS = """
 .bk-status { font-size: 14px; color: #1f2328; min-height: 1.3em; }
 """
 
-HELP = ("**Motion brush.** *Paint motion* over what should move, then *Path*: drag an arrow "
-        "to where it goes (or click points). Painting again starts the next stroke. *Static* "
-        "marks what must not move. A stroke moves what you painted plus a soft edge of a few "
-        "pixels (the light band).")
+HELP = ("**Motion brush**: *Paint motion* over what should move, then *Path*: drag an arrow "
+        "to where it goes (or click points). *Static*: what must not move. Only the painted "
+        "region and its light edge band move.")
 
 
 class BrushEditor(gr.HTML):
