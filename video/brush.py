@@ -287,7 +287,8 @@ class BrushMotion:
     """Dense per-frame motion of a :class:`Brush` over ``num_frames`` frames.
 
     Each stroke s has a soft weight ``w_s`` (1 on its mask, smoothstep to 0 at its
-    ``falloff`` px outside: one number for every stroke, or one per stroke) and per-frame steps ``v_s(t)`` along its PCHIP path (times strength).
+    ``falloff`` px outside: one number for every stroke, or one per stroke) and per-frame
+    steps ``v_s(t)`` along its PCHIP path (times strength).
     A particle's velocity is ``sum_s w_s v_s(t) / max(1, sum_s w_s)`` (zero for static
     pixels) and positions are Euler-integrated, ``p_{t+1} = p_t + velocity``:
 

@@ -1,8 +1,8 @@
 // The motion-brush editor of the image-to-video tab (the js_on_load of a gr.HTML).
 // Runs with `element` (the component's root), `props` (props.value: the brush JSON string;
-// props.photo: {src, w, h} of the photo), `trigger`, `upload` and `watch`. Everything happens here, in the
-// browser: painting, paths, undo/redo. props.value is rewritten after each change, in the
-// brush JSON the CLI and job files take (coordinates in the photo's own pixels):
+// props.photo: {src, w, h} of the photo), `trigger`, `upload` and `watch`. Everything
+// happens here, in the browser: painting, paths, undo/redo. props.value is rewritten after
+// each change, in the brush JSON the CLI and job files take (in the photo's own pixels):
 //   {"strokes": [{"mask": [[x, y], ...], "trajectory": [[x, y], ...], "strength": s}],
 //    "static": [[[x, y], ...], ...]}
 // A painted region is sent as the outer outlines of what was painted (one polygon per

@@ -171,15 +171,16 @@ class FlowEngine(Engine):
     def stream(self, inputs: dict[str, Any], params: Any, generator: Any = None) -> FrameStream:
         image, brush = load_image_and_brush(inputs, params.width, params.height)
         if brush is None or not brush.strokes:
-            raise InputError("brush", "the flow engine moves only what a brush says; give a brush with "
-                                      "at least one stroke (or use --engine svd)")
+            raise InputError("brush", "the flow engine moves only what the motion brush says: "
+                                      "give it at least one stroke with a path (or choose the "
+                                      "svd engine)")
         if params.reveal and params.loop:
             raise ParamError("param reveal", "reveal moves regions away and back-fills the "
                                              "background; it cannot loop (use one or the other)")
         brush = scaled_brush(brush, params.strength)
         h, w = image.shape[:2]
-        motion = BrushMotion(brush, params.num_frames,
-                             brush_edges(brush, params.falloff, params.reveal), anchored=params.loop,
+        edges = brush_edges(brush, params.falloff, params.reveal)
+        motion = BrushMotion(brush, params.num_frames, edges, anchored=params.loop,
                              loop=params.loop)
         renderer = FlowRenderer(image, motion, loop=params.loop, reveal=params.reveal)
         extras = {"moving_box": renderer.box, "strokes": len(brush.strokes),
