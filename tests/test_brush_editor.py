@@ -111,3 +111,17 @@ def test_the_editor_component_maps_examples_and_payloads(tmp_path, monkeypatch):
     path = ed.preprocess(shown)
     assert Path(path).is_relative_to(tmp_path) and load_brush(path, (512, 512)).strokes
     assert ed.api_info()["type"] == "string"
+
+
+def test_the_editors_script_ships_in_the_wheel():
+    """Every non-Python file of the video plugin is matched by its package-data globs
+    (the editor's JS is read at import of the studio tab)."""
+    import fnmatch
+    import tomllib
+    root = Path(__file__).resolve().parents[1]
+    conf = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    globs = conf["package-data"].get("animakit.video", [])
+    extra = [p.name for p in (root / "video").iterdir()
+             if p.is_file() and p.suffix not in (".py", ".pyc", ".pyi")]
+    assert "brush_editor.js" in extra
+    assert all(any(fnmatch.fnmatch(name, g) for g in globs) for name in extra), (extra, globs)
