@@ -4,6 +4,7 @@ canvas, drag their arrows, undo/redo, Render — then check the rendered frames:
 region moved in its direction, the static region and the far regions did not."""
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -47,15 +48,16 @@ def box_mask(box: tuple[int, int, int, int]) -> np.ndarray:
 
 
 class Canvas:
-    """Mouse gestures in photo pixels on the editor's canvas."""
+    """Mouse gestures in photo pixels on the editor's canvas (a photo of ``size`` (W, H))."""
 
-    def __init__(self, page):
-        self.page = page
+    def __init__(self, page, size: tuple[int, int] = (W, H)):
+        self.page, self.size = page, size
         page.locator("#brush_editor canvas").scroll_into_view_if_needed()
         self.box = page.locator("#brush_editor canvas").bounding_box()
 
     def xy(self, x: float, y: float) -> tuple[float, float]:
-        return (self.box["x"] + x / W * self.box["width"], self.box["y"] + y / H * self.box["height"])
+        w, h = self.size
+        return (self.box["x"] + x / w * self.box["width"], self.box["y"] + y / h * self.box["height"])
 
     def paint(self, box: tuple[int, int, int, int]) -> None:
         """Scribble rows over ``box`` (shrunk by the brush radius) with the button down."""
@@ -137,7 +139,8 @@ def test_paint_two_strokes_and_a_static_region_render_and_check_the_frames(studi
 
 def test_an_example_brush_loads_into_the_editor(studio):
     """Clicking the tab's first example puts its photo and its brush (2 strokes, 1 static
-    region) into the editor, drawn, before the render comes back."""
+    region) into the editor, drawn; a stroke added with a clicked path (it starts at the
+    painted region's centre) comes out in the saved JSON."""
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is required for the browser test")
     from playwright.sync_api import sync_playwright
@@ -161,13 +164,32 @@ def test_an_example_brush_loads_into_the_editor(studio):
         assert tinted > 0.01, (tinted, status.inner_text())
         page.locator("#brush_editor").scroll_into_view_if_needed()
         page.locator("#brush_panel").first.screenshot(path=str(DOCS / "video_i2v_editor_example.png"))
+        # one more stroke whose path is clicked point by point, then the brush saved as JSON
+        # (after the example's render is shown: the page's layout settles then)
+        page.wait_for_function(
+            """() => { const v = document.querySelector('#video_video_i2v video');
+                       return v && v.readyState >= 2 && v.duration > 0; }""", timeout=240_000)
+        ed = page.locator("#brush_editor")
+        canvas = Canvas(page, (512, 512))
+        ed.get_by_role("button", name=re.compile("Paint motion")).click()
+        canvas.paint((200, 400, 260, 460))
+        ed.get_by_role("button", name=re.compile("Path")).click()
+        for x, y in ((300, 430), (330, 400)):
+            page.mouse.click(*canvas.xy(x, y))
+        assert status.inner_text().startswith("3 moving stroke(s), 1 static region(s)"), \
+            status.inner_text()
+        with page.expect_download() as dl:
+            ed.get_by_role("button", name="Save").click()
+        saved = json.loads(Path(dl.value.path()).read_text())
         browser.close()
+    assert len(saved["static"]) == 1 and len(saved["strokes"]) == 3
+    traj = saved["strokes"][-1]["trajectory"]
+    assert len(traj) == 3 and abs(traj[0][0] - 230) < 6 and abs(traj[0][1] - 430) < 6, traj
+    assert np.abs(np.subtract(traj[1:], [[300, 430], [330, 400]])).max() <= 2, traj
 
 
 def test_api_users_send_the_brush_json_as_a_string(studio, photo):
     """Through the API the editor's slot takes the brush JSON as a string, like the editor."""
-    import json
-
     from gradio_client import Client, handle_file
     from animakit.registry import pipeline_classes
     path, img = photo
