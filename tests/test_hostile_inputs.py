@@ -319,12 +319,14 @@ def test_sessions_get_their_own_folders(tmp_path, monkeypatch):
     assert runner.session_dir(None) == tmp_path / "session-shared"
 
 
-def test_brush_and_edited_frames_go_to_the_session_folder(tmp_path, monkeypatch):
-    from animakit.video import brush_ui
+def test_editor_brushes_are_studio_files_swept_like_renders(tmp_path, monkeypatch):
+    from animakit.video import studio
     monkeypatch.setattr(runner, "output_dir", lambda: tmp_path)
-    state = {**brush_ui.empty_state(), "static": [[[0, 0], [64, 0], [64, 64], [0, 64]]]}
-    path = brush_ui.save_json(state, str(ASSETS / "portrait.png"), runner.session_dir("abc"))
-    assert Path(path).parent == tmp_path / "session-abc" and Path(path).is_file()
+    monkeypatch.setattr(studio, "output_dir", lambda: tmp_path)
+    path = Path(studio.BrushEditor().preprocess('{"static": [[[0, 0], [64, 0], [64, 64]]]}'))
+    assert path.parent == tmp_path / "brushes" and path.is_file()
+    os.utime(path, (time.time() - 7200, time.time() - 7200))
+    assert path in runner.sweep()
 
 
 def test_sweep_expires_old_files_and_caps_disk_use(tmp_path, monkeypatch):

@@ -172,48 +172,6 @@ def _browser(pw):
         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"])
 
 
-def test_browser_motion_brush_paint_click_add_render(studio):
-    """Paint a region on the canvas, click its path, add the stroke: the brush JSON appears
-    for download and feeds the render, which plays."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is required for the browser test")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        browser = _browser(pw)
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        page.goto(studio, wait_until="load", timeout=120_000)
-        page.locator("#tab_video_i2v-button").click()
-        page.locator("#tab_video_i2v input[type=file]").first.set_input_files(
-            str(ROOT / "assets" / "portrait.png"))
-        editor = page.locator("#brush_editor")
-        editor.locator("canvas").first.wait_for(timeout=60_000)
-        page.wait_for_timeout(3000)
-        brush_tool = editor.locator("button[aria-label='Brush']")
-        if brush_tool.count():
-            brush_tool.first.click()
-        box = editor.locator("canvas").first.bounding_box()
-        cx, cy = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.35
-        page.mouse.move(cx - 20, cy)
-        page.mouse.down()
-        for k in range(10):
-            page.mouse.move(cx - 20 + 4 * k, cy + 2 * k, steps=2)
-        page.mouse.up()
-        arrows = page.locator("#brush_arrows img")
-        ab = arrows.bounding_box()
-        arrows.click(position={"x": ab["width"] * 0.8, "y": ab["height"] * 0.3})
-        page.get_by_text("1 pending point(s)").wait_for(timeout=60_000)
-        page.get_by_role("button", name="Add stroke").click()
-        page.get_by_text("1 moving stroke(s), 0 static region(s), 0 pending").wait_for(timeout=60_000)
-        page.locator("#tab_video_i2v").get_by_text(".json").first.wait_for(timeout=30_000)
-        page.locator("#render_video_i2v").click()
-        page.wait_for_function(
-            """() => { const v = document.querySelector('#video_video_i2v video');
-                       return v && v.readyState >= 2 && v.duration > 0; }""", timeout=240_000)
-        info = page.locator("#info_video_i2v").inner_text()
-        assert "frames" in info
-        browser.close()
-
-
 def test_browser_engine_settings_follow_the_engine_choice(two_engines):
     """A pipeline whose 'fancy' engine has its own settings: the group shows only while that
     engine is chosen, and an example choosing it renders with the example's setting."""

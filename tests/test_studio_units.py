@@ -1,65 +1,12 @@
-"""The studio's own logic without a browser: the brush editor's JSON, the simple edits, the
-launch options."""
+"""The studio's own logic without a browser: the simple edits, the launch options (the brush
+editor's server side is in test_brush_editor.py)."""
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pytest
 
 from animakit.editing.studio import EDITS, simple_edit
-from animakit.errors import InputError
 from animakit.studio import launch_options
-from animakit.video import brush_ui
-from animakit.video.brush import load_brush
-
-
-def _editor(h, w, box):
-    layer = np.zeros((h, w, 4), np.uint8)
-    x0, y0, x1, y1 = box
-    layer[y0:y1, x0:x1] = (255, 80, 40, 255)
-    return {"background": np.zeros((h, w, 3), np.uint8), "layers": [layer], "composite": None}
-
-
-def test_brush_editor_builds_the_json_the_pipeline_reads(portrait):
-    st = brush_ui.empty_state()
-    with pytest.raises(InputError, match="paint a region"):
-        brush_ui.commit(st, {"layers": []}, str(portrait), False, 1.0)
-    ed = _editor(512, 512, (100, 200, 160, 260))
-    with pytest.raises(InputError, match="click on the image"):
-        brush_ui.commit(st, ed, str(portrait), False, 1.0)
-    st = brush_ui.add_point(st, 180.4, 229.6)
-    st = brush_ui.add_point(st, 220, 240)
-    st = brush_ui.commit(st, ed, str(portrait), False, 1.5)
-    st = brush_ui.commit(st, _editor(512, 512, (300, 20, 380, 90)), str(portrait), True, 1.0)
-    assert brush_ui.summary(st).startswith("1 moving stroke(s), 1 static region(s), 0 pending")
-    path = brush_ui.save_json(st, str(portrait))
-    data = json.loads(open(path).read())
-    stroke = data["strokes"][0]
-    assert stroke["trajectory"][0] == [129, 229]        # the painted region's centre
-    assert stroke["trajectory"][1:] == [[180, 230], [220, 240]] and stroke["strength"] == 1.5
-    brush = load_brush(path, (512, 512))
-    m = brush.strokes[0].mask
-    assert m[230, 130] and not m[230, 200] and abs(int(m.sum()) - 60 * 60) < 300
-    assert brush.static[50, 340] and not brush.static[230, 130]
-    img = brush_ui.overlay(str(portrait), st)
-    assert img.shape == (512, 512, 3) and not np.array_equal(img, brush_ui.overlay(str(portrait),
-                                                                                   brush_ui.empty_state()))
-    st = brush_ui.undo(st)                              # the static region was added last
-    assert len(st["strokes"]) == 1 and st["static"] == []
-    st = brush_ui.undo(st)
-    assert st["strokes"] == [] and brush_ui.undo(st) == st
-    assert brush_ui.undo(brush_ui.add_point(brush_ui.empty_state(), 1, 1))["points"] == []
-
-
-def test_undo_order_points_then_strokes():
-    st = {"strokes": [{"mask": [[0, 0], [5, 0], [5, 5]], "trajectory": [[1, 1], [2, 2]],
-                       "strength": 1.0}], "static": [], "points": [[3, 3]],
-          "history": [["strokes", 1]]}
-    st = brush_ui.undo(st)
-    assert st["points"] == [] and len(st["strokes"]) == 1
-    st = brush_ui.undo(st)
-    assert st["strokes"] == []
 
 
 @pytest.mark.parametrize("kind", EDITS)

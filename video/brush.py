@@ -255,6 +255,25 @@ def save_brush(path: str | Path, strokes: list[dict], static: list[Any] | None =
 
 
 # -- motion ---------------------------------------------------------------------------------
+# the automatic soft edge of a stroke: this fraction of the square root of its painted area
+# (its "size"), clamped to a few pixels, so a stroke's reach is set by what was painted and
+# not by the image; the studio's editor draws the same band (brush_editor.js, reachPx)
+EDGE_PER_SIZE = 0.06
+EDGE_MIN_PX, EDGE_MAX_PX = 2.0, 12.0
+
+
+def stroke_edge(mask: np.ndarray) -> float:
+    """The automatic soft edge of a stroke painted as ``mask`` (H, W) bool, in px."""
+    size = float(np.sqrt(mask.sum()))
+    return float(np.clip(EDGE_PER_SIZE * size, EDGE_MIN_PX, EDGE_MAX_PX))
+
+
+def stroke_edges(brush: "Brush", falloff: float = 0.0) -> list[float]:
+    """The soft edge of each stroke in px: ``falloff`` for every stroke when > 0, else each
+    stroke's automatic edge (:func:`stroke_edge`)."""
+    return [float(falloff) if falloff > 0 else stroke_edge(s.mask) for s in brush.strokes]
+
+
 def soft_weight(mask: np.ndarray, falloff: float) -> np.ndarray:
     """(H, W) float32: 1 inside ``mask``, smoothstep down to 0 at ``falloff`` px outside."""
     if falloff <= 0:
@@ -267,8 +286,9 @@ def soft_weight(mask: np.ndarray, falloff: float) -> np.ndarray:
 class BrushMotion:
     """Dense per-frame motion of a :class:`Brush` over ``num_frames`` frames.
 
-    Each stroke s has a soft weight ``w_s`` (1 on its mask, smoothstep to 0 at ``falloff``
-    px outside) and per-frame steps ``v_s(t)`` along its PCHIP path (times strength).
+    Each stroke s has a soft weight ``w_s`` (1 on its mask, smoothstep to 0 at its
+    ``falloff`` px outside: one number for every stroke, or one per stroke) and per-frame
+    steps ``v_s(t)`` along its PCHIP path (times strength).
     A particle's velocity is ``sum_s w_s v_s(t) / max(1, sum_s w_s)`` (zero for static
     pixels) and positions are Euler-integrated, ``p_{t+1} = p_t + velocity``:
 
@@ -282,11 +302,12 @@ class BrushMotion:
     ``num_frames`` (= frame 0 again) ends it; see :meth:`backward_positions`.
     """
 
-    def __init__(self, brush: Brush, num_frames: int, falloff: float = 48.0,
+    def __init__(self, brush: Brush, num_frames: int, falloff: float | list[float] = 8.0,
                  anchored: bool = False, loop: bool = False):
         self.brush, self.num_frames, self.anchored = brush, int(num_frames), anchored
         steps = self.num_frames + (1 if loop else 0)
-        self.weights = [soft_weight(s.mask, falloff) for s in brush.strokes]
+        edges = falloff if isinstance(falloff, (list, tuple)) else [falloff] * len(brush.strokes)
+        self.weights = [soft_weight(s.mask, e) for s, e in zip(brush.strokes, edges)]
         self.offsets = np.stack([s.offsets(steps) for s in brush.strokes]).astype(np.float32) \
             if brush.strokes else np.zeros((0, steps, 2), np.float32)      # (S, steps, 2)
         self.steps = np.diff(self.offsets, axis=1)                          # (S, steps - 1, 2)

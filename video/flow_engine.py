@@ -3,7 +3,7 @@
 Per frame: the particles of every pixel that can move (the brushed regions swept along their
 paths, see :meth:`BrushMotion.moving_box`) are Euler-advected through the brush's velocity
 fields, forward-splatted with a soft z-buffer (brushed pixels in front of what they pass
-over), holes are filled by push-pull, and static regions are pasted back from the source.
+over), holes and thinly covered pixels are filled by push-pull, and static regions are pasted back from the source.
 With ``loop`` the forward result is blended with the one integrated backwards from frame N
 (``(1 - t/N)`` and ``t/N``, as in Eulerian cinemagraphs), so frame N equals frame 0.
 """
@@ -15,12 +15,12 @@ from typing import Any, Iterator
 import cv2
 import numpy as np
 
-from .brush import Brush, BrushMotion, grid_points, load_brush
+from .brush import Brush, BrushMotion, grid_points, load_brush, stroke_edges
 from animakit.errors import InputError, ParamError
 from animakit.media import load_image
 from animakit.params import param
 from animakit.pipeline import Engine, FrameStream
-from .splat import SplatAccumulator, fill_holes
+from .splat import SplatAccumulator, soft_fill
 
 from .preview import brush_preview_writer
 
@@ -65,8 +65,10 @@ def scaled_brush(brush: Brush, strength: float) -> Brush:
                               for s in brush.strokes], brush.static)
 
 
-def auto_falloff(falloff: float, size: tuple[int, int]) -> float:
-    return falloff if falloff > 0 else 0.06 * min(size)
+def brush_edges(brush: Brush, falloff: float, reveal: bool) -> list[float]:
+    """Each stroke's soft edge in px: none when ``reveal`` cuts regions out, else ``falloff``
+    when > 0, else each stroke's own few pixels (see :func:`~.brush.stroke_edge`)."""
+    return [0.0] * len(brush.strokes) if reveal else stroke_edges(brush, falloff)
 
 
 def clean_plate(image: np.ndarray, mask: np.ndarray, radius: int = 6) -> np.ndarray:
@@ -144,9 +146,9 @@ class FlowRenderer:
             cover = np.clip(acc.weight, 0.0, 1.0).reshape(y1 - y0, x1 - x0, 1).astype(np.float32)
             region, _ = acc.resolve(min_weight=1e-6)
             region = cover * region + (1.0 - cover) * self.plate
-        else:
-            region, holes = acc.resolve()
-            region = fill_holes(region, holes)
+        else:             # colours wherever anything landed, blended by coverage with a fill
+            region, _ = acc.resolve(min_weight=1e-12)
+            region = soft_fill(region, acc.coverage())
         out = self.image.copy()
         patch = np.clip(region + 0.5, 0, 255).astype(np.uint8)
         patch[self.static_crop] = self.image[y0:y1, x0:x1][self.static_crop]
@@ -169,15 +171,16 @@ class FlowEngine(Engine):
     def stream(self, inputs: dict[str, Any], params: Any, generator: Any = None) -> FrameStream:
         image, brush = load_image_and_brush(inputs, params.width, params.height)
         if brush is None or not brush.strokes:
-            raise InputError("brush", "the flow engine moves only what a brush says; give a brush with "
-                                      "at least one stroke (or use --engine svd)")
+            raise InputError("brush", "the flow engine moves only what the motion brush says: "
+                                      "give it at least one stroke with a path (or choose the "
+                                      "svd engine)")
         if params.reveal and params.loop:
             raise ParamError("param reveal", "reveal moves regions away and back-fills the "
                                              "background; it cannot loop (use one or the other)")
         brush = scaled_brush(brush, params.strength)
         h, w = image.shape[:2]
-        falloff = 0.0 if params.reveal else auto_falloff(params.falloff, (w, h))
-        motion = BrushMotion(brush, params.num_frames, falloff, anchored=params.loop,
+        edges = brush_edges(brush, params.falloff, params.reveal)
+        motion = BrushMotion(brush, params.num_frames, edges, anchored=params.loop,
                              loop=params.loop)
         renderer = FlowRenderer(image, motion, loop=params.loop, reveal=params.reveal)
         extras = {"moving_box": renderer.box, "strokes": len(brush.strokes),

@@ -40,8 +40,9 @@ class I2VParams:
     reveal: bool = param(False, "cut brushed regions out and move them over an inpainted "
                                 "background, instead of stretching their surroundings (svd: in "
                                 "its guide clip)", advanced=True)
-    falloff: float = param(0.0, "soft falloff around masks in px (0 = 6% of the short side)",
-                           min=0.0, max=1000.0, advanced=True)
+    falloff: float = param(0.0, "soft edge around each stroke in px, where motion fades out (0 = "
+                                "automatic: a few px, 6% of the square root of the stroke's area, "
+                                "2-12 px)", min=0.0, max=1000.0, advanced=True)
     width: int = param(0, "output width (0: flow = the image's, svd = 1024 for landscape)",
                        min=0, max=4096, advanced=True)
     height: int = param(0, "output height (0: keep the aspect; svd rounds to its size multiple, 64)",

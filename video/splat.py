@@ -3,34 +3,41 @@
 Each source pixel is pushed to a sub-pixel destination and spread over the 4 nearest
 pixels with bilinear weights times an importance (a "soft z-buffer": where several pixels
 land on one, the more important one wins, as in softmax splatting). Destinations nobody
-reached are holes, filled from their surroundings by a push-pull pyramid.
+reached are holes, filled from their surroundings by a push-pull pyramid; where a
+stretched region leaves its pixels thinly spread (coverage below one pixel's worth), the
+colour is blended with that fill in proportion, so a stretch reads as a smooth smear
+instead of stripes of isolated pixels.
 
 Typical use::
 
     acc = SplatAccumulator(h, w, channels=3)
     acc.add(dest_xy, colors, importance)        # any number of times
     frame, holes = acc.resolve()                # (H, W, 3) float32, (H, W) bool
-    frame = fill_holes(frame, holes)
+    frame = fill_holes(frame, holes)            # or: soft_fill(frame, acc.coverage())
 """
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
+SMOOTH_SIGMA = 4.0      # px: the averaging scale of thinly covered (stretched) areas
+
 
 class SplatAccumulator:
-    """Sums of weighted colours and weights on an (H, W) canvas."""
+    """Sums of weighted colours and weights on an (H, W) canvas, and the coverage: the
+    bilinear weights alone, without importance (1 where a pixel's worth of source landed)."""
 
     def __init__(self, height: int, width: int, channels: int = 3):
         self.h, self.w, self.c = height, width, channels
         self.color = np.zeros((height * width, channels), np.float64)
         self.weight = np.zeros(height * width, np.float64)
+        self.cover = np.zeros(height * width, np.float64)
 
     def copy(self) -> "SplatAccumulator":
         """An independent copy (e.g. of a canvas pre-filled with the pixels that never move)."""
         out = SplatAccumulator.__new__(SplatAccumulator)
         out.h, out.w, out.c = self.h, self.w, self.c
-        out.color, out.weight = self.color.copy(), self.weight.copy()
+        out.color, out.weight, out.cover = self.color.copy(), self.weight.copy(), self.cover.copy()
         return out
 
     def add(self, dest: np.ndarray, colors: np.ndarray, importance: np.ndarray | float = 1.0,
@@ -38,6 +45,7 @@ class SplatAccumulator:
         """Splat ``colors`` (N, C) to ``dest`` (N, 2) xy with bilinear weights times
         ``importance`` (N,) times ``scale``. Points landing off the canvas are dropped."""
         imp = np.broadcast_to(np.asarray(importance, np.float32) * np.float32(scale), (len(dest),))
+        self._add_cover(dest, scale)
         x, y = dest[:, 0], dest[:, 1]
         xf, yf = np.floor(x), np.floor(y)
         inside = (xf >= 0) & (xf < self.w - 1) & (yf >= 0) & (yf < self.h - 1)
@@ -57,6 +65,23 @@ class SplatAccumulator:
             ck = colors[:, k]
             self.color[:, k] += np.bincount(idx, np.concatenate([w * ck for w in corners]),
                                             minlength=size)
+
+    def _add_cover(self, dest: np.ndarray, scale: float) -> None:
+        """Coverage: each point's bilinear weights (times ``scale``) on the canvas."""
+        x, y = dest[:, 0].astype(np.float64), dest[:, 1].astype(np.float64)
+        x0, y0 = np.floor(x), np.floor(y)
+        fx, fy = x - x0, y - y0
+        x0, y0 = x0.astype(np.int64), y0.astype(np.int64)
+        size = self.h * self.w
+        for dx, dy, wb in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)),
+                           (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
+            xi, yi = x0 + dx, y0 + dy
+            ok = (xi >= 0) & (xi < self.w) & (yi >= 0) & (yi < self.h)
+            self.cover += np.bincount(yi[ok] * self.w + xi[ok], wb[ok] * scale, minlength=size)
+
+    def coverage(self) -> np.ndarray:
+        """(H, W) float32 coverage clipped to [0, 1]."""
+        return np.clip(self.cover, 0.0, 1.0).reshape(self.h, self.w).astype(np.float32)
 
     def _add_clipped(self, dest: np.ndarray, colors: np.ndarray, imp: np.ndarray) -> None:
         """:meth:`add` for points whose 4 neighbours may fall off the canvas."""
@@ -82,6 +107,7 @@ class SplatAccumulator:
         themselves with weight ``scale`` (the fast path for pixels that do not move)."""
         m = where.reshape(-1)
         self.weight[m] += scale
+        self.cover[m] += scale
         self.color[m] += scale * image.reshape(-1, self.c)[m]
 
     def resolve(self, min_weight: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
@@ -112,6 +138,33 @@ def fill_holes(image: np.ndarray, holes: np.ndarray, levels: int = 12) -> np.nda
     sub = out[y0:y1, x0:x1]
     h = holes[y0:y1, x0:x1]
     sub[h] = filled[h]
+    return out
+
+
+def soft_fill(image: np.ndarray, coverage: np.ndarray, levels: int = 12) -> np.ndarray:
+    """``image`` (H, W, C) float32 where ``coverage`` (H, W) in [0, 1] is below 1 blended
+    with a push-pull interpolation weighted by coverage: ``c * image + (1 - c) * fill``
+    (0 = a hole, filled entirely; 1 = kept). Pixels at coverage 1 are returned unchanged."""
+    thin = coverage < 0.999
+    if not thin.any() or not (coverage > 0).any():
+        return image
+    ys, xs = np.nonzero(thin)
+    pad = 32
+    y0, y1 = max(0, ys.min() - pad), min(image.shape[0], ys.max() + pad + 1)
+    x0, x1 = max(0, xs.min() - pad), min(image.shape[1], xs.max() + pad + 1)
+    crop, c = image[y0:y1, x0:x1], coverage[y0:y1, x0:x1]
+    filled = _push_pull(crop * c[..., None], c, levels)      # c * crop + (1 - c) * coarser
+    # where the covered pixels are sparse (a stretch), use a smooth normalised average of
+    # them instead: rows of isolated source pixels would otherwise show as stripes
+    density = cv2.GaussianBlur(c, (0, 0), 2.0)
+    sparse = np.clip(1.0 - density, 0.0, 1.0)[..., None] ** 0.5
+    num = cv2.GaussianBlur(crop * c[..., None], (0, 0), SMOOTH_SIGMA)
+    den = cv2.GaussianBlur(c, (0, 0), SMOOTH_SIGMA)[..., None]
+    smooth = np.where(den > 1e-3, num / np.maximum(den, 1e-6), filled)
+    filled = (sparse * smooth + (1.0 - sparse) * filled).astype(np.float32)
+    out = image.copy()
+    sub, t = out[y0:y1, x0:x1], thin[y0:y1, x0:x1]
+    sub[t] = filled[t]
     return out
 
 

@@ -24,7 +24,7 @@ from animakit.svd import (SVDComponents, SVDEngineMixin, SVDParams, model_size, 
                           to_frames, to_tensor, windows)
 
 from .brush import Brush, BrushMotion
-from .flow_engine import FlowRenderer, auto_falloff, load_image_and_brush, output_size, scaled_brush
+from .flow_engine import FlowRenderer, brush_edges, load_image_and_brush, output_size, scaled_brush
 from .svd_sampler import SVDSettings, sample_svd_clip
 
 
@@ -102,9 +102,7 @@ class SVDEngine(SVDEngineMixin, Engine):
         static = None
         if brush is not None and (brush.strokes or brush.static.any()):
             if brush.strokes:
-                size = (image.shape[1], image.shape[0])
-                falloff = 0.0 if p.reveal else auto_falloff(p.falloff, size)
-                motion = BrushMotion(brush, p.num_frames, falloff)
+                motion = BrushMotion(brush, p.num_frames, brush_edges(brush, p.falloff, p.reveal))
                 guide_frames = FlowRenderer(image, motion, reveal=p.reveal).frames()
             if brush.static.any():
                 static = latent_mask(brush.static, comps.vae_scale_factor)
