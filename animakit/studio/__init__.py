@@ -10,6 +10,8 @@ import gradio as gr
 
 from .. import ASSETS, __version__
 from ..pipeline import Pipeline
+from ..live.server import lifespan as live_lifespan
+from ..live.tab import build_live_tabs
 from ..registry import pipeline_classes
 from .controls import clean_param_value
 from .runner import LIMITS, output_dir, session_dir
@@ -36,6 +38,7 @@ def build_app() -> gr.Blocks:
         with gr.Tabs():
             for cls in tab_order(pipeline_classes()):
                 build_tab(cls)
+            build_live_tabs()
     demo.queue(default_concurrency_limit=1, max_size=32)
     return demo
 
@@ -51,7 +54,9 @@ def launch_options(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
                          "(ANIMAKIT_PORT / GRADIO_SERVER_PORT)")
     return dict(server_name=host, server_port=int(port),
                 max_file_size=f"{LIMITS.max_upload_mb}mb",
-                allowed_paths=[str(ASSETS), str(output_dir())], show_error=True)
+                allowed_paths=[str(ASSETS), str(output_dir())], show_error=True,
+                # mounts the live transport's routes on this server (animakit.live.server)
+                app_kwargs={"lifespan": live_lifespan})
 
 
 def launch(demo: gr.Blocks | None = None, **kwargs: Any) -> None:

@@ -10,6 +10,7 @@ from .engine import MeshEngine
 from .params import TalkingParams
 
 if TYPE_CHECKING:
+    from animakit.live import LiveSpec
     from animakit.studio import TabContext
 
 DRIVERS = ("audio", "driving", "landmarks")
@@ -52,6 +53,12 @@ class TalkingPortraitPipeline(Pipeline):
         """The studio tab's own part: live expression preview, landmark export."""
         from .studio import extras      # imports gradio: only when the tab is built
         extras(ctx)
+
+    @classmethod
+    def live(cls) -> LiveSpec:
+        """Camera / microphone -> this portrait in real time (see :mod:`.live`)."""
+        from .live import live_spec
+        return live_spec()
 
     def check_inputs(self, inputs: dict[str, Any]) -> None:
         super().check_inputs(inputs)
