@@ -16,17 +16,23 @@ class LiveRecorder:
     """Thread-safe: frames come from the session's worker, samples from the event loop,
     :meth:`finish` from the studio."""
 
-    def __init__(self, path: Path, fps: float = 25.0, max_seconds: float = 600.0):
+    def __init__(self, path: Path, fps: float = 25.0, max_seconds: float = 600.0,
+                 with_camera: bool = False):
         self.path, self.fps, self.max_frames = Path(path), float(fps), int(max_seconds * fps)
-        self._writer = VideoWriter(self.path, self.fps, crf=20, preset="veryfast")
+        # camera | output side by side (for checking the motion against its driver)
+        self.with_camera = with_camera
+        self._writer = VideoWriter(self.path, self.fps, crf=20, preset="ultrafast")
         self._lock = threading.Lock()
         self._t0: float | None = None
         self._samples: list[np.ndarray] = []
         self._rate = 0
         self.closed = False
 
-    def frame(self, image: np.ndarray, t: float) -> None:
-        """Add output ``image`` (h, w, 3) uint8 shown at session time ``t`` s."""
+    def frame(self, image: np.ndarray, t: float, camera: np.ndarray | None = None) -> None:
+        """Add output ``image`` (h, w, 3) uint8 shown at session time ``t`` s (made from
+        ``camera`` (H, W, 3), drawn beside it when recording ``with_camera``)."""
+        if self.with_camera:
+            image = beside(camera, image)
         with self._lock:
             if self.closed:
                 return
@@ -55,3 +61,13 @@ class LiveRecorder:
         with self._lock:
             self.closed = True
             self._writer.abort()
+
+
+def beside(camera: np.ndarray | None, image: np.ndarray) -> np.ndarray:
+    """(h, w' + w, 3): ``camera`` scaled to ``image``'s height (black without one), then ``image``."""
+    import cv2
+    h = image.shape[0]
+    if camera is None:
+        return np.hstack([np.zeros((h, h * 4 // 3, 3), np.uint8), image])
+    w = max(2, round(camera.shape[1] * h / camera.shape[0]))
+    return np.hstack([cv2.resize(camera, (w, h), interpolation=cv2.INTER_AREA), image])

@@ -199,7 +199,7 @@ class LiveSession:
             write_stamp(out, self._stamp_value)
         rec = self.recorder
         if rec is not None:
-            rec.frame(out, t)
+            rec.frame(out, t, image)
         return VideoFrame.from_ndarray(np.ascontiguousarray(out), format="rgb24")
 
     async def next_output(self) -> Any:
@@ -211,7 +211,7 @@ class LiveSession:
             pass
         self._ready.clear()
         if self._frame is None:
-                w, h = self.processor.size
+            w, h = self.processor.size
             self._frame = VideoFrame.from_ndarray(np.zeros((h, w, 3), np.uint8), format="rgb24")
         return self._frame
 
@@ -233,11 +233,12 @@ class LiveSession:
                        "recording": self.recorder is not None}
                 ch.send(json.dumps(msg))
 
-    def start_recording(self, path: Path, fps: float = 25.0) -> None:
-        """Record output frames (and the microphone) into ``path`` until :meth:`stop_recording`."""
+    def start_recording(self, path: Path, fps: float = 25.0, with_camera: bool = False) -> None:
+        """Record output frames (and the microphone) into ``path`` until :meth:`stop_recording`;
+        ``with_camera`` puts the camera frame beside each."""
         if self.recorder is not None:
             self.recorder.abort()
-        self.recorder = LiveRecorder(path, fps)
+        self.recorder = LiveRecorder(path, fps, with_camera=with_camera)
         self.processor.capture(True)
 
     def stop_recording(self) -> LiveRecorder | None:

@@ -22,7 +22,7 @@ IMPORT = "const m = await import(new URL('live/client.js', window.location.href)
 
 
 def output_html(root_id: str) -> str:
-    return (f'<div id="{root_id}-box" class="animakit-live">'
+    return (f'<div id="{root_id}" class="animakit-live">'
             '<video autoplay playsinline muted style="width:100%;max-height:70vh;'
             'background:#111;border-radius:8px"></video>'
             '<div class="live-stats" style="font-family:monospace;font-size:0.9em">'
@@ -80,7 +80,7 @@ def _wire(cls, spec, root, inputs, driver, params, p_specs, start, stop, record,
             tok = REGISTRY.prepare(lambda: spec.open(ins, p, chosen), chosen)
         except Exception as e:
             raise gradio_error(e) from None
-        return tok, f"Starting the {chosen}… allow access when the browser asks."
+        return tok, f"Live from the {chosen}: allow access if the browser asks. Stats show under the video."
 
     def start_recording(tok: str, request: gr.Request) -> str:
         sess = REGISTRY.get(tok) if tok else None

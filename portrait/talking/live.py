@@ -92,6 +92,7 @@ class PortraitLive(LiveProcessor):
         self.lock = threading.Lock()       # guards the spool against export from the studio
         self.spool: LandmarkSpool | None = None
         self._rest = self.rig.target(Expression())
+        self._t: float | None = None
 
     # -- params ---------------------------------------------------------------------------
     def update(self, params: dict[str, Any]) -> None:
@@ -103,11 +104,22 @@ class PortraitLive(LiveProcessor):
 
     # -- frames ---------------------------------------------------------------------------
     def video(self, frame: np.ndarray | None, t: float) -> np.ndarray:
+        self._clock(t)
         target = self._target(frame)
         with self.lock:
             if self.spool is not None:
                 self.spool.append(target / self.scale)
         return self.comp.render(target)
+
+    def _clock(self, t: float) -> None:
+        """Time the filters by the frames' real spacing: a camera delivers irregularly, and
+        frames dropped under load must not slow the smoothing down."""
+        dt = float(np.clip(t - self._t, 1 / 120, 0.5)) if self._t is not None else 1 / FPS
+        self._t = t
+        if self.motion is not None:
+            self.motion.gaps.dt = dt
+            if self.motion.filter is not None:
+                self.motion.filter.dt = dt
 
     def _target(self, frame: np.ndarray | None) -> np.ndarray:
         """(478, 3) posed source landmarks for this frame."""
