@@ -175,3 +175,39 @@ def test_captured_motion_re_renders_at_full_resolution(frames, tmp_path):
                              inputs={"image": big, "landmarks": motion}, progress=False)
     r = VideoReader(result.path if hasattr(result, "path") else tmp_path / "full.mp4")
     assert (r.width, r.height) == (1024, 1024) and r.num_frames >= 40
+
+
+def test_cli_live_without_the_camera_is_one_line():
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-m", "animakit", "live", str(IMAGE), "--camera", "97",
+                           "--virtual-camera"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "animakit: error: camera 97: could not be opened (is it connected, and free? try "
+        "another --camera number)"]
+
+
+def test_local_live_runs_from_a_capture_and_needs_pyvirtualcam(monkeypatch):
+    from animakit.live import local
+    class PacedClip:
+        """The driving clip read at 30 fps, as a camera delivers."""
+        def __init__(self):
+            self.cap = cv2.VideoCapture(str(CLIP))
+
+        def read(self):
+            import time
+            time.sleep(1 / 30)
+            return self.cap.read()
+
+        def release(self):
+            self.cap.release()
+
+    monkeypatch.setattr(local, "open_camera", lambda index: PacedClip())
+    stats = local.run_live(str(IMAGE), window=False, seconds=2.0, params={"smile": "0.5"})
+    assert stats["frames"] >= 5
+    try:
+        import pyvirtualcam  # noqa: F401
+    except ImportError:
+        with pytest.raises(InputError, match="pyvirtualcam"):
+            local.run_live(str(IMAGE), window=False, virtual_camera=True, seconds=1.0)

@@ -63,7 +63,10 @@ def chromium_args(camera: Path | None, microphone: Path | None, allow: bool = Tr
     without a prompt unless ``allow`` is False (then getUserMedia is refused)."""
     args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--no-first-run",
-            "--autoplay-policy=no-user-gesture-required", "--use-fake-device-for-media-stream"]
+            "--autoplay-policy=no-user-gesture-required", "--use-fake-device-for-media-stream",
+            # several pages of one browser all render, as several visible windows would
+            "--disable-renderer-backgrounding", "--disable-background-timer-throttling",
+            "--disable-backgrounding-occluded-windows"]
     if allow:
         args.append("--use-fake-ui-for-media-stream")
     else:
