@@ -191,14 +191,19 @@ def test_cli_live_without_the_camera_is_one_line():
 def test_local_live_runs_from_a_capture_and_needs_pyvirtualcam(monkeypatch):
     from animakit.live import local
     class PacedClip:
-        """The driving clip read at 30 fps, as a camera delivers."""
+        """The driving clip, looping, read at 30 fps as a camera delivers."""
         def __init__(self):
             self.cap = cv2.VideoCapture(str(CLIP))
 
         def read(self):
             import time
             time.sleep(1 / 30)
-            return self.cap.read()
+            ok, frame = self.cap.read()
+            if not ok:
+                self.cap.release()
+                self.cap = cv2.VideoCapture(str(CLIP))
+                ok, frame = self.cap.read()
+            return ok, frame
 
         def release(self):
             self.cap.release()
