@@ -70,7 +70,8 @@ def test_a_third_party_plugin_brings_its_own_tab_in_its_order(install_plugin):
         demo = build_app()
     tabs = {t.label: t for t in tabs_of(demo)}
     labels = list(tabs)
-    assert labels == [c.name for c in tab_order(registry.pipeline_classes())]
+    # one tab per pipeline in its order, then the Live tab of the pipeline with a live mode
+    assert labels == [c.name for c in tab_order(registry.pipeline_classes())] + ["Live"]
     assert labels[:5] == ["thirdparty.clumsy", "portrait.talking", "thirdparty.studio_wobble",
                           "portrait.pose", "video.i2v"]
     assert inside(tabs["thirdparty.studio_wobble"], "wobble_amount")
