@@ -5,6 +5,8 @@ A pipeline goes live by returning a :class:`LiveSpec` from its ``live()`` hook; 
 kernel builds the studio's Live tab, the signalling routes and the CLI window from it.
 aiortc is imported only when a session starts.
 """
+import warnings
+
 from .processor import DRIVERS, LiveProcessor, LiveSpec
 
 __all__ = ["DRIVERS", "LiveProcessor", "LiveSpec", "live_pipelines"]
@@ -16,7 +18,11 @@ def live_pipelines() -> dict[str, tuple[type, LiveSpec]]:
     classes = pipeline_classes()
     out = {}
     for name in sorted(classes, key=lambda n: (classes[n].studio_order, n)):
-        spec = classes[name].live()
+        try:
+            spec = classes[name].live()
+        except Exception as e:      # a plugin's bug costs its live mode, not the studio
+            warnings.warn(f"animakit: skipping the live mode of {name!r}: {e}", stacklevel=2)
+            continue
         if spec is not None:
             out[name] = (classes[name], spec)
     return out

@@ -132,7 +132,7 @@ class LiveSession:
             msg = json.loads(message)
         except (TypeError, ValueError):
             return
-        if isinstance(msg, dict) and isinstance(msg.get("params"), dict):
+        if isinstance(msg, dict) and isinstance(msg.get("params"), dict) and not self.closed.is_set():
             self.worker.submit(self.processor.update, msg["params"])
 
     # -- media in ---------------------------------------------------------------------
@@ -231,7 +231,10 @@ class LiveSession:
             if ch is not None and ch.readyState == "open":
                 msg = {**self.stats.as_dict(), "notice": self.processor.notice,
                        "recording": self.recorder is not None}
-                ch.send(json.dumps(msg))
+                try:
+                    ch.send(json.dumps(msg))
+                except Exception:          # the channel closed between the check and the send
+                    return
 
     def start_recording(self, path: Path, fps: float = 25.0, with_camera: bool = False) -> None:
         """Record output frames (and the microphone) into ``path`` until :meth:`stop_recording`;

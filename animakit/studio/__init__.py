@@ -11,7 +11,6 @@ import gradio as gr
 from .. import ASSETS, __version__
 from ..pipeline import Pipeline
 from ..live.server import lifespan as live_lifespan
-from ..live.tab import build_live_tabs
 from ..registry import pipeline_classes
 from .controls import clean_param_value
 from .runner import LIMITS, output_dir, session_dir
@@ -27,6 +26,7 @@ def tab_order(classes: Mapping[str, type[Pipeline]]) -> list[type[Pipeline]]:
 
 
 def build_app() -> gr.Blocks:
+    from ..live.tab import build_live_tabs      # it builds on this package's controls
     # Gradio's own copies of uploads and results expire as the studio's renders do
     age = int(LIMITS.max_age_s)
     with gr.Blocks(title="animakit studio", delete_cache=(max(60, age // 6), age)) as demo:
