@@ -165,5 +165,14 @@ def test_a_camera_without_a_face_shows_a_notice_and_keeps_streaming(studio, medi
     n = state["total"]
     page.wait_for_timeout(1500)
     assert lb.live_state(page)["total"] > n                 # no freeze
+    # a slider acts on the stream at once: the portrait at rest turns its head
+    face = (slice(40, 280), slice(150, 370))
+    before = lb.output_frame(page).astype(int)
+    box = page.locator("#live-param-yaw input[type=number]")
+    box.fill("20")
+    box.press("Enter")
+    page.wait_for_timeout(2500)
+    after = lb.output_frame(page).astype(int)
+    assert np.abs(after[face] - before[face]).mean() > 2.0
     page.click("#live-stop")
     browser.close()

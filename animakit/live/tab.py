@@ -48,6 +48,8 @@ def build_live_tab(cls: type, spec: LiveSpec, suffix: str = "") -> None:
                                   elem_id=f"live-driver{suffix}")
                 with gr.Accordion("live controls (act on the stream at once)", open=True):
                     params = {n: param_control(p_specs[n]) for n in spec.params if n in p_specs}
+                    for n, c in params.items():
+                        c.elem_id = f"live-param-{n}{suffix}"
             with gr.Column(scale=1):
                 gr.HTML(output_html(root), elem_id=out_id)
                 with gr.Row():

@@ -91,7 +91,7 @@ class PortraitLive(LiveProcessor):
         self.notice = "Waiting for the camera…" if self.camera else None
         self.lock = threading.Lock()       # guards the spool against export from the studio
         self.spool: LandmarkSpool | None = None
-        self._rest = self.rig.target(Expression())
+        self._rest = self.rig.target(offsets_of(params))    # before any face: the offsets alone
         self._t: float | None = None
 
     # -- params ---------------------------------------------------------------------------
@@ -99,6 +99,7 @@ class PortraitLive(LiveProcessor):
         known = {k: float(v) for k, v in params.items() if k in LIVE_PARAMS
                  and isinstance(v, (int, float))}
         self.params = replace(self.params, **known)
+        self._rest = self.rig.target(offsets_of(self.params))
         if self.motion is not None:
             retune(self.motion, self.params, mic=self.mic is not None)
 
@@ -205,6 +206,8 @@ def retune(motion: RelativeMotion, p: TalkingParams, mic: bool) -> None:
     motion.base_deltas = motion.rig.expression_deltas(off.vector()[: len(LINEAR_CONTROLS)])
     motion.offset_deltas = motion.base_deltas
     motion.offset_rot = rotation_matrix(off.yaw, off.pitch, off.roll)
+    # the pose a lost face eases to carries the offsets too
+    motion.gaps.rest = motion._compose(np.zeros((478, 3)), 1.0, np.eye(3), np.zeros(3))
     if motion.filter is not None:
         motion.filter.min_cutoff = 0.4 + 6.0 * (1 - p.smoothing) ** 2
 
