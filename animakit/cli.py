@@ -186,6 +186,15 @@ def print_summary(results: list[Any], total: int) -> None:
 
 
 # -- entry -------------------------------------------------------------------------------
+def cmd_live(args: argparse.Namespace) -> int:
+    from .live.local import run_live
+    stats = run_live(args.image, camera=args.camera, virtual_camera=args.virtual_camera,
+                     pipeline=args.pipeline, params=_pairs(args.param, "--param"),
+                     seconds=args.seconds)
+    print(f"{stats['frames']} frames at {stats['fps']:.1f} fps")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="animakit", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="command", required=True)
@@ -230,6 +239,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("live", help="a camera drives IMAGE in real time (a pipeline's live mode)")
+    p.add_argument("image", help="the picture to animate")
+    p.add_argument("--camera", type=int, default=0, metavar="N", help="camera index (default 0)")
+    p.add_argument("--virtual-camera", action="store_true",
+                   help="also feed a virtual camera for OBS / Zoom (needs pyvirtualcam)")
+    p.add_argument("--pipeline", help="which live pipeline (default: the only one)")
+    p.add_argument("--param", "-p", action="append", metavar="KEY=VALUE", help="a parameter")
+    p.add_argument("--seconds", type=float, help="stop after this long (default: q / Esc)")
+    p.set_defaults(func=cmd_live)
     return ap
 
 

@@ -33,6 +33,7 @@ from .media.audio import AudioClip
 from .params import build_params, param_specs
 
 if TYPE_CHECKING:  # the studio imports gradio; a pipeline never does until its tab is built
+    from .live import LiveSpec
     from .studio.tabs import TabContext
 
 INPUT_KINDS = ("image", "audio", "video", "file")
@@ -146,6 +147,12 @@ class Pipeline:
         the tab's result column before the Render button is wired, so it may add side outputs
         (``ctx.exports`` / ``ctx.extra_outputs``). Import gradio and layout code inside it, so
         that listing pipelines never imports them."""
+
+    @classmethod
+    def live(cls) -> LiveSpec | None:
+        """This pipeline's live mode (:mod:`animakit.live`: a per-session frame processor
+        the studio's Live tab and ``animakit live`` drive from a camera), or None."""
+        return None
 
     def __init__(self):
         self._engines: dict[str, Engine] = {}

@@ -69,8 +69,9 @@ def test_a_third_party_plugin_brings_its_own_tab_in_its_order(install_plugin):
     with pytest.warns(UserWarning, match="studio extras of 'thirdparty.clumsy'.*a bug"):
         demo = build_app()
     # tabs are labelled with the pipelines' titles (the dotted name where a plugin gives none)
+    # then the Live tab of the pipeline with a live mode
     assert [t.label for t in tabs_of(demo)] == [
-        c.display_name() for c in tab_order(registry.pipeline_classes())]
+        c.display_name() for c in tab_order(registry.pipeline_classes())] + ["Live"]
     tabs = {t.id.replace("_", ".", 1): t for t in tabs_of(demo)}
     labels = list(tabs)
     assert labels[:5] == ["thirdparty.clumsy", "portrait.talking", "thirdparty.studio_wobble",

@@ -10,6 +10,7 @@ import gradio as gr
 
 from .. import ASSETS, __version__
 from ..pipeline import Pipeline
+from ..live.server import lifespan as live_lifespan
 from ..registry import pipeline_classes
 from .controls import clean_param_value
 from .runner import LIMITS, output_dir, session_dir
@@ -26,6 +27,7 @@ def tab_order(classes: Mapping[str, type[Pipeline]]) -> list[type[Pipeline]]:
 
 
 def build_app() -> gr.Blocks:
+    from ..live.tab import build_live_tabs      # it builds on this package's controls
     # Gradio's own copies of uploads and results expire as the studio's renders do
     age = int(LIMITS.max_age_s)
     with gr.Blocks(title="animakit studio", delete_cache=(max(60, age // 6), age)) as demo:
@@ -36,6 +38,7 @@ def build_app() -> gr.Blocks:
         with gr.Tabs():
             for cls in tab_order(pipeline_classes()):
                 build_tab(cls)
+            build_live_tabs()
     demo.queue(default_concurrency_limit=1, max_size=32)
     return demo
 
@@ -52,7 +55,9 @@ def launch_options(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     return dict(server_name=host, server_port=int(port),
                 max_file_size=f"{LIMITS.max_upload_mb}mb",
                 allowed_paths=[str(ASSETS), str(output_dir())], show_error=True,
-                theme=studio_theme(), css=CSS)
+                theme=studio_theme(), css=CSS,
+                # mounts the live transport's routes on this server (animakit.live.server)
+                app_kwargs={"lifespan": live_lifespan})
 
 
 def launch(demo: gr.Blocks | None = None, **kwargs: Any) -> None:

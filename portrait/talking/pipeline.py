@@ -11,6 +11,7 @@ from .engine import MeshEngine
 from .params import TalkingParams
 
 if TYPE_CHECKING:
+    from animakit.live import LiveSpec
     from animakit.studio import TabContext
 
 DRIVERS = ("audio", "driving", "landmarks")
@@ -79,6 +80,12 @@ class TalkingPortraitPipeline(Pipeline):
             return [f"{name}: {len(faces)} faces found; the largest one will talk (to choose "
                     "another, set 'which face' under Advanced)"]
         return []
+
+    @classmethod
+    def live(cls) -> LiveSpec:
+        """Camera / microphone -> this portrait in real time (see :mod:`.live`)."""
+        from .live import live_spec
+        return live_spec()
 
     def check_inputs(self, inputs: dict[str, Any]) -> None:
         super().check_inputs(inputs)
