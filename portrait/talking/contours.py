@@ -26,20 +26,18 @@ def smooth_curve(points: np.ndarray, per_segment: int = 8) -> np.ndarray:
     # knot spacing: square root of the chord lengths (centripetal), never zero
     d = np.sqrt(np.maximum(np.linalg.norm(np.diff(ext, axis=0), axis=1), 1e-6))
     t = np.concatenate([[0.0], np.cumsum(d)])                                # (N + 2,)
-    out = []
-    s = np.linspace(0.0, 1.0, per_segment, endpoint=False)[:, None]
-    for i in range(1, len(ext) - 2):
-        p0, p1, p2, p3 = ext[i - 1], ext[i], ext[i + 1], ext[i + 2]
-        t0, t1, t2, t3 = t[i - 1], t[i], t[i + 1], t[i + 2]
-        tt = t1 + s * (t2 - t1)
-        a1 = ((t1 - tt) * p0 + (tt - t0) * p1) / (t1 - t0)
-        a2 = ((t2 - tt) * p1 + (tt - t1) * p2) / (t2 - t1)
-        a3 = ((t3 - tt) * p2 + (tt - t2) * p3) / (t3 - t2)
-        b1 = ((t2 - tt) * a1 + (tt - t0) * a2) / (t2 - t0)
-        b2 = ((t3 - tt) * a2 + (tt - t1) * a3) / (t3 - t1)
-        out.append(((t2 - tt) * b1 + (tt - t1) * b2) / (t2 - t1))
-    out.append(p[-1:])
-    return np.concatenate(out)
+    # all segments at once: rows are segments i (between points i and i + 1), columns samples
+    s = np.linspace(0.0, 1.0, per_segment, endpoint=False)[None, :, None]       # (1, S, 1)
+    p0, p1, p2, p3 = (ext[k:k + len(p) - 1, None, :] for k in range(4))           # (N-1, 1, 2)
+    t0, t1, t2, t3 = (t[k:k + len(p) - 1, None, None] for k in range(4))
+    tt = t1 + s * (t2 - t1)                                                       # (N-1, S, 1)
+    a1 = ((t1 - tt) * p0 + (tt - t0) * p1) / (t1 - t0)
+    a2 = ((t2 - tt) * p1 + (tt - t1) * p2) / (t2 - t1)
+    a3 = ((t3 - tt) * p2 + (tt - t2) * p3) / (t3 - t2)
+    b1 = ((t2 - tt) * a1 + (tt - t0) * a2) / (t2 - t0)
+    b2 = ((t3 - tt) * a2 + (tt - t1) * a3) / (t3 - t1)
+    c = ((t2 - tt) * b1 + (tt - t1) * b2) / (t2 - t1)                             # (N-1, S, 2)
+    return np.concatenate([c.reshape(-1, 2), p[-1:]])
 
 
 def inner_lip_curves(points: np.ndarray, per_segment: int = 8) -> tuple[np.ndarray, np.ndarray]:

@@ -24,10 +24,11 @@ def _gray(image: np.ndarray) -> np.ndarray:
 
 def noise_sigma(image: np.ndarray, mask: np.ndarray | None = None, block: int = 12) -> float:
     """Standard deviation (0..255 units) of the image noise in ``image`` (h, w, 3) uint8,
-    from the flattest quarter of ``block``-pixel blocks inside ``mask`` (h, w) bool:
-    texture and edges raise a block's estimate, so the low blocks see the grain alone."""
-    g = _gray(image)
+    per colour channel, from the flattest quarter of ``block``-pixel blocks inside ``mask``
+    (h, w) bool: texture and edges raise a block's estimate, so the low blocks see the grain."""
+    g = np.asarray(image, np.float32)
     r = np.abs(cv2.filter2D(g, -1, _NOISE_KERNEL, borderType=cv2.BORDER_REFLECT))
+    r = r.mean(2) if r.ndim == 3 else r
     r = r * math.sqrt(math.pi / 2) / 6.0            # mean |response| -> sigma for white noise
     h, w = (g.shape[0] // block) * block, (g.shape[1] // block) * block
     if h == 0 or w == 0:
@@ -71,12 +72,8 @@ class Grain:
         self.sigma_noise = float(sigma_noise)
         self.extra_blur = math.sqrt(max(self.sigma_blur ** 2 - PAINT_SOFTNESS ** 2, 0.0))
         rng = np.random.default_rng(seed)
-        # grain with the photo's own fineness: white noise through the same blur, renormalized
-        n = rng.standard_normal(shape).astype(np.float32)
-        if self.extra_blur > 0.3:
-            n = cv2.GaussianBlur(n, (0, 0), min(self.extra_blur, 1.5) * 0.5)
-            n /= max(float(n.std()), 1e-6)
-        self.texture = n
+        # pixel-fine grain, as noise_sigma measures it (a photo's grain is added after its blur)
+        self.texture = rng.standard_normal(shape).astype(np.float32)
 
     def apply(self, patch: np.ndarray, offset: tuple[int, int]) -> np.ndarray:
         """``patch`` (h, w, 3) float32 at crop position ``offset`` (x, y), blurred to the
@@ -92,6 +89,6 @@ class Grain:
             if n.shape != (h, w):
                 n = np.resize(n, (h, w))
             lum = out.mean(2, keepdims=True)
-            strength = self.sigma_noise * np.sqrt(np.clip(lum / 128.0, 0.15, 1.5))
+            strength = self.sigma_noise * np.clip(np.sqrt(lum / 128.0), 0.6, 1.25)
             out = out + strength * n[..., None]
         return out

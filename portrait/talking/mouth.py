@@ -42,6 +42,13 @@ def curve_at(curve_uv: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.interp(u, curve_uv[o, 0], curve_uv[o, 1])
 
 
+def uncrossed(upper: np.ndarray, lower: np.ndarray, down: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The inner-lip curves (M, 2) with each lower sample kept at or below its upper partner
+    along ``down`` (2,): pressed lips meet instead of outlining a folded, crossed opening."""
+    gap = (lower - upper) @ down                                       # (M,)
+    return upper, lower - np.minimum(gap, 0.0)[:, None] * down
+
+
 def face_hull_mask(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """(h, w) bool: inside the convex hull of the face mesh."""
     hull = cv2.convexHull(np.round(points[:468, :2]).astype(np.int32))
@@ -77,7 +84,7 @@ def source_palette(crop: np.ndarray, points: np.ndarray, fw: float, opening: np.
     lip = region_color(crop, lips, (150.0, 80, 80))
     skin = region_color(crop, face_hull_mask(points, shape) & ~lips & ~inner, (190.0, 150, 130))
     light = float(np.clip(skin.mean() / 170.0, 0.55, 1.15))
-    teeth = np.clip(0.8 * np.array([238.0, 232, 220]) * light + 0.2 * np.minimum(skin * 1.25, 245), 0, 255)
+    teeth = np.clip(0.8 * np.array([240.0, 229, 212]) * light + 0.2 * np.minimum(skin * 1.25, 245), 0, 255)
     if polygon_area(opening) / fw ** 2 > OPEN_AREA:
         teeth = own_teeth_color(crop[inner], skin, teeth)
     # lit enamel is about as bright as the lit skin, whatever the picture's exposure
@@ -91,8 +98,9 @@ def source_palette(crop: np.ndarray, points: np.ndarray, fw: float, opening: np.
     du = max(abs(float((points[CHEEKS[1], :2] - points[CHEEKS[0], :2]) @ face_frame(points)[1])) / fw, 0.1)
     tilt = float(np.clip((cheek[1] - cheek[0]) / max(np.mean(cheek), 1.0) / du, -1.5, 1.5))
     tongue = 0.5 * lip + 0.5 * skin * np.array([0.95, 0.62, 0.62])       # pink, less red than lips
-    return Palette(teeth=teeth, cavity=np.clip(lip * np.array([0.34, 0.17, 0.16]), 0, 255),
-                   tongue=np.clip(tongue, 0, 255), light_tilt=tilt)
+    f32 = lambda c: np.clip(c, 0, 255).astype(np.float32)      # noqa: E731  (float32 math per frame)
+    return Palette(teeth=f32(teeth), cavity=f32(lip * np.array([0.34, 0.17, 0.16])),
+                   tongue=f32(tongue), light_tilt=tilt)
 
 
 class MouthPainter:
@@ -135,11 +143,11 @@ class MouthPainter:
         alpha = inside * np.maximum(teeth, dark)
         return cv2.GaussianBlur(alpha, (0, 0), max(0.6, self.grain.extra_blur))
 
-    def layout(self, points: np.ndarray, shape: tuple[int, int], offset) -> Layout:
+    def layout(self, points: np.ndarray, curves, shape: tuple[int, int], offset) -> Layout:
         """Face-unit geometry of the patch ``shape`` (h, w) at crop ``offset`` (x, y) for posed
-        landmarks ``points`` (478, 2) in crop pixels."""
+        landmarks ``points`` (478, 2) in crop pixels and their inner-lip ``curves``."""
         axes = FaceAxes(points)
-        up, low = inner_lip_curves(points)
+        up, low = curves
         h, w = shape
         ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
         pix = np.stack([xs + offset[0], ys + offset[1]], -1)
@@ -151,17 +159,19 @@ class MouthPainter:
         if self.has_interior:        # continuing the source's own teeth, never over them
             upper_edge = np.maximum(upper_edge, curve_at(self.src_lower_uv, u) - 0.002)
         lower_edge = self.seam_v + LOWER_SHOW - LOWER_ARCH * uc ** 2 + jaw
-        return Layout(u=uc, v=v, v_upper=curve_at(axes.uv(up), u), v_lower=curve_at(axes.uv(low), u),
-                      upper_edge=upper_edge, lower_edge=lower_edge, px=1.0 / axes.width,
-                      show_upper=True)
+        f32 = lambda a: np.asarray(a, np.float32)                           # noqa: E731
+        return Layout(u=uc, v=v, v_upper=f32(curve_at(axes.uv(up), u)),
+                      v_lower=f32(curve_at(axes.uv(low), u)), upper_edge=f32(upper_edge),
+                      lower_edge=f32(lower_edge), px=1.0 / axes.width, show_upper=True)
 
     def paint(self, crop: np.ndarray, points: np.ndarray, upper_shift: np.ndarray) -> None:
         """Paint into ``crop`` (h, w, 3) uint8 in place, for posed landmarks ``points`` (478, 2)
         in crop pixels; ``upper_shift`` (2,) is how far the upper inner lip moved."""
-        up, low = inner_lip_curves(points)
-        outline = opening_outline(up, low)
-        if polygon_area(outline) < 0.5 and not self.has_interior:
-            return
+        down = FaceAxes(points).ey
+        curves = uncrossed(*inner_lip_curves(points), down)
+        outline = opening_outline(*curves)
+        if float(((curves[1] - curves[0]) @ down).max()) < 0.3 and not self.has_interior:
+            return                                          # lips shut: nothing shows
         h, w = crop.shape[:2]
         pad = int(np.ceil(3 * self.grain.extra_blur)) + 3
         x0, y0 = np.floor(outline.min(0)).astype(int) - pad
@@ -175,7 +185,7 @@ class MouthPainter:
             mask = cv2.GaussianBlur(mask, (0, 0), self.grain.extra_blur)
         if mask.max() < 0.02:
             return
-        interior = paint_interior(self.layout(points, shape, (x0, y0)), self.palette)
+        interior = paint_interior(self.layout(points, curves, shape, (x0, y0)), self.palette)
         interior = self.grain.apply(interior, (x0, y0))
         if self.has_interior:
             self._paste_source(interior, shape, (x0, y0), upper_shift)

@@ -24,7 +24,7 @@ import numpy as np
 UPPER_TEETH = np.array([0.0, 0.052, 0.090, 0.121, 0.145, 0.165, 0.182])
 LOWER_TEETH = np.array([0.0, 0.032, 0.062, 0.090, 0.115, 0.137, 0.157])
 UPPER_SHOW = 0.013        # upper biting edge below the rest lip seam
-LOWER_SHOW = -0.012       # lower biting edge above the seam (behind the upper: overbite)
+LOWER_SHOW = -0.007       # lower biting edge above the seam (behind the upper: overbite)
 UPPER_ARCH = 0.45         # how fast the upper biting edge rises toward the sides (per u²)
 LOWER_ARCH = -0.25        # the lower one falls
 
@@ -85,7 +85,7 @@ def _teeth_shade(lay: Layout, edge: np.ndarray, bounds: np.ndarray, upper: bool)
     lip = lay.v - lay.v_upper if upper else lay.v_lower - lay.v
     shadow = 0.62 + 0.38 * _smoothstep(lip / 0.02)
     if not upper:
-        shadow = shadow * 0.85                                      # lower in the mouth, less light
+        shadow = shadow * 0.8                                      # lower in the mouth, less light
     # thin translucent biting edge
     enamel = 1 - 0.1 * (1 - _smoothstep(to_edge / 0.004))
     return seam * round_ * side * shadow * enamel * (1 - 0.03 * k)
