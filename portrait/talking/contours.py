@@ -8,12 +8,19 @@ upper and lower lips meet.
 """
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
 from .rig import LOWER_LIP_INNER, UPPER_LIP_INNER
 
 _SHIFT = 3                          # sub-pixel bits for cv2.fillPoly
+
+
+@functools.lru_cache(maxsize=8)
+def _steps(n: int) -> np.ndarray:
+    return np.linspace(0.0, 1.0, n, endpoint=False)[None, :, None]
 
 
 def smooth_curve(points: np.ndarray, per_segment: int = 8) -> np.ndarray:
@@ -27,7 +34,7 @@ def smooth_curve(points: np.ndarray, per_segment: int = 8) -> np.ndarray:
     d = np.sqrt(np.maximum(np.linalg.norm(np.diff(ext, axis=0), axis=1), 1e-6))
     t = np.concatenate([[0.0], np.cumsum(d)])                                # (N + 2,)
     # all segments at once: rows are segments i (between points i and i + 1), columns samples
-    s = np.linspace(0.0, 1.0, per_segment, endpoint=False)[None, :, None]       # (1, S, 1)
+    s = _steps(per_segment)                                                       # (1, S, 1)
     p0, p1, p2, p3 = (ext[k:k + len(p) - 1, None, :] for k in range(4))           # (N-1, 1, 2)
     t0, t1, t2, t3 = (t[k:k + len(p) - 1, None, None] for k in range(4))
     tt = t1 + s * (t2 - t1)                                                       # (N-1, S, 1)

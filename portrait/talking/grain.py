@@ -85,9 +85,9 @@ class Grain:
             x, y = offset
             h, w = out.shape[:2]
             th, tw = self.texture.shape
-            n = self.texture[y % th: y % th + h, x % tw: x % tw + w]
-            if n.shape != (h, w):
-                n = np.resize(n, (h, w))
+            rows = (np.arange(h) + y) % th
+            cols = (np.arange(w) + x) % tw
+            n = self.texture[np.ix_(rows, cols)]              # tiled: any offset, any size
             lum = out.mean(2, keepdims=True)
             strength = self.sigma_noise * np.clip(np.sqrt(lum / 128.0), 0.6, 1.25)
             out = out + strength * n[..., None]

@@ -84,7 +84,9 @@ def source_palette(crop: np.ndarray, points: np.ndarray, fw: float, opening: np.
     lip = region_color(crop, lips, (150.0, 80, 80))
     skin = region_color(crop, face_hull_mask(points, shape) & ~lips & ~inner, (190.0, 150, 130))
     light = float(np.clip(skin.mean() / 170.0, 0.55, 1.15))
-    teeth = np.clip(0.8 * np.array([240.0, 229, 212]) * light + 0.2 * np.minimum(skin * 1.25, 245), 0, 255)
+    # off-white in the picture's colour cast (warm light, a painting's varnish)
+    cast = (skin / max(skin.mean(), 1.0)) ** 0.45
+    teeth = np.clip(np.array([236.0, 230, 218]) * light * cast, 0, 255)
     if polygon_area(opening) / fw ** 2 > OPEN_AREA:
         teeth = own_teeth_color(crop[inner], skin, teeth)
     # lit enamel is about as bright as the lit skin, whatever the picture's exposure
@@ -99,7 +101,7 @@ def source_palette(crop: np.ndarray, points: np.ndarray, fw: float, opening: np.
     tilt = float(np.clip((cheek[1] - cheek[0]) / max(np.mean(cheek), 1.0) / du, -1.5, 1.5))
     tongue = 0.5 * lip + 0.5 * skin * np.array([0.95, 0.62, 0.62])       # pink, less red than lips
     f32 = lambda c: np.clip(c, 0, 255).astype(np.float32)      # noqa: E731  (float32 math per frame)
-    return Palette(teeth=f32(teeth), cavity=f32(lip * np.array([0.34, 0.17, 0.16])),
+    return Palette(teeth=f32(teeth), cavity=f32(lip * np.array([0.4, 0.19, 0.18])),
                    tongue=f32(tongue), light_tilt=tilt)
 
 
@@ -139,14 +141,14 @@ class MouthPainter:
         lum, chroma = px.mean(2), px.max(2) - px.min(2)
         teeth = np.clip((0.45 - chroma / np.maximum(px.max(2), 1)) / 0.15, 0, 1)
         teeth *= np.clip((lum - 0.8 * lip.mean()) / 20.0, 0, 1)             # bright, unsaturated
-        dark = np.clip((0.55 * lip.mean() - lum) / 15.0, 0, 1)              # the gap behind them
+        dark = np.clip((0.4 * lip.mean() - lum) / 12.0, 0, 1)               # the gap behind them
         alpha = inside * np.maximum(teeth, dark)
         return cv2.GaussianBlur(alpha, (0, 0), max(0.6, self.grain.extra_blur))
 
-    def layout(self, points: np.ndarray, curves, shape: tuple[int, int], offset) -> Layout:
+    def layout(self, points: np.ndarray, axes: FaceAxes, curves, shape: tuple[int, int],
+               offset) -> Layout:
         """Face-unit geometry of the patch ``shape`` (h, w) at crop ``offset`` (x, y) for posed
-        landmarks ``points`` (478, 2) in crop pixels and their inner-lip ``curves``."""
-        axes = FaceAxes(points)
+        landmarks ``points`` (478, 2) in crop pixels, their ``axes`` and inner-lip ``curves``."""
         up, low = curves
         h, w = shape
         ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -167,7 +169,8 @@ class MouthPainter:
     def paint(self, crop: np.ndarray, points: np.ndarray, upper_shift: np.ndarray) -> None:
         """Paint into ``crop`` (h, w, 3) uint8 in place, for posed landmarks ``points`` (478, 2)
         in crop pixels; ``upper_shift`` (2,) is how far the upper inner lip moved."""
-        down = FaceAxes(points).ey
+        axes = FaceAxes(points)
+        down = axes.ey
         curves = uncrossed(*inner_lip_curves(points), down)
         outline = opening_outline(*curves)
         if float(((curves[1] - curves[0]) @ down).max()) < 0.3 and not self.has_interior:
@@ -185,8 +188,10 @@ class MouthPainter:
             mask = cv2.GaussianBlur(mask, (0, 0), self.grain.extra_blur)
         if mask.max() < 0.02:
             return
-        interior = paint_interior(self.layout(points, curves, shape, (x0, y0)), self.palette)
-        interior = self.grain.apply(interior, (x0, y0))
+        interior = paint_interior(self.layout(points, axes, curves, shape, (x0, y0)), self.palette)
+        # the grain travels with the teeth (the upper lip's motion), not with the frame
+        sx, sy = int(round(float(upper_shift[0]))), int(round(float(upper_shift[1])))
+        interior = self.grain.apply(interior, (x0 - sx, y0 - sy))
         if self.has_interior:
             self._paste_source(interior, shape, (x0, y0), upper_shift)
         inside = cv2.convertScaleAbs(interior)          # saturating float -> uint8

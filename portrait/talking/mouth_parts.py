@@ -58,7 +58,7 @@ def _smoothstep(x):
 
 def _ramp(x, px):
     """0 -> 1 across one pixel around x = 0 (anti-aliased edge of a region x > 0)."""
-    return np.clip(0.5 + x / px, 0.0, 1.0)
+    return np.minimum(np.maximum(0.5 + x / px, 0.0), 1.0)
 
 
 def _tooth_coords(u: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -79,16 +79,19 @@ def _teeth_shade(lay: Layout, edge: np.ndarray, bounds: np.ndarray, upper: bool)
     q, dist, k = _tooth_coords(lay.u, bounds)
     to_edge = (edge - lay.v) if upper else (lay.v - edge)          # > 0 on the tooth
     notch = 0.0006 + 0.0028 * _smoothstep(1 - to_edge / 0.008)      # seam width, face units
-    seam = 1 - 0.28 * np.exp(-(dist / np.maximum(notch, 0.7 * lay.px)) ** 2)
+    seam = 1 - (0.12 + 0.2 * _smoothstep(1 - to_edge / 0.02)) * np.exp(
+        -(dist / np.maximum(notch, 0.7 * lay.px)) ** 2)
     round_ = 1 - 0.12 * q ** 2
     side = 1 - 0.5 * _smoothstep((np.abs(lay.u) - 0.05) / 0.13)
     lip = lay.v - lay.v_upper if upper else lay.v_lower - lay.v
-    shadow = 0.62 + 0.38 * _smoothstep(lip / 0.02)
+    shadow = 0.66 + 0.34 * _smoothstep(lip / 0.02)
     if not upper:
         shadow = shadow * 0.8                                      # lower in the mouth, less light
     # thin translucent biting edge
     enamel = 1 - 0.1 * (1 - _smoothstep(to_edge / 0.004))
-    return seam * round_ * side * shadow * enamel * (1 - 0.03 * k)
+    # no two teeth alike: a fixed small brightness offset per tooth and side
+    jitter = 1 + 0.035 * np.sin(7.3 * k + 2.1 * np.sign(lay.u) + (0.0 if upper else 1.7))
+    return seam * round_ * side * shadow * enamel * (1 - 0.03 * k) * jitter
 
 
 def _tooth_cover(lay: Layout, edge: np.ndarray, bounds: np.ndarray, upper: bool) -> np.ndarray:
@@ -114,7 +117,7 @@ def paint_interior(lay: Layout, pal: Palette) -> np.ndarray:
     cav = (1.0 - 0.55 * depth * across) * (0.8 + 0.2 * _smoothstep((lay.v - lay.v_upper) / 0.05))
     img = pal.cavity[None, None, :] * (cav * light)[..., None]
     # tongue: an arch just behind the lower teeth, lit on its top, falling off to the sides
-    top = lay.lower_edge - 0.012 - 0.014 * (1 - np.minimum((lay.u / 0.13) ** 2, 1))
+    top = lay.lower_edge - 0.016 - 0.018 * (1 - np.minimum((lay.u / 0.13) ** 2, 1))
     tongue = _ramp(lay.v - top, lay.px * 2) * _ramp(0.16 - np.abs(lay.u), lay.px * 6)
     tongue = tongue * _ramp(lay.v - mid + 0.3 * gap, lay.px * 3)    # only in the lower part
     ridge = 0.78 + 0.3 * np.exp(-((lay.v - top - 0.01) / 0.012) ** 2)
@@ -123,12 +126,19 @@ def paint_interior(lay: Layout, pal: Palette) -> np.ndarray:
     lower = _tooth_cover(lay, lay.lower_edge, LOWER_TEETH, False)     # behind the upper row
     lit = 1 + pal.light_tilt * lay.u                  # the teeth stand in the outside light
     l_shade = _teeth_shade(lay, lay.lower_edge, LOWER_TEETH, False) * lit * (0.7 + 0.3 * inflow)
-    img = _over(img, pal.teeth[None, None, :] * l_shade[..., None], lower)
+    img = _over(img, _lit_teeth(pal, l_shade), lower)
     if lay.show_upper:
         upper = _tooth_cover(lay, lay.upper_edge, UPPER_TEETH, True)
         u_shade = _teeth_shade(lay, lay.upper_edge, UPPER_TEETH, True) * lit
-        img = _over(img, pal.teeth[None, None, :] * u_shade[..., None], upper)
+        img = _over(img, _lit_teeth(pal, u_shade), upper)
     return img.astype(np.float32)
+
+
+def _lit_teeth(pal: Palette, shade: np.ndarray) -> np.ndarray:
+    """(h, w, 3) teeth colour at ``shade`` (h, w): shadows inside a mouth are warm (light
+    bounced off the lips and tongue), not grey."""
+    s = shade[..., None]
+    return pal.teeth * s + pal.cavity * (0.9 * np.maximum(1 - s, 0))
 
 
 def _over(img: np.ndarray, top: np.ndarray, alpha: np.ndarray) -> np.ndarray:
