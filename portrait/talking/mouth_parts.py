@@ -21,8 +21,8 @@ import numpy as np
 
 # tooth boundaries from the midline (face widths, seen from the front: the arch turns
 # away, so the farther teeth look narrower); the outermost is where the arch leaves view
-UPPER_TEETH = np.array([0.0, 0.052, 0.090, 0.121, 0.145, 0.165, 0.182])
-LOWER_TEETH = np.array([0.0, 0.032, 0.062, 0.090, 0.115, 0.137, 0.157])
+UPPER_TEETH = np.array([0.0, 0.052, 0.090, 0.121, 0.145, 0.165, 0.182], np.float32)
+LOWER_TEETH = np.array([0.0, 0.032, 0.062, 0.090, 0.115, 0.137, 0.157], np.float32)
 UPPER_SHOW = 0.013        # upper biting edge below the rest lip seam
 LOWER_SHOW = -0.007       # lower biting edge above the seam (behind the upper: overbite)
 UPPER_ARCH = 0.45         # how fast the upper biting edge rises toward the sides (per u²)
@@ -70,13 +70,14 @@ def _tooth_coords(u: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.nda
     lo, hi = bounds[k], bounds[k + 1]
     q = 2 * (a - lo) / (hi - lo) - 1
     dist = np.minimum(a - lo, hi - a)
-    return q, dist, k
+    return q, dist, k.astype(np.float32)
 
 
-def _teeth_shade(lay: Layout, edge: np.ndarray, bounds: np.ndarray, upper: bool) -> np.ndarray:
-    """(h, w) brightness of a row of teeth: rounded teeth, dark seams opening to a notch at
-    the biting edge, the arch turning into shadow at the sides, the lip's shadow at the gum."""
-    q, dist, k = _tooth_coords(lay.u, bounds)
+def _teeth_shade(lay: Layout, edge: np.ndarray, coords, upper: bool) -> np.ndarray:
+    """(h, w) brightness of a row of teeth at tooth ``coords`` (from _tooth_coords): rounded
+    teeth, dark seams opening to a notch at the biting edge, the arch turning into shadow at
+    the sides, the lip's shadow at the gum."""
+    q, dist, k = coords
     to_edge = (edge - lay.v) if upper else (lay.v - edge)          # > 0 on the tooth
     notch = 0.0006 + 0.0028 * _smoothstep(1 - to_edge / 0.008)      # seam width, face units
     seam = 1 - (0.12 + 0.2 * _smoothstep(1 - to_edge / 0.02)) * np.exp(
@@ -94,9 +95,9 @@ def _teeth_shade(lay: Layout, edge: np.ndarray, bounds: np.ndarray, upper: bool)
     return seam * round_ * side * shadow * enamel * (1 - 0.03 * k) * jitter
 
 
-def _tooth_cover(lay: Layout, edge: np.ndarray, bounds: np.ndarray, upper: bool) -> np.ndarray:
-    """(h, w) 0..1 coverage of a teeth row; each tooth's biting corners slightly rounded off."""
-    q, _, _ = _tooth_coords(lay.u, bounds)
+def _tooth_cover(lay: Layout, edge: np.ndarray, bounds: np.ndarray, q: np.ndarray, upper: bool) -> np.ndarray:
+    """(h, w) 0..1 coverage of a teeth row (tooth coordinate ``q``); each tooth's biting
+    corners slightly rounded off."""
     corner = 0.004 * q ** 6
     inside = (edge - corner - lay.v) if upper else (lay.v - edge - corner)
     width = _ramp(bounds[-1] - np.abs(lay.u), lay.px * 4)
@@ -123,13 +124,15 @@ def paint_interior(lay: Layout, pal: Palette) -> np.ndarray:
     ridge = 0.78 + 0.3 * np.exp(-((lay.v - top - 0.01) / 0.012) ** 2)
     t_shade = ridge * (1 - 0.5 * _smoothstep((np.abs(lay.u) - 0.05) / 0.1)) * light
     img = _over(img, pal.tongue[None, None, :] * t_shade[..., None], tongue)
-    lower = _tooth_cover(lay, lay.lower_edge, LOWER_TEETH, False)     # behind the upper row
+    coords = _tooth_coords(lay.u, LOWER_TEETH)
+    lower = _tooth_cover(lay, lay.lower_edge, LOWER_TEETH, coords[0], False)   # behind the upper row
     lit = 1 + pal.light_tilt * lay.u                  # the teeth stand in the outside light
-    l_shade = _teeth_shade(lay, lay.lower_edge, LOWER_TEETH, False) * lit * (0.7 + 0.3 * inflow)
+    l_shade = _teeth_shade(lay, lay.lower_edge, coords, False) * lit * (0.7 + 0.3 * inflow)
     img = _over(img, _lit_teeth(pal, l_shade), lower)
     if lay.show_upper:
-        upper = _tooth_cover(lay, lay.upper_edge, UPPER_TEETH, True)
-        u_shade = _teeth_shade(lay, lay.upper_edge, UPPER_TEETH, True) * lit
+        coords = _tooth_coords(lay.u, UPPER_TEETH)
+        upper = _tooth_cover(lay, lay.upper_edge, UPPER_TEETH, coords[0], True)
+        u_shade = _teeth_shade(lay, lay.upper_edge, coords, True) * lit
         img = _over(img, _lit_teeth(pal, u_shade), upper)
     return img.astype(np.float32)
 
