@@ -75,12 +75,14 @@ class Grain:
         # pixel-fine grain, as noise_sigma measures it (a photo's grain is added after its blur)
         self.texture = rng.standard_normal(shape).astype(np.float32)
 
-    def apply(self, patch: np.ndarray, offset: tuple[int, int]) -> np.ndarray:
+    def apply(self, patch: np.ndarray, offset: tuple[int, int], blur: float | None = None) -> np.ndarray:
         """``patch`` (h, w, 3) float32 at crop position ``offset`` (x, y), blurred to the
-        source's sharpness, with its grain added (fainter in the dark, like sensor noise)."""
+        source's sharpness (or by ``blur`` px when the patch is already partly soft), with its
+        grain added (fainter in the dark, like sensor noise)."""
         out = patch
-        if self.extra_blur > 0.3:
-            out = cv2.GaussianBlur(out, (0, 0), self.extra_blur, borderType=cv2.BORDER_REPLICATE)
+        blur = self.extra_blur if blur is None else blur
+        if blur > 0.3:
+            out = cv2.GaussianBlur(out, (0, 0), blur, borderType=cv2.BORDER_REPLICATE)
         if self.sigma_noise > 0.2:
             x, y = offset
             h, w = out.shape[:2]

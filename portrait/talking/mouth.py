@@ -130,6 +130,11 @@ class MouthPainter:
         face = face_hull_mask(pts, crop.shape[:2])
         self.grain = Grain(crop.shape[:2], blur_sigma(crop, face), noise_sigma(crop, face), seed)
         self.src_alpha = self._own_interior_alpha(crop, pts) if self.has_interior else None
+        # painting resolution: every pixel for a crisp photo, every 2nd or 3rd for a soft one
+        # (an enlarged block is about as soft as a 0.5-block blur; the rest is blurred after)
+        self.step = int(np.clip(self.grain.extra_blur // 0.9, 1, 3))
+        self.residual_blur = float(np.sqrt(max(self.grain.extra_blur ** 2 - (0.5 * self.step) ** 2
+                                               if self.step > 1 else self.grain.extra_blur ** 2, 0.0)))
 
     def _own_interior_alpha(self, crop: np.ndarray, pts: np.ndarray) -> np.ndarray:
         """(h, w) float32: where the source's own opening shows teeth or mouth, not lip
@@ -146,12 +151,13 @@ class MouthPainter:
         return cv2.GaussianBlur(alpha, (0, 0), max(0.6, self.grain.extra_blur))
 
     def layout(self, points: np.ndarray, axes: FaceAxes, curves, shape: tuple[int, int],
-               offset) -> Layout:
+               offset, step: int = 1) -> Layout:
         """Face-unit geometry of the patch ``shape`` (h, w) at crop ``offset`` (x, y) for posed
-        landmarks ``points`` (478, 2) in crop pixels, their ``axes`` and inner-lip ``curves``."""
+        landmarks ``points`` (478, 2) in crop pixels, their ``axes`` and inner-lip ``curves``;
+        sampled every ``step`` pixels (at the centres of step x step blocks)."""
         up, low = curves
         h, w = shape
-        ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+        ys, xs = np.mgrid[0:h, 0:w].astype(np.float32) * step + (step - 1) / 2.0
         pix = np.stack([xs + offset[0], ys + offset[1]], -1)
         uv = axes.uv(pix).astype(np.float32)
         u, v = uv[..., 0], uv[..., 1]
@@ -164,7 +170,7 @@ class MouthPainter:
         f32 = lambda a: np.asarray(a, np.float32)                           # noqa: E731
         return Layout(u=uc, v=v, v_upper=f32(curve_at(axes.uv(up), u)),
                       v_lower=f32(curve_at(axes.uv(low), u)), upper_edge=f32(upper_edge),
-                      lower_edge=f32(lower_edge), px=1.0 / axes.width, show_upper=True)
+                      lower_edge=f32(lower_edge), px=step / axes.width, show_upper=True)
 
     def paint(self, crop: np.ndarray, points: np.ndarray, upper_shift: np.ndarray) -> None:
         """Paint into ``crop`` (h, w, 3) uint8 in place, for posed landmarks ``points`` (478, 2)
@@ -188,15 +194,27 @@ class MouthPainter:
             mask = cv2.GaussianBlur(mask, (0, 0), self.grain.extra_blur)
         if mask.max() < 0.02:
             return
-        interior = paint_interior(self.layout(points, axes, curves, shape, (x0, y0)), self.palette)
+        interior = self._interior(points, axes, curves, shape, (x0, y0))
         # the grain travels with the teeth (the upper lip's motion), not with the frame
         sx, sy = int(round(float(upper_shift[0]))), int(round(float(upper_shift[1])))
-        interior = self.grain.apply(interior, (x0 - sx, y0 - sy))
+        interior = self.grain.apply(interior, (x0 - sx, y0 - sy), self.residual_blur)
         if self.has_interior:
             self._paste_source(interior, shape, (x0, y0), upper_shift)
         inside = cv2.convertScaleAbs(interior)          # saturating float -> uint8
         crop[y0:y1, x0:x1] = cv2.blendLinear(inside, crop[y0:y1, x0:x1], mask,
                                              np.ascontiguousarray(1.0 - mask))
+
+    def _interior(self, points, axes, curves, shape, offset) -> np.ndarray:
+        """(h, w, 3) float32 painted interior of the patch ``shape`` at ``offset``. A soft photo
+        is painted every ``step`` pixels and enlarged: its own blur hides the difference."""
+        f = self.step
+        if f == 1:
+            return paint_interior(self.layout(points, axes, curves, shape, offset), self.palette)
+        h, w = shape
+        small = (-(-h // f), -(-w // f))
+        img = paint_interior(self.layout(points, axes, curves, small, offset, f), self.palette)
+        # block centres land exactly on the small image's pixels
+        return cv2.resize(img, (small[1] * f, small[0] * f), interpolation=cv2.INTER_LINEAR)[:h, :w]
 
     def _paste_source(self, interior: np.ndarray, shape, offset, upper_shift) -> None:
         """Overlay the source's own mouth interior, moved with the upper lip."""
