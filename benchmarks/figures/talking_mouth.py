@@ -31,6 +31,7 @@ from animakit.portrait.talking.compositor import FaceCompositor  # noqa: E402
 from animakit.portrait.talking.rig import FaceRig  # noqa: E402
 from animakit.portrait.talking.sources import source_face  # noqa: E402
 from benchmarks.figures.mouth_shapes import SHAPES, shape_landmarks  # noqa: E402
+from benchmarks.talking_speed import large_portrait  # noqa: E402
 
 DEV = Path("/work/shared/dev-data")
 
@@ -48,21 +49,17 @@ def revision_package(rev: str, tmp: Path):
     return importlib.import_module(name + ".compositor")
 
 
-def sources() -> list[tuple[str, np.ndarray]]:
-    """(label, image) of the portraits in the figure: dev portraits at 1024+ px."""
-    out = []
-    if (DEV / "portrait_s1.jpg").exists():
-        img = load_image(DEV / "portrait_s1.jpg")
-        out.append(("portrait_s1.jpg upscaled to 1342²", cv2.resize(img, (1342, 1342), interpolation=cv2.INTER_LANCZOS4)))
+def sources(tmp: Path) -> list[tuple[str, np.ndarray]]:
+    """(label, image) of the portraits in the figure: the benchmark's 1342² portrait (dev
+    portrait_s1.jpg around its face, upscaled: a 580 px face) and the 720×1280 dev painting."""
+    path, desc = large_portrait(DEV, tmp)
+    out = [(desc, load_image(path))]
     if (DEV / "portrait_s9.jpg").exists():
         out.append(("portrait_s9.jpg 720×1280", load_image(DEV / "portrait_s9.jpg")))
-    if not out:
-        img = load_image(ROOT / "assets/portrait.png")
-        out.append(("assets/portrait.png upscaled to 1280²", cv2.resize(img, (1280, 1280), interpolation=cv2.INTER_LANCZOS4)))
     return out
 
 
-CELL = 240          # cell width in the figure: crops of smaller faces are enlarged (cubic)
+CELL = 300          # cell width in the figure: crops of smaller faces are enlarged (cubic)
 
 
 def mouth_crop(frame: np.ndarray, rig: FaceRig, side: int) -> np.ndarray:
@@ -85,7 +82,7 @@ def label(img: np.ndarray, text: str) -> np.ndarray:
 def rows_for(image: np.ndarray, name: str, before_mod) -> tuple[list[np.ndarray], dict]:
     points = source_face(image, name, 0)
     rig = FaceRig(points)
-    side = int(round(0.62 * rig.width / 2) * 2)
+    side = int(round(0.52 * rig.width / 2) * 2)
     after = FaceCompositor(image, points, rig=rig)
     before = before_mod.FaceCompositor(image, points, rig=rig)
     row_b, row_a = [], []
@@ -109,7 +106,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as t:
         before_mod = revision_package(args.before, Path(t))
         blocks = []
-        for name, image in sources():
+        for name, image in sources(Path(t)):
             rows, info = rows_for(image, name, before_mod)
             res["sources"][name] = info
             blocks.append(rows)
