@@ -99,7 +99,7 @@ def source_palette(crop: np.ndarray, points: np.ndarray, fw: float, opening: np.
         cheek.append(float(patch.mean()) if patch.size else skin.mean())
     du = max(abs(float((points[CHEEKS[1], :2] - points[CHEEKS[0], :2]) @ face_frame(points)[1])) / fw, 0.1)
     tilt = float(np.clip((cheek[1] - cheek[0]) / max(np.mean(cheek), 1.0) / du, -1.5, 1.5))
-    tongue = 0.5 * lip + 0.5 * skin * np.array([0.95, 0.62, 0.62])       # pink, less red than lips
+    tongue = 0.8 * (0.35 * lip + 0.65 * skin * np.array([0.92, 0.6, 0.6]))  # duller than lips
     f32 = lambda c: np.clip(c, 0, 255).astype(np.float32)      # noqa: E731  (float32 math per frame)
     return Palette(teeth=f32(teeth), cavity=f32(lip * np.array([0.4, 0.19, 0.18])),
                    tongue=f32(tongue), light_tilt=tilt)

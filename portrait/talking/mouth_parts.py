@@ -121,7 +121,8 @@ def paint_interior(lay: Layout, pal: Palette) -> np.ndarray:
     top = lay.lower_edge - 0.016 - 0.018 * (1 - np.minimum((lay.u / 0.13) ** 2, 1))
     tongue = _ramp(lay.v - top, lay.px * 2) * _ramp(0.16 - np.abs(lay.u), lay.px * 6)
     tongue = tongue * _ramp(lay.v - mid + 0.3 * gap, lay.px * 3)    # only in the lower part
-    ridge = 0.78 + 0.3 * np.exp(-((lay.v - top - 0.01) / 0.012) ** 2)
+    ridge = 0.75 + 0.35 * np.exp(-((lay.v - top - 0.008) / 0.01) ** 2)
+    ridge = ridge * (1 - 0.35 * _smoothstep((lay.v - lay.lower_edge + 0.004) / 0.01))
     t_shade = ridge * (1 - 0.5 * _smoothstep((np.abs(lay.u) - 0.05) / 0.1)) * light
     img = _over(img, pal.tongue[None, None, :] * t_shade[..., None], tongue)
     coords = _tooth_coords(lay.u, LOWER_TEETH)
