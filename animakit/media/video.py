@@ -23,10 +23,10 @@ from .ffmpeg import check_readable, describe_input, ffmpeg_exe, publish
 from .partfiles import part_prefix
 
 DEFAULT_CRF = 17
-# x264 "veryfast" at CRF 17: on a 1342² talking-portrait clip it takes 43 % of "medium"'s
-# encoder CPU time for 0.7 dB less PSNR (43.7 vs 44.4 dB against the lossless frames, SSIM
-# 0.9855 vs 0.9882) and a 24 % smaller file; "superfast" / "ultrafast" are faster still but
-# make 3-7x bigger files (benchmarks/talking_speed.py measures them all)
+# x264 "veryfast" at CRF 17: on 1342² talking-portrait frames it takes under half of
+# "medium"'s encoder CPU time for 0.4-0.7 dB less PSNR (about 43-44 dB against the lossless
+# frames either way) and a 24 % smaller file; "superfast" / "ultrafast" are faster still
+# but make 3-7x bigger files (benchmarks/talking_speed.py measures them all)
 DEFAULT_PRESET = "veryfast"
 MAX_FRAME_PIXELS = 40_000_000          # 8K UHD is 33 MP; refused from the header above this
 MAX_DECODED_BYTES = 4 * 2**30          # read_all refuses clips whose frames would pass this

@@ -38,8 +38,10 @@ DEV = Path("/work/shared/dev-data")
 
 def revision_package(rev: str, tmp: Path):
     """The ``portrait/talking`` package of git revision ``rev``, imported as ``talking_<rev>``."""
-    tar = subprocess.run(["git", "archive", rev, "portrait/talking"], cwd=ROOT, check=True,
-                         capture_output=True).stdout
+    done = subprocess.run(["git", "archive", rev, "portrait/talking"], cwd=ROOT, capture_output=True)
+    if done.returncode != 0:
+        sys.exit(f"--before {rev}: not a git revision with portrait/talking in this repository")
+    tar = done.stdout
     tarfile.open(fileobj=io.BytesIO(tar)).extractall(tmp)
     name = "talking_" + "".join(c if c.isalnum() else "_" for c in rev)
     # the package's own __init__ would pull in the pipeline; the compositor needs none of it
