@@ -33,6 +33,7 @@ from animakit.portrait.landmarks import FaceMesher  # noqa: E402
 from animakit.media import load_audio, load_image, read_video, write_video  # noqa: E402
 from animakit import render  # noqa: E402
 from benchmarks.groundtruth import talking_measures as M  # noqa: E402
+from benchmarks.talking_speed import speed_figures  # noqa: E402
 
 IMAGE = ROOT / "assets/portrait.png"
 SPEECH = ROOT / "assets/speech.wav"
@@ -238,6 +239,7 @@ def main() -> None:
         if (dev / "speech_zh.wav").exists():
             res.update(audio_figures(pipe, tmp, dev / "speech_zh.wav", "audio_dev_zh", repeats=1)[0])
         res.update(memory_figures(tmp, 120.0 if args.quick else 600.0))
+        res.update(speed_figures(dev, tmp))          # 1342² and 512² from the CLI, x264 presets
     print(json.dumps(res, indent=1))
 
 

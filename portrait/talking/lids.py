@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .mouth import polygon_mask
+from .contours import polygon_mask
 from .rig import (LEFT_CREASE, LEFT_LOWER_LID, LEFT_UPPER_LID, RIGHT_CREASE, RIGHT_LOWER_LID,
                   RIGHT_UPPER_LID)
 
