@@ -104,12 +104,14 @@ def vowel_width(landmarks: np.ndarray, envelope: np.ndarray, share: float = 0.5)
     return float(np.nanmedian(mouth_width(landmarks)[loud]))
 
 
-def lips_shut_between(opening: np.ndarray, peak_share: float = 0.5,
+def lips_shut_between(opening: np.ndarray, rest: float = 0.0, peak_share: float = 0.5,
                       shut_share: float = 0.3) -> bool:
     """Whether the lips shut between the vowels of a word: between the first and the last
     frame opened to ``peak_share`` of the word's peak opening, some frame is opened less
-    than ``shut_share`` of it. ``opening``: (T,) re-detected inner-lip gap."""
-    o = np.nan_to_num(opening, nan=0.0)
+    than ``shut_share`` of it. ``opening``: (T,) re-detected inner-lip gap; ``rest``: the
+    gap MediaPipe reads on the source's own closed mouth (lip thickness at the midline),
+    subtracted first so that "shut" means back to the source's closed lips."""
+    o = np.maximum(np.nan_to_num(opening, nan=rest) - rest, 0.0)
     peak = o.max()
     wide = np.flatnonzero(o >= peak_share * peak)
     if peak <= 0 or len(wide) < 2:

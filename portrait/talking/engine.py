@@ -156,8 +156,8 @@ def prepare(inputs: dict[str, Any], p: TalkingParams, seed: int) -> Job:
     comp = FaceCompositor(image, points, p.crop_scale, p.feather, rig=rig)
     comp.fold_blinks = driver in ("audio", "none")
     if p.text.strip():     # the clip is whole in memory: check_text bounds its length
-        private["aligned"] = aligned_phones(private["audio_clip"].samples,
-                                            text_words(p, driver, seconds),
+        words = text_words(p, driver, seconds)
+        private["aligned"] = aligned_phones(private["audio_clip"].samples, words,
                                             _name_of(inputs.get("audio"), "audio"))
     seconds = p.duration or seconds
     n = max(1, int(round(seconds * fps)))

@@ -5,8 +5,8 @@ Two ways to get timed phones:
 
 - **Phone loop** (no transcript): an all-phone decode with the phone trigram LM, streamed.
   The audio is cut into utterances of 6-12 s at its quietest 200 ms, so an hour of speech
-  decodes in bounded memory; each utterance is fed to the decoder a little at a time, so
-  the recognition runs in blocks alongside the render (:class:`PhoneLoop`).
+  decodes in bounded memory; each utterance is decoded when the render comes within
+  reach of it, so the recognition runs in blocks alongside the render (:class:`PhoneLoop`).
 - **Forced alignment** (with the text that was spoken): word alignment, then a second pass
   for phone timings (:func:`aligned_phones`). Exact timing; needs every word in the
   dictionary and the whole clip in memory, so it is limited to TEXT_MAX_SECONDS.
@@ -95,39 +95,22 @@ def utterances(blocks: Iterator[np.ndarray]) -> Iterator[tuple[float, np.ndarray
 
 
 class PhoneLoop:
-    """Phone-loop recognizer over one stream of utterances: ``feed(seconds)`` decodes a
-    little of the pending utterance (call it once a frame), ``finish()`` completes it and
-    returns its phones (absolute seconds)."""
+    """Phone-loop recognizer: ``decode(start, samples)`` recognizes one utterance as a whole
+    (the whole utterance normalizes the cepstra: fed piecewise, the running normalization
+    loses the consonants of a clip's first second) and returns its phones, absolute seconds."""
 
     def __init__(self):
         self.decoder = _decoder(allphone=_model("en-us/en-us-phone.lm.bin"), lm=None, lw=2.0,
                                 beam=1e-20, pbeam=1e-20)
         self.lm = None
-        self.pending: tuple[float, np.ndarray] | None = None
-        self.fed = 0
 
-    def begin(self, start: float, samples: np.ndarray) -> None:
-        self.pending, self.fed = (start, samples), 0
-        self.decoder.start_utt()
-
-    def feed(self, seconds: float) -> None:
-        """Decode up to ``seconds`` more of the pending utterance."""
-        if self.pending is None:
-            return
-        samples = self.pending[1]
-        n = int(min(len(samples) - self.fed, seconds * SR))
-        if n > 0:
-            self.decoder.process_raw(pcm16(samples[self.fed:self.fed + n]))
-            self.fed += n
-
-    def finish(self) -> list[Phone]:
-        """Decode the rest of the pending utterance; its phones, absolute seconds."""
-        self.feed(float("inf"))
-        self.decoder.end_utt()
-        start = self.pending[0]
-        self.pending = None
+    def decode(self, start: float, samples: np.ndarray) -> list[Phone]:
+        d = self.decoder
+        d.start_utt()
+        d.process_raw(pcm16(samples), full_utt=True)
+        d.end_utt()
         return [Phone(s.word, start + s.start_frame * FRAME_S, start + (s.end_frame + 1) * FRAME_S)
-                for s in self.decoder.seg()]
+                for s in d.seg()]
 
     def english_logprobs(self, phones: list[Phone]) -> list[float]:
         """Natural-log probability of each phone under the English phone trigram, for

@@ -7,9 +7,10 @@ dominance per channel (Cohen & Massaro 1993). A frame's channel value is the
 dominance-weighted mean of the targets of the phones around it, where a phone's dominance
 is its strength inside its span and decays exponentially with the distance to it: slowly
 before a rounded vowel (the lips round ~200 ms ahead, across the consonants before it),
-quickly elsewhere. Bilabials and labiodentals dominate their own channel so strongly that
-the lips shut or tuck whatever surrounds them; most consonants barely dominate the lip
-channels, so they take the shape of their vowels.
+quickly elsewhere. Lip contact (``closed`` for bilabials, ``tuck`` for labiodentals) is a
+hard constraint instead: the lips shut or tuck through the phone whatever surrounds it,
+eased over CONTACT_S. Most consonants barely dominate the lip channels, so they take the
+shape of their vowels.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ CHANNELS = ("open", "spread", "round", "closed", "tuck")
 LEAD_S = 0.02            # shapes lead the sound a little, as the jaw does
 REACH_BEFORE, REACH_AFTER = 0.6, 0.35   # seconds of phones a frame looks at
 LOOKAHEAD_S = REACH_BEFORE
-FEED_FRAMES = 1.6        # seconds of audio decoded per second of frames, between utterances
+CONTACT_S = 0.02         # lip closure / tuck ease in and out
 
 
 @dataclass(frozen=True)
@@ -95,9 +96,13 @@ def blend(spans: list[tuple[Viseme, float, float]], t: float) -> np.ndarray:
     ahead = np.maximum(start - t, 0.0)          # the phone is still to come
     behind = np.maximum(t - end, 0.0)           # the phone is over
     decay = np.exp(-ahead / before - behind / after)               # (n,)
-    # rounding anticipates only through the rounded visemes' own 'before'
     dom = strength * decay[:, None] + 1e-6
-    return (dom * target).sum(0) / dom.sum(0)
+    out = (dom * target).sum(0) / dom.sum(0)
+    # lip contact is a hard constraint: shut (or tucked) through the phone, eased in and
+    # out over a few tens of ms, whatever the vowels around it
+    contact = np.exp(-ahead / CONTACT_S - behind / CONTACT_S)[:, None] * target[:, 3:]
+    out[3:] = contact.max(0)
+    return out
 
 
 @dataclass
@@ -125,7 +130,7 @@ class VisemeTrack:
         self.spans: deque = deque()       # (viseme, start, end) around the current frame
         self.regions: deque = deque()     # (start, end, english) per decoded utterance
         self.evidence = EnglishEvidence()
-        self.frames_english = self.frames_total = 0
+        self.frames_english = self.frames_total = self.spans_decoded = 0
         if aligned is not None:
             self.spans.extend(viseme_spans(aligned))
             self.regions.append((0.0, float("inf"), True))
@@ -134,34 +139,28 @@ class VisemeTrack:
             self.pieces = utterances(blocks)
             self.loop = PhoneLoop()
             self.decoded_end = 0.0
-            self._begin_next()
 
-    def _begin_next(self) -> None:
+    def _decode_next(self) -> None:
+        """Recognize the next utterance and judge its language (pooled over the clip)."""
         piece = next(self.pieces, None)
         if piece is None:
             self.pieces, self.decoded_end = None, float("inf")
             return
-        self.pending_end = piece[0] + len(piece[1]) / 16000.0
-        self.loop.begin(*piece)
-
-    def _complete(self) -> None:
-        """Finish decoding the pending utterance; judge its language; start the next."""
-        phones = self.loop.finish()
-        start = phones[0].start if phones else self.decoded_end
+        start, samples = piece
+        phones = self.loop.decode(start, samples)
         self.evidence.add(self.loop.english_logprobs(phones))
-        english = self.mode == "en" or self.evidence.english
-        self.regions.append((start, self.pending_end, english))
-        self.spans.extend(viseme_spans(phones))
-        self.decoded_end = self.pending_end
-        self._begin_next()
+        end = start + len(samples) / 16000.0
+        self.regions.append((start, end, self.mode == "en" or self.evidence.english))
+        spans = viseme_spans(phones)
+        self.spans.extend(spans)
+        self.spans_decoded += len(spans)
+        self.decoded_end = end
 
     def shape(self, k: int) -> MouthShape | None:
         """The mouth shape of frame ``k`` (frames are asked for in order)."""
         t = k / self.fps + LEAD_S
         while self.pieces is not None and self.decoded_end < t + LOOKAHEAD_S:
-            self._complete()
-        if self.pieces is not None:
-            self.loop.feed(FEED_FRAMES / self.fps)     # the next utterance, a little a frame
+            self._decode_next()
         while self.spans and self.spans[0][2] < t - REACH_AFTER:
             self.spans.popleft()
         while len(self.regions) > 1 and self.regions[0][1] <= t:
