@@ -158,13 +158,21 @@ class SpeechMotion:
         self.activity = AttackRelease(fps, attack=0.25, release=1.5)
         self.yaw_n, self.pitch_n, self.roll_n = SmoothNoise(rng), SmoothNoise(rng), SmoothNoise(rng)
 
+    def _phone_closure(self, shape: MouthShape, db_voiced: float) -> float:
+        """A recognized /m b p/ shuts the lips only where the sound allows it: lips shut
+        pass little sound (a murmur is ~10 dB under the vowels), so near the speech level
+        a closure is a recognition slip and fades out."""
+        room = np.clip((self.level - 4.0 - db_voiced) / 6.0, 0.0, 1.0)
+        return float(shape.closed * room)
+
     def step(self, feat: np.ndarray, shape: MouthShape | None = None) -> Expression:
         """``feat``: (4,) or, with lip closures, (5,) from :func:`frame_features`; ``shape``:
         the frame's viseme shape when phones are known, else the width follows the
         spectral centroid. The loudness drives the opening either way."""
         db_total, db_voiced, centroid, fric = feat[:4]
         acoustic = feat[4] if len(feat) > 4 else 0.0
-        closure = float(self.closure_env(max(acoustic, shape.closed) if shape else acoustic))
+        closure = float(self.closure_env(max(acoustic, self._phone_closure(shape, db_voiced))
+                                         if shape else acoustic))
         self.t += 1.0 / self.fps
         silent = db_total < SILENCE_DB
         if not silent and db_voiced > self.level - 12:   # track the speech level slowly
@@ -176,8 +184,8 @@ class SpeechMotion:
             raw *= 1.0 - 0.6 * fric
             spread = float(np.clip((centroid - 0.45) * 2.2, -1, 1) * min(1.0, raw * 1.5))
             rnd = tuck = 0.0
-        else:        # the phones say how far the jaw goes for this sound; loudness how loud
-            raw *= shape.open
+        else:        # the phones scale the jaw for this sound (half of it: loudness leads)
+            raw *= 0.5 + 0.5 * shape.open
             spread, rnd, tuck = self.shape_env(np.array([shape.spread, shape.round, shape.tuck]))
         opening = float(self.open_env(raw)) * (1.0 - closure)
         width = float(self.width_env(spread)) if shape is None else float(spread)

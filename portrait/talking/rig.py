@@ -103,6 +103,7 @@ class FaceRig:
         b["pucker"] = self._pucker()
         b["tuck"] = self._tuck()
         self.bases = np.stack([b[n] for n in LINEAR_CONTROLS])          # (K, 478, 2) pixels
+        self.round_close = self._round_close(b["jaw"])
         z = self.points[:, 2]
         center = self.points[STABLE, :2].mean(0)
         # pivot near the top of the neck, behind the face
@@ -155,16 +156,29 @@ class FaceRig:
         return u, v, w
 
     def _pucker(self) -> np.ndarray:
-        """Rounded lips: the corners draw in toward the center (0.045 face widths each per
+        """Rounded lips: the corners draw in toward the center (0.05 face widths each per
         unit, the lips between them in proportion), the lips push out a little vertically
         and the opening narrows into a rounder hole."""
         u, v, w = self._lip_region()
         half = max(float(np.abs(u[[61, 291]]).max()), 1e-3)
-        du = -0.045 * np.clip(u / half, -1.0, 1.0) * w
+        du = -0.05 * np.clip(u / half, -1.0, 1.0) * w
         dv = np.zeros(NUM_POINTS)
         outer = UPPER_LIP_OUTER[1:-1] + LOWER_LIP_OUTER[1:-1]
         dv[outer] = 0.008 * np.sign(v[outer]) * (1 - np.abs(u[outer] / half) ** 2)
         return self._to_px(du, dv)
+
+    def _round_close(self, jaw: np.ndarray) -> np.ndarray:
+        """(478, 2) per unit of pucker x jaw: rounded lips part only in the middle, so the
+        jaw's opening is taken back near the corners (up to 85 %, never past closed) and
+        the opening becomes a round hole instead of a slit."""
+        u, _, _ = self._lip_region()
+        half = max(float(np.abs(u[[61, 291]]).max()), 1e-3)
+        near = np.clip(np.abs(u) / half, 0, 1) ** 1.5
+        k = np.zeros(NUM_POINTS)
+        inner = UPPER_LIP_INNER + LOWER_LIP_INNER
+        k[inner] = 0.85 * near[inner]
+        k[LOWER_LIP_OUTER] = 0.5 * near[LOWER_LIP_OUTER]
+        return -k[:, None] * jaw
 
     def _tuck(self) -> np.ndarray:
         """Labiodental: the lower lip rises and rolls in under the upper teeth (its outer
@@ -229,6 +243,8 @@ class FaceRig:
         v = expr.vector()
         pts = self.points.copy()
         pts[:, :2] += self.expression_deltas(v[: len(LINEAR_CONTROLS)])
+        if expr.pucker > 0 and expr.jaw > 0:       # the one product term: see _round_close
+            pts[:, :2] += min(expr.pucker, 1.0) * expr.jaw * self.round_close
         return self.posed(pts, rotation_matrix(expr.yaw, expr.pitch, expr.roll), scale, shift)
 
     def posed(self, pts: np.ndarray, rot: np.ndarray, scale: float = 1.0,
