@@ -98,39 +98,45 @@ def espeak_word(word: str, voice: str, path: Path) -> Path:
     return path
 
 
-def word_measures(pipe, image: Path, wav: Path, phonemes: str, rest: float) -> tuple[float, bool]:
-    """(vowel mouth width over face width, lips shut between the vowels) of one word."""
-    out = pipe(image=image, audio=wav, phonemes=phonemes)
+def word_measures(pipe, image: Path, wav: Path, mode: str, word: str,
+                  rest: float) -> tuple[float, bool]:
+    """(vowel mouth width over face width, lips shut between the vowels) of one word;
+    ``mode``: a ``phonemes`` value, or ``text`` (auto, with the word as the transcript)."""
+    kw = {"phonemes": "auto", "text": word} if mode == "text" else {"phonemes": mode}
+    out = pipe(image=image, audio=wav, **kw)
     lm = M.redetect(out.frames)
     clip = load_audio(wav, 16000)
     env = M.rms_envelope(clip.samples, clip.sr, 25.0, len(out.frames))
     return M.vowel_width(lm, env), M.lips_shut_between(M.mouth_opening(lm), rest)
 
 
-def viseme_figures(pipe, tmp: Path, image: Path, voices: tuple[str, ...]) -> dict:
+def viseme_figures(pipe, tmp: Path, image: Path, voices: tuple[str, ...],
+                   modes: tuple[str, ...] = ("off", "auto", "text")) -> dict:
     """Rounding (mouth width on rounded ÷ spread vowels) and medial lip closures on words
-    synthesized one by one with espeak-ng, phonemes off and auto side by side."""
+    synthesized one by one with espeak-ng, phonemes off, auto and auto with the word as
+    ``text`` (forced alignment) side by side."""
     import shutil
     if shutil.which("espeak-ng") is None:
         return {"visemes": "espeak-ng missing (make speech installs it)"}
     rest = float(M.mouth_opening(M.redetect([load_image(image)]))[0])
     res: dict = {"visemes_image": image.name, "visemes_voices": list(voices),
                  "visemes_rest_opening_pct_face_width": round(100 * rest, 2)}
-    for mode in ("off", "auto"):
+    for mode in modes:
         width = {"rounded": [], "spread": []}
         shut = []
         for voice in voices:
             for kind, words in (("rounded", ROUNDED), ("spread", SPREAD), ("bilabial", BILABIAL)):
                 for w in words:
                     wav = espeak_word(w, voice, tmp / f"{w}.wav")
-                    vw, closed = word_measures(pipe, image, wav, mode, rest)
+                    vw, closed = word_measures(pipe, image, wav, mode, w, rest)
                     if kind == "bilabial":
                         shut.append(closed)
                     else:
                         width[kind].append(vw)
-        res[f"rounding_ratio_phonemes_{mode}"] = round(
+        tag = "text" if mode == "text" else f"phonemes_{mode}"
+        res[f"rounding_ratio_{tag}"] = round(
             float(np.nanmean(width["rounded"]) / np.nanmean(width["spread"])), 3)
-        res[f"closures_share_phonemes_{mode}"] = round(float(np.mean(shut)), 3)
+        res[f"closures_share_{tag}"] = round(float(np.mean(shut)), 3)
     return res
 
 
