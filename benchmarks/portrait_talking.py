@@ -36,6 +36,7 @@ import animakit  # noqa: E402
 from animakit.portrait.landmarks import FaceMesher  # noqa: E402
 from animakit.media import load_audio, load_image, read_video, write_video  # noqa: E402
 from animakit import render  # noqa: E402
+from animakit.errors import InputError  # noqa: E402
 from benchmarks.groundtruth import talking_measures as M  # noqa: E402
 
 IMAGE = ROOT / "assets/portrait.png"
@@ -123,12 +124,16 @@ def viseme_figures(pipe, tmp: Path, image: Path, voices: tuple[str, ...],
                  "visemes_rest_opening_pct_face_width": round(100 * rest, 2)}
     for mode in modes:
         width = {"rounded": [], "spread": []}
-        shut = []
+        shut, unaligned = [], []
         for voice in voices:
             for kind, words in (("rounded", ROUNDED), ("spread", SPREAD), ("bilabial", BILABIAL)):
                 for w in words:
                     wav = espeak_word(w, voice, tmp / f"{w}.wav")
-                    vw, closed = word_measures(pipe, image, wav, mode, w, rest)
+                    try:
+                        vw, closed = word_measures(pipe, image, wav, mode, w, rest)
+                    except InputError:       # the aligner refused this word and voice
+                        unaligned.append(f"{w}/{voice}")
+                        continue
                     if kind == "bilabial":
                         shut.append(closed)
                     else:
@@ -137,6 +142,8 @@ def viseme_figures(pipe, tmp: Path, image: Path, voices: tuple[str, ...],
         res[f"rounding_ratio_{tag}"] = round(
             float(np.nanmean(width["rounded"]) / np.nanmean(width["spread"])), 3)
         res[f"closures_share_{tag}"] = round(float(np.mean(shut)), 3)
+        if mode == "text":
+            res["text_alignment_refused"] = unaligned
     return res
 
 

@@ -175,7 +175,7 @@ def aligned_phones(samples: np.ndarray, words: list[str], name: str = "audio") -
     the text cannot be aligned to this audio. Phone timings come from the state-level second
     pass; where that pass fails (it needs the acoustics to fit the model closely), each
     aligned word's span is shared among its dictionary phones, vowels weighing double."""
-    d = _decoder(lm=None, beam=1e-80, wbeam=1e-60, pbeam=1e-80)
+    d = _decoder(lm=None, beam=1e-120, wbeam=1e-100, pbeam=1e-120)
     data = pcm16(samples)
     d.set_align_text(" ".join(words))
     d.start_utt()
