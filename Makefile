@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 TORCH  := torch==2.13.0
 
-.PHONY: run test wheel-test setup browser bench clean
+.PHONY: run test wheel-test setup browser speech bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,10 +23,16 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "install Debian's chromium (sudo apt-get install chromium) for the browser tests"; fi; }
 
+# Debian's espeak-ng: tests and benchmarks synthesize English words with it (talking visemes).
+speech:
+	@command -v espeak-ng >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null; \
+	  else echo "install Debian's espeak-ng (sudo apt-get install espeak-ng) for the viseme tests"; fi; }
+
 run: setup
 	$(PY) app.py
 
-test: setup browser
+test: setup browser speech
 	$(PY) -m pytest -q
 
 # Build the wheel, install it into a fresh venv in a temp dir and run it from outside the
@@ -34,7 +40,7 @@ test: setup browser
 wheel-test: setup
 	$(PY) tests/wheel_smoke.py
 
-bench: setup
+bench: setup speech
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:

@@ -7,8 +7,12 @@ the re-detected mouth opening against the audio RMS envelope), faithfulness (PSN
 the dilated face region, before and after encoding, against the codec alone), silence
 stability (re-detected eye/nose jitter), driving-video fidelity (normalized mean error of
 re-detected output landmarks against the transferred motion) and peak memory for long
-audio (10 min vs 10 s; --quick uses 2 min). Inputs: the shipped assets; with --dev-data,
-also the dev driving clip and speech.
+audio (10 min vs 10 s; --quick uses 2 min), phone recognition included. Visemes: rounding
+(re-detected mouth width on rounded ÷ spread vowels) and medial lip closures on English
+words synthesized one by one with espeak-ng in several voices, and lip sync, each with
+phonemes off and auto side by side (``--only visemes`` runs just these and the memory).
+Inputs: the shipped assets; with --dev-data, also the dev driving clip, speech and
+portrait_s1.jpg (a closed-mouth source, for the viseme figures).
 """
 from __future__ import annotations
 
@@ -32,6 +36,7 @@ import animakit  # noqa: E402
 from animakit.portrait.landmarks import FaceMesher  # noqa: E402
 from animakit.media import load_audio, load_image, read_video, write_video  # noqa: E402
 from animakit import render  # noqa: E402
+from animakit.errors import InputError  # noqa: E402
 from benchmarks.groundtruth import talking_measures as M  # noqa: E402
 from benchmarks.talking_speed import speed_figures  # noqa: E402
 
@@ -80,6 +85,82 @@ def audio_figures(pipe, tmp: Path, speech: Path, tag: str, repeats: int = 3) -> 
            f"{tag}_setup_s": round(setup, 2),
            f"{tag}_lip_sync_pearson_r": round(M.pearson(M.mouth_opening(lm), env), 3)}
     return out, frames
+
+
+ROUNDED = ("who", "two", "moon", "shoe", "food", "boot", "you")
+SPREAD = ("see", "tea", "cheese", "key", "feet", "me", "bee")
+BILABIAL = ("mama", "baby", "number", "happy", "rubber", "summer", "hammer")
+VOICES = ("en-us", "en-gb", "en-us+f3", "en-gb-x-rp+m3")
+
+
+def espeak_word(word: str, voice: str, path: Path) -> Path:
+    """``word`` spoken by espeak-ng's ``voice`` into ``path`` (wav)."""
+    subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), word], check=True,
+                   capture_output=True)
+    return path
+
+
+def word_measures(pipe, image: Path, wav: Path, mode: str, word: str,
+                  rest: float) -> tuple[float, bool]:
+    """(vowel mouth width over face width, lips shut between the vowels) of one word;
+    ``mode``: a ``phonemes`` value, or ``text`` (auto, with the word as the transcript)."""
+    kw = {"phonemes": "auto", "text": word} if mode == "text" else {"phonemes": mode}
+    out = pipe(image=image, audio=wav, **kw)
+    lm = M.redetect(out.frames)
+    clip = load_audio(wav, 16000)
+    env = M.rms_envelope(clip.samples, clip.sr, 25.0, len(out.frames))
+    return M.vowel_width(lm, env), M.lips_shut_between(M.mouth_opening(lm), rest)
+
+
+def viseme_figures(pipe, tmp: Path, image: Path, voices: tuple[str, ...],
+                   modes: tuple[str, ...] = ("off", "auto", "text")) -> dict:
+    """Rounding (mouth width on rounded ÷ spread vowels) and medial lip closures on words
+    synthesized one by one with espeak-ng, phonemes off, auto and auto with the word as
+    ``text`` (forced alignment) side by side."""
+    import shutil
+    if shutil.which("espeak-ng") is None:
+        return {"visemes": "espeak-ng missing (make speech installs it)"}
+    rest = float(M.mouth_opening(M.redetect([load_image(image)]))[0])
+    res: dict = {"visemes_image": image.name, "visemes_voices": list(voices),
+                 "visemes_rest_opening_pct_face_width": round(100 * rest, 2)}
+    for mode in modes:
+        width = {"rounded": [], "spread": []}
+        shut, unaligned = [], []
+        for voice in voices:
+            for kind, words in (("rounded", ROUNDED), ("spread", SPREAD), ("bilabial", BILABIAL)):
+                for w in words:
+                    wav = espeak_word(w, voice, tmp / f"{w}.wav")
+                    try:
+                        vw, closed = word_measures(pipe, image, wav, mode, w, rest)
+                    except InputError:       # the aligner refused this word and voice
+                        unaligned.append(f"{w}/{voice}")
+                        continue
+                    if kind == "bilabial":
+                        shut.append(closed)
+                    else:
+                        width[kind].append(vw)
+        tag = "text" if mode == "text" else f"phonemes_{mode}"
+        res[f"rounding_ratio_{tag}"] = round(
+            float(np.nanmean(width["rounded"]) / np.nanmean(width["spread"])), 3)
+        res[f"closures_share_{tag}"] = round(float(np.mean(shut)), 3)
+        if mode == "text":
+            res["text_alignment_refused"] = unaligned
+    return res
+
+
+def lipsync_by_phonemes(pipe, speech: Path, tag: str) -> dict:
+    """Lip-sync r (re-detected opening vs audio RMS) with phonemes off and auto, and the
+    share of frames auto shaped from English phones."""
+    clip = load_audio(speech)
+    res = {}
+    for mode in ("off", "auto"):
+        out = pipe(image=IMAGE, audio=speech, phonemes=mode)
+        env = M.rms_envelope(clip.samples, clip.sr, 25.0, len(out.frames))
+        res[f"{tag}_lip_sync_r_phonemes_{mode}"] = round(
+            M.pearson(M.mouth_opening(M.redetect(out.frames)), env), 3)
+        if mode == "auto":
+            res[f"{tag}_phonemes_auto_english_share"] = out.extras.get("phonemes_english_share")
+    return res
 
 
 def faithfulness(frames: list[np.ndarray], tmp: Path) -> dict:
@@ -214,9 +295,24 @@ def memory_figures(tmp: Path, long_seconds: float) -> dict:
             "streaming_rss_increase_mb": round(long_loop - short_loop, 1)}
 
 
+def viseme_only(pipe, tmp: Path, args) -> dict:
+    """The viseme figures, lip sync with phonemes off and auto, and long-audio memory."""
+    dev, res = args.dev_data, {}
+    for name, tag in (("speech_en.wav", "audio_dev_en"), ("speech_zh.wav", "audio_dev_zh")):
+        if (dev / name).exists():
+            res.update(lipsync_by_phonemes(pipe, dev / name, tag))
+    res.update(lipsync_by_phonemes(pipe, SPEECH, "audio"))
+    face = dev / "portrait_s1.jpg" if (dev / "portrait_s1.jpg").exists() else IMAGE
+    res.update(viseme_figures(pipe, tmp, face, VOICES[:2] if args.quick else VOICES))
+    res.update(memory_figures(tmp, 120.0 if args.quick else 600.0))
+    return res
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="2 min of audio for the memory figure")
+    ap.add_argument("--quick", action="store_true", help="2 min of audio for the memory "
+                                                         "figure, 2 voices for the visemes")
+    ap.add_argument("--only", choices=("visemes",), help="only the viseme and lip-sync figures")
     ap.add_argument("--dev-data", type=Path, default=Path("/work/shared/dev-data"))
     args = ap.parse_args()
     pipe = animakit.load_pipeline("portrait.talking")
@@ -224,6 +320,10 @@ def main() -> None:
                  "cpu_count": os.cpu_count()}
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
+        if args.only == "visemes":
+            res.update(viseme_only(pipe, tmp, args))
+            print(json.dumps(res, indent=1))
+            return
         fig, frames = audio_figures(pipe, tmp, SPEECH, "audio")
         res.update(fig)
         res["audio_ms_per_frame_with_encoding"] = round(
@@ -236,8 +336,13 @@ def main() -> None:
             res.update(driving_figures(pipe, tmp, dev / "face_driving_d11.mp4", "driving_dev_d11"))
         if (dev / "speech_en.wav").exists():
             res.update(audio_figures(pipe, tmp, dev / "speech_en.wav", "audio_dev_en")[0])
+            res.update(lipsync_by_phonemes(pipe, dev / "speech_en.wav", "audio_dev_en"))
         if (dev / "speech_zh.wav").exists():
             res.update(audio_figures(pipe, tmp, dev / "speech_zh.wav", "audio_dev_zh", repeats=1)[0])
+            res.update(lipsync_by_phonemes(pipe, dev / "speech_zh.wav", "audio_dev_zh"))
+        res.update(lipsync_by_phonemes(pipe, SPEECH, "audio"))
+        face = dev / "portrait_s1.jpg" if (dev / "portrait_s1.jpg").exists() else IMAGE
+        res.update(viseme_figures(pipe, tmp, face, VOICES[:2] if args.quick else VOICES))
         res.update(memory_figures(tmp, 120.0 if args.quick else 600.0))
         res.update(speed_figures(dev, tmp))          # 1342² and 512² from the CLI, x264 presets
     print(json.dumps(res, indent=1))

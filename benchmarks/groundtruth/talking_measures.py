@@ -88,3 +88,32 @@ def normalized_mean_error(found: np.ndarray, expected: np.ndarray) -> float:
     fw = np.linalg.norm(expected[ok, 234, :2] - expected[ok, 454, :2], axis=1)
     return float(np.mean(d / fw))
 
+
+
+def mouth_width(landmarks: np.ndarray) -> np.ndarray:
+    """(T,) mouth-corner distance (61 to 291) over face width, per frame."""
+    w = np.linalg.norm(landmarks[:, 61, :2] - landmarks[:, 291, :2], axis=1)
+    fw = np.linalg.norm(landmarks[:, 234, :2] - landmarks[:, 454, :2], axis=1)
+    return w / fw
+
+
+def vowel_width(landmarks: np.ndarray, envelope: np.ndarray, share: float = 0.5) -> float:
+    """Median mouth width over the frames of a one-word clip whose audio RMS is at least
+    ``share`` of the word's loudest frame (its vowel)."""
+    loud = envelope >= share * envelope.max()
+    return float(np.nanmedian(mouth_width(landmarks)[loud]))
+
+
+def lips_shut_between(opening: np.ndarray, rest: float = 0.0, peak_share: float = 0.5,
+                      shut_share: float = 0.3) -> bool:
+    """Whether the lips shut between the vowels of a word: between the first and the last
+    frame opened to ``peak_share`` of the word's peak opening, some frame is opened less
+    than ``shut_share`` of it. ``opening``: (T,) re-detected inner-lip gap; ``rest``: the
+    gap MediaPipe reads on the source's own closed mouth (lip thickness at the midline),
+    subtracted first so that "shut" means back to the source's closed lips."""
+    o = np.maximum(np.nan_to_num(opening, nan=rest) - rest, 0.0)
+    peak = o.max()
+    wide = np.flatnonzero(o >= peak_share * peak)
+    if peak <= 0 or len(wide) < 2:
+        return False
+    return bool(o[wide[0]:wide[-1] + 1].min() < shut_share * peak)

@@ -20,6 +20,7 @@ from .motion import AttackRelease
 
 from .closures import CONTEXT_S, frame_closures
 from .rig import Expression
+from .visemes import MouthShape
 
 SILENCE_DB = -55.0        # frames quieter than this (dBFS) are silence
 DYNAMIC_RANGE_DB = 30.0   # loudness range mapped onto closed .. fully open
@@ -148,25 +149,46 @@ class SpeechMotion:
         # lip closures bypass the opening's smoothing: a 60 ms /p/ is 1.5 frames at 25 fps
         self.closure_env = AttackRelease(fps, attack=0.01, release=0.02)
         self.width_env = AttackRelease(fps, attack=0.05 + 0.1 * smoothing, release=0.08 + 0.15 * smoothing)
+        # viseme channels are already smooth (dominance blending): a light touch only
+        self.shape_env = AttackRelease(fps, attack=0.02 + 0.03 * smoothing,
+                                       release=0.03 + 0.04 * smoothing, initial=np.zeros(3))
         self.slow_db = AttackRelease(fps, attack=0.4, release=0.4, initial=level_db - 10)
         self.emph_env = AttackRelease(fps, attack=0.06, release=0.35)
         self.nod_env = AttackRelease(fps, attack=0.12, release=0.5)
         self.activity = AttackRelease(fps, attack=0.25, release=1.5)
         self.yaw_n, self.pitch_n, self.roll_n = SmoothNoise(rng), SmoothNoise(rng), SmoothNoise(rng)
 
-    def step(self, feat: np.ndarray) -> Expression:
-        """``feat``: (4,) or, with lip closures, (5,) from :func:`frame_features`."""
+    def _phone_closure(self, shape: MouthShape, db_voiced: float) -> float:
+        """A recognized /m b p/ shuts the lips only where the sound allows it: lips shut
+        pass little sound (a murmur is ~10 dB under the vowels), so near the speech level
+        a closure is a recognition slip and fades out."""
+        room = np.clip((self.level - 4.0 - db_voiced) / 6.0, 0.0, 1.0)
+        return float(shape.closed * room)
+
+    def step(self, feat: np.ndarray, shape: MouthShape | None = None) -> Expression:
+        """``feat``: (4,) or, with lip closures, (5,) from :func:`frame_features`; ``shape``:
+        the frame's viseme shape when phones are known, else the width follows the
+        spectral centroid. The loudness drives the opening either way."""
         db_total, db_voiced, centroid, fric = feat[:4]
-        closure = float(self.closure_env(feat[4] if len(feat) > 4 else 0.0))
+        acoustic = feat[4] if len(feat) > 4 else 0.0
+        closure = float(self.closure_env(max(acoustic, self._phone_closure(shape, db_voiced))
+                                         if shape else acoustic))
         self.t += 1.0 / self.fps
         silent = db_total < SILENCE_DB
         if not silent and db_voiced > self.level - 12:   # track the speech level slowly
             rate = 0.05 if db_voiced > self.level else 0.004
             self.level += rate * (db_voiced - self.level)
         raw = 0.0 if silent else (db_voiced - (self.level - DYNAMIC_RANGE_DB)) / DYNAMIC_RANGE_DB
-        raw = float(np.clip(raw, 0.0, 1.15)) ** 1.3 * (1.0 - 0.6 * fric)
+        raw = float(np.clip(raw, 0.0, 1.15)) ** 1.3
+        if shape is None:
+            raw *= 1.0 - 0.6 * fric
+            spread = float(np.clip((centroid - 0.45) * 2.2, -1, 1) * min(1.0, raw * 1.5))
+            rnd = tuck = 0.0
+        else:        # the phones scale the jaw for this sound (half of it: loudness leads)
+            raw *= 0.5 + 0.5 * shape.open
+            spread, rnd, tuck = self.shape_env(np.array([shape.spread, shape.round, shape.tuck]))
         opening = float(self.open_env(raw)) * (1.0 - closure)
-        width = float(self.width_env(np.clip((centroid - 0.45) * 2.2, -1, 1) * min(1.0, raw * 1.5)))
+        width = float(self.width_env(spread)) if shape is None else float(spread)
         slow = float(self.slow_db(db_voiced if not silent else SILENCE_DB - 10))
         emph = float(self.emph_env(np.clip((db_voiced - slow - 4.0) / 8.0, 0, 1) if not silent else 0))
         nod = float(self.nod_env(raw))
@@ -174,6 +196,7 @@ class SpeechMotion:
         calm = 0.25 + 0.75 * act
         return Expression(
             jaw=0.7 * opening, width=0.6 * width, brow=0.6 * emph,
+            pucker=float(rnd), tuck=float(tuck) * (1.0 - closure),
             yaw=2.2 * calm * self.yaw_n(self.t), roll=1.0 * calm * self.roll_n(self.t),
             pitch=1.8 * nod + 0.8 * calm * self.pitch_n(self.t))
 

@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterator
 import cv2
 import numpy as np
 
-from animakit.errors import MediaError
+from animakit.errors import MediaError, ParamError
 from animakit.media import OUTPUT_VIDEO_SUFFIXES, AudioClip, load_image
 from animakit.media.video import VideoReader, VideoWriter
 from animakit.pipeline import Engine, FrameStream
@@ -20,6 +20,8 @@ from .audio_motion import Blinker, SpeechMotion, frame_features, initial_level
 from .compositor import FaceCompositor
 from .drive import RelativeMotion
 from .params import TalkingParams, offsets_of
+from .phones import aligned_phones, check_text
+from .visemes import VisemeTrack
 from .mouth import INNER_POLY, OUTER_POLY
 from .rig import (LEFT_BROW, LEFT_LOWER_LID, LEFT_UPPER_LID, RIGHT_BROW, RIGHT_LOWER_LID,
                   RIGHT_UPPER_LID, Expression, FaceRig)
@@ -67,7 +69,8 @@ def _expression(expr: Expression, p: TalkingParams, off: Expression, blink: floa
         smile=off.smile, brow=p.brows * expr.brow + off.brow,
         blink_r=float(np.clip(p.eyes * blink + off.blink_r, -0.3, 1.0)),
         blink_l=float(np.clip(p.eyes * blink + off.blink_l, -0.3, 1.0)),
-        gaze_x=off.gaze_x, gaze_y=off.gaze_y, yaw=p.head * expr.yaw + off.yaw,
+        gaze_x=off.gaze_x, gaze_y=off.gaze_y, pucker=p.lips * expr.pucker, tuck=p.lips * expr.tuck,
+        yaw=p.head * expr.yaw + off.yaw,
         pitch=p.head * expr.pitch + off.pitch, roll=p.head * expr.roll + off.roll)
 
 
@@ -91,9 +94,25 @@ def _speech_targets(job: Job) -> Driven:
         level = -20.0
         feats = (SILENT_FEATURES for _ in range(job.num_frames))
     motion = SpeechMotion(job.fps, rng, p.smoothing, level)
-    for f in feats:
-        expr = _expression(motion.step(f), p, off, blinker())
+    track = viseme_track(job)
+    for k, f in enumerate(feats):
+        shape = track.shape(k) if track else None
+        expr = _expression(motion.step(f, shape), p, off, blinker())
+        if track:
+            job.extras["phonemes_english_share"] = round(track.english_share, 3)
         yield job.rig.target(expr), f
+
+
+def viseme_track(job: Job) -> VisemeTrack | None:
+    """Phone-driven mouth shapes for an audio driver (``phonemes`` not off): aligned to the
+    text when one was given, else recognized in blocks alongside the render."""
+    p = job.params
+    if job.driver != "audio" or p.phonemes == "off":
+        return None
+    if "aligned" in job.private:
+        return VisemeTrack(None, job.fps, p.phonemes, aligned=job.private["aligned"])
+    clip, complete = job.private["audio_clip"], job.private["audio_complete"]
+    return VisemeTrack(audio_blocks(clip, complete), job.fps, p.phonemes)
 
 
 def _driven_targets(job: Job, sequence: Iterator[tuple[Any, np.ndarray | None]],
@@ -136,6 +155,10 @@ def prepare(inputs: dict[str, Any], p: TalkingParams, seed: int) -> Job:
     rig = FaceRig(points)
     comp = FaceCompositor(image, points, p.crop_scale, p.feather, rig=rig)
     comp.fold_blinks = driver in ("audio", "none")
+    if p.text.strip():     # the clip is whole in memory: check_text bounds its length
+        words = text_words(p, driver, seconds)
+        private["aligned"] = aligned_phones(private["audio_clip"].samples, words,
+                                            _name_of(inputs.get("audio"), "audio"))
     seconds = p.duration or seconds
     n = max(1, int(round(seconds * fps)))
     if audio is not None:    # the writer muxes from audio.path when there is one
@@ -143,6 +166,20 @@ def prepare(inputs: dict[str, Any], p: TalkingParams, seed: int) -> Job:
     extras = {"face_width": round(rig.width, 2), "crop_box": list(comp.box), "driver": driver}
     return Job(image, points, rig, comp, p, float(fps), n, driver, seed, audio, make, extras,
                private)
+
+
+def text_words(p: TalkingParams, driver: str, seconds: float) -> list[str]:
+    """The transcript's dictionary words; :class:`ParamError` where text cannot apply."""
+    if driver != "audio":
+        raise ParamError("param text", "applies to an audio driver only (drop text)")
+    if p.phonemes == "off":
+        raise ParamError("param text", "needs phonemes=auto or en (it times the phones)")
+    return check_text(p.text, seconds)
+
+
+def _name_of(src: Any, default: str) -> str:
+    """The user's own name for an input: the path as given, else ``default``."""
+    return str(src) if isinstance(src, (str, Path)) else default
 
 
 def _open_driver(inputs: dict[str, Any], p: TalkingParams):

@@ -33,6 +33,12 @@ class TalkingParams:
                               min=0.0, max=60.0, advanced=True)
     lip_closures: bool = param(True, "close the lips on /m/, /b/, /p/ found in the audio "
                                      "(nasal murmurs and stop closures)", advanced=True)
+    phonemes: str = param("auto", "mouth shapes from English phones (pocketsphinx): auto = when "
+                                  "the speech reads as English, en = always, off = loudness "
+                                  "and spectrum only", choices=("auto", "en", "off"), advanced=True)
+    text: str = param("", "what the audio says (English, up to 5 min of audio): phone timings "
+                          "by forced alignment instead of recognition; empty = recognize",
+                          advanced=True)
     smoothing: float = param(0.5, "temporal smoothing: 0 = raw driver .. 1 = smoothest",
                              min=0.0, max=1.0, advanced=True)
     face_index: int = param(0, "which face to animate in the source, 0 = the largest", min=0, max=15, advanced=True, label="which face")

@@ -46,6 +46,8 @@ class Expression:
     blink_l: float = 0.0
     gaze_x: float = 0.0
     gaze_y: float = 0.0
+    pucker: float = 0.0      # lips rounded and pushed forward (/u/, /o/, /w/)
+    tuck: float = 0.0        # lower lip raised to the upper teeth (/f/, /v/)
     yaw: float = 0.0
     pitch: float = 0.0
     roll: float = 0.0
@@ -54,7 +56,8 @@ class Expression:
         return np.array([getattr(self, f.name) for f in fields(self)], dtype=np.float64)
 
 
-LINEAR_CONTROLS = ("jaw", "width", "smile", "brow", "blink_r", "blink_l", "gaze_x", "gaze_y")
+LINEAR_CONTROLS = ("jaw", "width", "smile", "brow", "blink_r", "blink_l", "gaze_x", "gaze_y",
+                   "pucker", "tuck")
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:
@@ -97,7 +100,10 @@ class FaceRig:
         b["blink_l"] = self._blink(LEFT_UPPER_LID, LEFT_LOWER_LID, LEFT_CREASE,
                                     LEFT_EYE_CORNERS)
         b["gaze_x"], b["gaze_y"] = self._gaze()
+        b["pucker"] = self._pucker()
+        b["tuck"] = self._tuck()
         self.bases = np.stack([b[n] for n in LINEAR_CONTROLS])          # (K, 478, 2) pixels
+        self.round_close = self._round_close(b["jaw"])
         z = self.points[:, 2]
         center = self.points[STABLE, :2].mean(0)
         # pivot near the top of the neck, behind the face
@@ -137,6 +143,55 @@ class FaceRig:
             width += self._to_px(0.035 * left * g, np.zeros(NUM_POINTS))
             smile += self._to_px(0.02 * left * g, -0.03 * g)
         return width, smile
+
+    def _lip_region(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(u, v, weight) per point: u, v relative to the mouth's center (face units) and a
+        weight 1 on the lips, fading over the cheeks and chin."""
+        corners = self.uv[[61, 291]]
+        center = corners.mean(0)
+        half = max(float(np.abs(corners[:, 0] - center[0]).max()), 1e-3)
+        u, v = self.uv[:, 0] - center[0], self.uv[:, 1] - center[1]
+        out_u = np.maximum(np.abs(u) - half, 0.0)
+        w = np.exp(-out_u ** 2 / (2 * 0.07 ** 2) - np.maximum(np.abs(v) - 0.06, 0) ** 2 / (2 * 0.06 ** 2))
+        return u, v, w
+
+    def _pucker(self) -> np.ndarray:
+        """Rounded lips: the corners draw in toward the center (0.05 face widths each per
+        unit, the lips between them in proportion), the lips push out a little vertically
+        and the opening narrows into a rounder hole."""
+        u, v, w = self._lip_region()
+        half = max(float(np.abs(u[[61, 291]]).max()), 1e-3)
+        du = -0.05 * np.clip(u / half, -1.0, 1.0) * w
+        dv = np.zeros(NUM_POINTS)
+        outer = UPPER_LIP_OUTER[1:-1] + LOWER_LIP_OUTER[1:-1]
+        dv[outer] = 0.008 * np.sign(v[outer]) * (1 - np.abs(u[outer] / half) ** 2)
+        return self._to_px(du, dv)
+
+    def _round_close(self, jaw: np.ndarray) -> np.ndarray:
+        """(478, 2) per unit of pucker x jaw: rounded lips part only in the middle, so the
+        jaw's opening is taken back near the corners (up to 85 %, never past closed) and
+        the opening becomes a round hole instead of a slit."""
+        u, _, _ = self._lip_region()
+        half = max(float(np.abs(u[[61, 291]]).max()), 1e-3)
+        near = np.clip(np.abs(u) / half, 0, 1) ** 1.5
+        k = np.zeros(NUM_POINTS)
+        inner = UPPER_LIP_INNER + LOWER_LIP_INNER
+        k[inner] = 0.85 * near[inner]
+        k[LOWER_LIP_OUTER] = 0.5 * near[LOWER_LIP_OUTER]
+        return -k[:, None] * jaw
+
+    def _tuck(self) -> np.ndarray:
+        """Labiodental: the lower lip rises and rolls in under the upper teeth (its outer
+        edge more than its inner one, so it looks thinner); the upper lip lifts a little."""
+        u, _, w = self._lip_region()
+        half = max(float(np.abs(u[[61, 291]]).max()), 1e-3)
+        across = np.clip(1 - (u / half) ** 2, 0, 1)
+        dv = np.zeros(NUM_POINTS)
+        dv[LOWER_LIP_OUTER[1:-1]] = -0.035 * across[LOWER_LIP_OUTER[1:-1]]
+        dv[LOWER_LIP_INNER[1:-1]] = -0.02 * across[LOWER_LIP_INNER[1:-1]]
+        dv[UPPER_LIP_INNER[1:-1]] = -0.012 * across[UPPER_LIP_INNER[1:-1]]
+        dv[UPPER_LIP_OUTER[1:-1]] = -0.006 * across[UPPER_LIP_OUTER[1:-1]]
+        return self._to_px(np.zeros(NUM_POINTS), dv)
 
     def _brow(self) -> np.ndarray:
         """Brows up 0.04 face widths per unit; forehead and upper lids follow partly."""
@@ -188,6 +243,8 @@ class FaceRig:
         v = expr.vector()
         pts = self.points.copy()
         pts[:, :2] += self.expression_deltas(v[: len(LINEAR_CONTROLS)])
+        if expr.pucker > 0 and expr.jaw > 0:       # the one product term: see _round_close
+            pts[:, :2] += min(expr.pucker, 1.0) * expr.jaw * self.round_close
         return self.posed(pts, rotation_matrix(expr.yaw, expr.pitch, expr.roll), scale, shift)
 
     def posed(self, pts: np.ndarray, rot: np.ndarray, scale: float = 1.0,
