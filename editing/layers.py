@@ -259,3 +259,19 @@ def segment_map(tracker: ObjectTracker, motion: Motion, mask: np.ndarray) -> np.
     """(H, W) float32 ``mask`` (anchor coordinates) moved to the frame of ``motion``."""
     w, h = tracker.size
     return remap(mask, tracker.mesh.backward_map(motion.vertices, (w, h)))
+
+
+class Confinement:
+    """Keeps a flow-carried edit on its object: call with each later frame (in order) and
+    its (H, W, 4) layer; the layer's mask is multiplied by the object's segment (the
+    edited region grown by ``grow`` px, feathered) moved by the :class:`ObjectTracker`."""
+
+    def __init__(self, anchor: np.ndarray, region: np.ndarray, grow: int):
+        self.tracker = ObjectTracker(anchor, region)
+        self.segment = soft_mask(region, grow + 2)
+
+    def __call__(self, frame: np.ndarray, layer: np.ndarray) -> np.ndarray:
+        seg = segment_map(self.tracker, self.tracker.step(frame), self.segment)
+        out = layer.copy()
+        out[..., 3] *= seg
+        return out
