@@ -24,9 +24,11 @@ import numpy as np
 
 from .flow import FlowEstimator, flow_to_map, remap, to_gray
 from .mesh import ObjectMesh
+from .regions import fill_holes
 
 PHOTO_TOLERANCE = 24.0     # mean abs RGB error above which a flow match is not used
 BACKGROUND_MATCH = 28.0    # max RGB difference of the edited frame from the plate = background
+WORK_SIDE = 256            # long side the object is tracked at
 ROBUST_PX = 3.0            # vertex residual scale of the robust reweighting
 
 
@@ -65,17 +67,25 @@ class ObjectTracker:
     pixels: DIS smears motion across boundaries) where the anchor's colour matches what it
     lands on, averaged around each rest vertex and fitted to the mesh as rigidly as
     possible. The background's motion is a RANSAC homography of the flow away from the
-    object."""
+    object.
 
-    def __init__(self, anchor: np.ndarray, region: np.ndarray, flow_scale: float = 1.0,
-                 spacing: float = 0.0, preset: str = "fast"):
+    Tracking runs on copies at most ``work_side`` px on the long side (the mesh is coarse;
+    DIS's ``balanced`` preset keeps a small object's motion there: at 256 px the synthetic
+    disc's is found within 1 %); :class:`Motion` is given in the frame's own pixels and
+    :attr:`full_mesh` is the mesh at that size."""
+
+    def __init__(self, anchor: np.ndarray, region: np.ndarray, work_side: int = WORK_SIDE,
+                 preset: str = "balanced"):
+        self.size = region.shape[::-1]
+        self.scale = min(1.0, work_side / max(self.size))
+        anchor, region = self._work(anchor), self._work_mask(region)
         h, w = region.shape
-        self.size = (w, h)
+        self.work_size = (w, h)
         area = max(float(region.sum()), 1.0)
-        spacing = spacing or float(np.clip(np.sqrt(area) / 8, 12, 48))
-        self.mesh = ObjectMesh(mesh_box(region, int(spacing), self.size), spacing)
-        # full resolution: at half size DIS underestimates a small object's motion
-        self.flow = FlowEstimator(preset, flow_scale)
+        spacing = float(np.clip(np.sqrt(area) / 8, 8, 48))
+        self.mesh = ObjectMesh(mesh_box(region, int(spacing), self.work_size), spacing)
+        self.full_mesh = self.mesh.scaled(1 / self.scale)
+        self.flow = FlowEstimator(preset, 1.0)
         self.anchor, self.anchor_gray = anchor, to_gray(anchor)
         self.object = region.astype(np.float32)
         core = max(1, int(spacing / 4))
@@ -90,7 +100,24 @@ class ObjectTracker:
         self.grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32),
                                          np.arange(h, dtype=np.float32)), -1)
 
+    def _work(self, image: np.ndarray) -> np.ndarray:
+        """``image`` at the working size (area-averaged)."""
+        if self.scale == 1.0:
+            return image
+        size = (max(8, round(self.size[0] * self.scale)), max(8, round(self.size[1] * self.scale)))
+        return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+    def _work_mask(self, mask: np.ndarray) -> np.ndarray:
+        """(h, w) bool ``mask`` at the working size."""
+        return self._work(mask.astype(np.float32)) > 0.5
+
+    def to_frame(self, x: np.ndarray, hom: np.ndarray) -> Motion:
+        """A working-size motion (vertices, homography) in the frame's own pixels."""
+        s = np.diag([self.scale, self.scale, 1.0])
+        return Motion(x / self.scale, np.linalg.inv(s) @ hom @ s)
+
     def step(self, frame: np.ndarray) -> Motion:
+        frame = self._work(frame)
         flow = self.flow(self.anchor_gray, to_gray(frame), init=self._predicted_flow())
         trust = self._trust(frame, flow)
         targets, weights = self._sample(flow, trust * self.core, self.mesh.rest)
@@ -99,7 +126,13 @@ class ObjectTracker:
         x = self.mesh.fit(targets, weights / (1 + (resid / ROBUST_PX) ** 2), x)
         self.homography = self._background_motion(flow, trust)
         self.vertices = x
-        return Motion(x.copy(), self.homography.copy())
+        return self.to_frame(x.copy(), self.homography.copy())
+
+    def segment(self, mask: np.ndarray) -> np.ndarray:
+        """(H, W) float32: the anchor's ``mask`` (working size, float) moved to where the
+        object is in the last frame stepped, at the frame's size."""
+        moved = remap(mask, self.mesh.backward_map(self.vertices, self.work_size))
+        return cv2.resize(moved, tuple(self.size), interpolation=cv2.INTER_LINEAR)
 
     def _predicted_flow(self) -> np.ndarray:
         """(H, W, 2) float32 anchor -> frame flow of the previous frame's motion: the
@@ -164,32 +197,47 @@ class LayerPlan:
 
 
 def plan_layer(frames, anchor: np.ndarray, edited: np.ndarray, region: np.ndarray,
-               grow: int, flow_scale: float = 1.0) -> LayerPlan:
+               grow: int) -> LayerPlan:
     """Pass 1 over ``frames`` (the source frames after the anchor, an iterable): the
     object's motions and the background plate; then the edited object's outline."""
     h, w = region.shape
-    tracker = ObjectTracker(anchor, region, flow_scale)
-    cover = soft_mask(region, grow + 4) > 0.01                     # object + margin
+    tracker = ObjectTracker(anchor, region)
+    cover = soft_mask(region, grow + 4)                            # object + margin
+    cover_work = tracker._work(cover)
     plate = np.zeros((h, w, 3), np.float32)
     known = np.zeros((h, w), bool)
-    motions = [Motion(tracker.mesh.rest.copy(), np.eye(3))]
+    x0, y0, x1, y1 = mesh_box(cover > 0.01, 2, (w, h))      # the plate is needed only here
+    wanted = np.zeros((h, w), bool)
+    wanted[y0:y1 + 1, x0:x1 + 1] = True
+    motions = [Motion(tracker.full_mesh.rest.copy(), np.eye(3))]
     for frame in frames:
         m = tracker.step(frame)
         motions.append(m)
-        busy = segment_map(tracker, m, cover.astype(np.float32)) > 0.01   # object at t
-        back = np.linalg.inv(m.homography)                        # frame -> anchor
-        seen = cv2.warpPerspective((~busy).astype(np.uint8), back, (w, h),
-                                   flags=cv2.INTER_NEAREST) > 0
-        new = seen & ~known
-        if new.any():
-            plate[new] = cv2.warpPerspective(frame, back, (w, h),
-                                             flags=cv2.INTER_LINEAR)[new]
-            known |= new
+        if (wanted & ~known).any():
+            busy = tracker.segment(cover_work) > 0.01                # the object at t
+            add_to_plate(plate, known, frame, ~busy, m.homography, (x0, y0, x1 + 1, y1 + 1))
     after = edited_outline(anchor, edited, region, plate, known)
     plate, stats = complete_plate(edited, region, after, plate, known)
     stats["frames_tracked"] = len(motions)
-    return LayerPlan(motions, tracker.mesh, edited, soft_mask(region, grow),
-                     soft_mask(after, 1), plate, stats)
+    alpha = cv2.GaussianBlur(after.astype(np.float32), (0, 0), 0.6)   # anti-aliased edge
+    return LayerPlan(motions, tracker.full_mesh, edited, soft_mask(region, grow), alpha,
+                     plate, stats)
+
+
+def add_to_plate(plate: np.ndarray, known: np.ndarray, frame: np.ndarray, free: np.ndarray,
+                 homography: np.ndarray, box: tuple[int, int, int, int]) -> None:
+    """Fill the plate's unknown pixels inside ``box`` (anchor coordinates, x0, y0, x1, y1
+    exclusive) with the frame's ``free`` (H, W) bool background pixels, moved back to the
+    anchor by the inverse of ``homography`` (anchor -> frame). In place."""
+    x0, y0, x1, y1 = box
+    back = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64) @ np.linalg.inv(homography)
+    size = (x1 - x0, y1 - y0)
+    seen = cv2.warpPerspective(free.astype(np.uint8), back, size, flags=cv2.INTER_NEAREST) > 0
+    new = seen & ~known[y0:y1, x0:x1]
+    if new.any():
+        warped = cv2.warpPerspective(frame, back, size, flags=cv2.INTER_LINEAR)
+        plate[y0:y1, x0:x1][new] = warped[new]
+        known[y0:y1, x0:x1] |= new
 
 
 def edited_outline(anchor: np.ndarray, edited: np.ndarray, region: np.ndarray,
@@ -197,12 +245,12 @@ def edited_outline(anchor: np.ndarray, edited: np.ndarray, region: np.ndarray,
     """(H, W) bool: the edited object inside ``region``. Where the plate saw the
     background, the pixels that differ from it; elsewhere GrabCut on the edited frame,
     with those answers as hard labels and the frame outside the region as background."""
-    diff = cv2.GaussianBlur(np.abs(edited.astype(np.float32) - plate).max(axis=2), (0, 0), 1.5)
+    diff = cv2.GaussianBlur(np.abs(edited.astype(np.float32) - plate).max(axis=2), (0, 0), 0.7)
     fg_sure = region & known & (diff > BACKGROUND_MATCH)
     bg_sure = ~region | (known & (diff <= BACKGROUND_MATCH))
     unsure = region & ~known
     if unsure.sum() < 32:
-        return fg_sure
+        return fill_holes(fg_sure)
     labels = np.where(bg_sure, cv2.GC_BGD, cv2.GC_PR_FGD).astype(np.uint8)
     labels[fg_sure] = cv2.GC_FGD
     x0, y0, x1, y1 = mesh_box(region, 24, (region.shape[1], region.shape[0]))
@@ -215,7 +263,8 @@ def edited_outline(anchor: np.ndarray, edited: np.ndarray, region: np.ndarray,
     out = np.zeros_like(region)
     out[y0:y1 + 1, x0:x1 + 1] = (crop == cv2.GC_FGD) | (crop == cv2.GC_PR_FGD)
     out &= region
-    return cv2.morphologyEx(out.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
+    return fill_holes(cv2.morphologyEx(out.astype(np.uint8), cv2.MORPH_OPEN,
+                                       np.ones((3, 3), np.uint8)))
 
 
 def complete_plate(edited: np.ndarray, region: np.ndarray, after: np.ndarray,
@@ -239,26 +288,26 @@ def complete_plate(edited: np.ndarray, region: np.ndarray, after: np.ndarray,
 
 def render_layer_frame(frame: np.ndarray, plan: LayerPlan, t: int) -> np.ndarray:
     """(H, W, 3) uint8 frame ``t``: the original object's area cleared to the plate (moved
-    with the background), the edited object laid over it (moved by the mesh)."""
+    with the background), the edited object laid over it (moved by the mesh). Only the box
+    the deformed mesh covers is touched."""
     h, w = frame.shape[:2]
     m = plan.motions[t]
-    bmap = plan.mesh.backward_map(m.vertices, (w, h))
-    clear = remap(plan.clear, bmap)[..., None] if plan.clear.ndim == 2 else remap(plan.clear, bmap)
-    alpha = remap(plan.after, bmap)
-    alpha = alpha[..., None] if alpha.ndim == 2 else alpha
-    plate = cv2.warpPerspective(plan.plate, m.homography, (w, h), flags=cv2.INTER_LINEAR,
+    x0, y0, x1, y1 = plan.mesh.deformed_box(m.vertices, (w, h))
+    out = frame.copy()
+    if x1 <= x0 or y1 <= y0:
+        return out
+    bmap = plan.mesh.backward_map(m.vertices, (x1 - x0, y1 - y0), origin=(x0, y0))
+    clear = remap(plan.clear, bmap)[..., None]
+    alpha = remap(plan.after, bmap)[..., None]
+    shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64) @ m.homography
+    plate = cv2.warpPerspective(plan.plate, shift, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_REPLICATE)
     layer = remap(plan.edited, bmap).astype(np.float32)
-    out = frame.astype(np.float32)
-    out += clear * (plate - out)
-    out += alpha * (layer - out)
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
-
-
-def segment_map(tracker: ObjectTracker, motion: Motion, mask: np.ndarray) -> np.ndarray:
-    """(H, W) float32 ``mask`` (anchor coordinates) moved to the frame of ``motion``."""
-    w, h = tracker.size
-    return remap(mask, tracker.mesh.backward_map(motion.vertices, (w, h)))
+    crop = frame[y0:y1, x0:x1].astype(np.float32)
+    crop += clear * (plate - crop)
+    crop += alpha * (layer - crop)
+    out[y0:y1, x0:x1] = np.clip(crop + 0.5, 0, 255).astype(np.uint8)
+    return out
 
 
 class Confinement:
@@ -268,10 +317,11 @@ class Confinement:
 
     def __init__(self, anchor: np.ndarray, region: np.ndarray, grow: int):
         self.tracker = ObjectTracker(anchor, region)
-        self.segment = soft_mask(region, grow + 2)
+        self.mask = self.tracker._work(soft_mask(region, grow + 2))
 
     def __call__(self, frame: np.ndarray, layer: np.ndarray) -> np.ndarray:
-        seg = segment_map(self.tracker, self.tracker.step(frame), self.segment)
+        self.tracker.step(frame)
+        seg = self.tracker.segment(self.mask)
         out = layer.copy()
         out[..., 3] *= seg
         return out

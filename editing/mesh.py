@@ -78,6 +78,16 @@ class ObjectMesh:
         self.gtw = (g.T @ sparse.diags(np.repeat(area, 2))).tocsr()       # (N, 2K)
         self.laplacian = (self.gtw @ g).tocsc()                           # (N, N)
 
+    def scaled(self, factor: float) -> "ObjectMesh":
+        """The same grid with every length multiplied by ``factor`` (for displacements and
+        maps at another image size; the ARAP system is not rebuilt)."""
+        out = object.__new__(ObjectMesh)
+        out.__dict__.update(self.__dict__)
+        out.rest = self.rest * factor
+        out.box = tuple(v * factor for v in self.box)
+        out.spacing = self.spacing * factor
+        return out
+
     def gradients(self, x: np.ndarray) -> np.ndarray:
         """(K, 2, 2) deformation gradients of positions ``x`` (N, 2)."""
         return np.einsum("kci,kcj->kij", x[self.triangles], self.grads)
@@ -102,21 +112,24 @@ class ObjectMesh:
         v = ((at[..., 1] - self.box[1]) / self.spacing).astype(np.float32)
         return cv2.remap(disp, u, v, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
-    def backward_map(self, x: np.ndarray, size: tuple[int, int], iterations: int = 5) -> np.ndarray:
+    def backward_map(self, x: np.ndarray, size: tuple[int, int], iterations: int = 5,
+                     origin: tuple[int, int] = (0, 0)) -> np.ndarray:
         """(H, W, 2) float32 map from each pixel of the deformed frame to where it was on
         the rest frame (the form ``cv2.remap`` takes), for positions ``x`` (N, 2); ``size``
-        = (width, height). The grid's displacement is interpolated bilinearly (outside the
-        grid: the nearest border value) and inverted by fixed-point iteration."""
+        = (width, height) of the area mapped, whose top-left pixel is ``origin``. The grid's
+        displacement is interpolated bilinearly (outside the grid: the nearest border value)
+        and inverted by fixed-point iteration."""
         w, h = size
-        disp = (x - self.rest).reshape(self.shape[0], self.shape[1], 2).astype(np.float32)
-        xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-        x0, y0 = self.box[:2]
-        inv_s = np.float32(1.0 / self.spacing)
-        m = np.stack([xs, ys], -1)
-        grid = np.stack([xs, ys], -1)
+        grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32) + origin[0],
+                                    np.arange(h, dtype=np.float32) + origin[1]), -1)
+        m = grid
         for _ in range(iterations):   # m = p - disp(m): converges for a smooth, mild warp
-            u = (m[..., 0] - x0) * inv_s
-            v = (m[..., 1] - y0) * inv_s
-            d = cv2.remap(disp, u, v, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            m = grid - d
+            m = grid - self.displacement(x, m)
         return m
+
+    def deformed_box(self, x: np.ndarray, size: tuple[int, int]) -> tuple[int, int, int, int]:
+        """(x0, y0, x1, y1) integer box, inside a frame of ``size``, holding the deformed
+        grid (everything the layer can change)."""
+        lo = np.floor(x.min(0)).astype(int) - 2
+        hi = np.ceil(x.max(0)).astype(int) + 2
+        return (max(0, lo[0]), max(0, lo[1]), min(size[0], hi[0]), min(size[1], hi[1]))
