@@ -136,6 +136,12 @@ def _frames(setup: _Setup, extras: dict) -> Iterator[np.ndarray]:
     colour = _fit_colour(setup, sources, masks)
     layers = {i: initial_layer(sources[i], setup.edits[i], masks[i], colour, p.transfer)
               for i in setup.edits}
+    if p.transfer == "detail":
+        for i, layer in layers.items():
+            # off its region an anchor's payload only undoes the colour transform (the mask's
+            # grown rim is background); a pixel the flow maps there (a turning sleeve onto the
+            # background beside it) would lose the edit
+            layer[..., :3] *= regions[i].region[..., None]
     keys = sorted(layers)
     extras["keyframes"] = keys
     extras["edit_mask_coverage"] = float(masks[0].mean())

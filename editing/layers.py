@@ -206,7 +206,8 @@ def plan_layer(frames, anchor: np.ndarray, edited: np.ndarray, region: np.ndarra
     cover_work = tracker._work(cover)
     plate = np.zeros((h, w, 3), np.float32)
     known = np.zeros((h, w), bool)
-    x0, y0, x1, y1 = mesh_box(cover > 0.01, 2, (w, h))      # the plate is needed only here
+    clear = soft_mask(region, clear_grow(grow))
+    x0, y0, x1, y1 = mesh_box(clear > 0.01, 2, (w, h))      # the plate is needed only here
     wanted = np.zeros((h, w), bool)
     wanted[y0:y1 + 1, x0:x1 + 1] = True
     motions = [Motion(tracker.full_mesh.rest.copy(), np.eye(3))]
@@ -220,8 +221,14 @@ def plan_layer(frames, anchor: np.ndarray, edited: np.ndarray, region: np.ndarra
     plate, stats = complete_plate(edited, region, after, plate, known)
     stats["frames_tracked"] = len(motions)
     alpha = cv2.GaussianBlur(after.astype(np.float32), (0, 0), 0.6)   # anti-aliased edge
-    return LayerPlan(motions, tracker.full_mesh, edited, soft_mask(region, grow), alpha,
-                     plate, stats)
+    return LayerPlan(motions, tracker.full_mesh, edited, clear, alpha, plate, stats)
+
+
+def clear_grow(grow: int) -> int:
+    """Pixels the area cleared to the plate reaches beyond the edited region: further than
+    the edit's own mask, so parts of the original object that move beyond the mesh's fit
+    (an ear as a head turns) are cleared too."""
+    return 2 * grow + 8
 
 
 def add_to_plate(plate: np.ndarray, known: np.ndarray, frame: np.ndarray, free: np.ndarray,
@@ -312,16 +319,21 @@ def render_layer_frame(frame: np.ndarray, plan: LayerPlan, t: int) -> np.ndarray
 
 class Confinement:
     """Keeps a flow-carried edit on its object: call with each later frame (in order) and
-    its (H, W, 4) layer; the layer's mask is multiplied by the object's segment (the
-    edited region grown by ``grow`` px, feathered) moved by the :class:`ObjectTracker`."""
+    its (H, W, 4) layer. The object's segment is moved by an :class:`ObjectTracker`; the
+    layer's mask is cut to the segment grown by ``grow`` px (no bleed onto what moves past
+    the object) and raised to 1 on the segment itself (where the flow lost the edit, on a
+    turning sleeve say, the object still gets the edit's colour transform)."""
 
     def __init__(self, anchor: np.ndarray, region: np.ndarray, grow: int):
         self.tracker = ObjectTracker(anchor, region)
-        self.mask = self.tracker._work(soft_mask(region, grow + 2))
+        self.outer = self.tracker._work(soft_mask(region, grow + 2))
+        inner = cv2.erode(region.astype(np.uint8), np.ones((5, 5), np.uint8))
+        self.inner = self.tracker._work(soft_mask(inner, 0))
 
     def __call__(self, frame: np.ndarray, layer: np.ndarray) -> np.ndarray:
         self.tracker.step(frame)
-        seg = self.tracker.segment(self.mask)
         out = layer.copy()
-        out[..., 3] *= seg
+        alpha = out[..., 3]
+        alpha *= self.tracker.segment(self.outer)
+        np.maximum(alpha, self.tracker.segment(self.inner), out=alpha)
         return out

@@ -7,8 +7,9 @@ triangles per cell. A frame's vertex positions ``x`` minimise
 
     E = sum_t A_t |J_t(x) - R_t|_F^2  +  sum_i lam w_i |x_i - p_i|^2  +  eps |x_i - s_i|^2
 
-with ``J_t`` triangle t's deformation gradient, ``R_t`` the rotation nearest to it (local
-step), ``p_i`` the vertex's target from the flow, ``w_i`` in [0, 1] how much of the object's
+with ``J_t`` triangle t's deformation gradient, ``R_t`` the rotation nearest to it times
+one scale for the whole mesh, that of the similarity best fitting the targets (local step:
+shapes hold, the object may come closer or recede), ``p_i`` the vertex's target from the flow, ``w_i`` in [0, 1] how much of the object's
 reliable flow supports it, and ``s_i`` the previous frame's position (a weak prior that
 keeps vertices with no data where they were). Vertices where the flow is missing or wrong
 follow their neighbours rigidly, so the carried layer keeps its shape.
@@ -61,6 +62,23 @@ def nearest_rotations(m: np.ndarray) -> np.ndarray:
     return np.stack([np.stack([c, -s], 1), np.stack([s, c], 1)], 1)
 
 
+def similarity_scale(rest: np.ndarray, targets: np.ndarray, weights: np.ndarray) -> float:
+    """Scale of the weighted least-squares similarity (Umeyama) taking ``rest`` (N, 2) to
+    ``targets`` (N, 2): an object that comes closer grows as a whole. 1 with too little
+    data."""
+    w = np.asarray(weights, np.float64)
+    if w.sum() < 3:
+        return 1.0
+    w = w / w.sum()
+    a = rest - w @ rest
+    b = targets - w @ targets
+    var = float(w @ (a * a).sum(1))
+    cov = (a * w[:, None]).T @ b                        # (2, 2)
+    sv = np.linalg.svd(cov, compute_uv=False)
+    sign = 1.0 if np.linalg.det(cov) >= 0 else -1.0
+    return float(np.clip((sv[0] + sign * sv[1]) / max(var, 1e-9), 0.5, 2.0))
+
+
 class ObjectMesh:
     """The rest grid over ``box`` and its ARAP system; :meth:`fit` solves a frame."""
 
@@ -99,8 +117,9 @@ class ObjectMesh:
         factor = splu((self.laplacian + sparse.diags(d)).tocsc())
         const = (self.lam * weights)[:, None] * targets + (self.lam * PRIOR) * previous
         x = np.where(weights[:, None] > 0, targets, previous).astype(np.float64)
+        scale = similarity_scale(self.rest, targets, weights)
         for _ in range(self.iterations):
-            rot = nearest_rotations(self.gradients(x))
+            rot = nearest_rotations(self.gradients(x)) * scale
             x = factor.solve(self.gtw @ rot.transpose(0, 2, 1).reshape(-1, 2) + const)
         return x
 
