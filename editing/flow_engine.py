@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-import cv2
 import numpy as np
 
 from .flow import FlowEstimator
@@ -27,9 +26,9 @@ from .inputs import (check_keyframe_indices, keyframe_sources, load_edit_image, 
                      open_source_video)
 from .layers import Confinement, plan_layer, render_layer_frame, soft_mask
 from .propagate import PropagationSettings, Propagator, compose, initial_layer
-from .regions import EditRegion, find_edit_region
+from .regions import WHOLE_FRAME_FRACTION, EditRegion, find_edit_region
 
-FULL_FRAME_FRACTION = 0.4    # an automatic mask above this share of the frame = whole frame
+FULL_FRAME_FRACTION = WHOLE_FRAME_FRACTION   # an automatic mask above this share = whole frame
 
 
 def auto_mask(source: np.ndarray, edited: np.ndarray, threshold: float, grow: int) -> np.ndarray:
