@@ -9,6 +9,8 @@ stretch), then the forward pass blends the two by confidence and distance.
 """
 from __future__ import annotations
 
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -154,8 +156,11 @@ def _frames(setup: _Setup, extras: dict) -> Iterator[np.ndarray]:
         if end is None:
             prop.confidence = False
             confine = _confinement(first, regions[start], p)
-            for frame, layer, _ in prop.run(frames):
-                yield compose(frame, confine(frame, layer), colour, p.transfer)
+            if confine is None:
+                for frame, layer, _ in prop.run(frames):
+                    yield compose(frame, layer, colour, p.transfer)
+            else:
+                yield from _confined(prop, frames, confine, colour, p.transfer)
         else:
             yield from _two_sided(frames, start, end, prop, layers[end], colour, setup,
                                   fast, precise)
@@ -163,12 +168,28 @@ def _frames(setup: _Setup, extras: dict) -> Iterator[np.ndarray]:
 
 
 def _confinement(first: np.ndarray, region: EditRegion, p: "FlowEditParams"):
-    """A function (frame, layer) -> layer whose edit mask is kept to the edited object's
-    tracked segment (no bleed onto what moves past it); the identity for whole-frame edits
-    and the user's own mask."""
+    """The :class:`Confinement` keeping a local edit to its object's tracked segment (no
+    bleed onto what moves past it); None for whole-frame edits."""
     if region.whole_frame or not region.region.any():
-        return lambda frame, layer: layer
+        return None
     return Confinement(first, region.region, p.mask_grow)
+
+
+def _confined(prop: Propagator, frames: Iterator[np.ndarray], confine: Confinement,
+              colour: ColourTransform, transfer: str) -> Iterator[np.ndarray]:
+    """The propagator's frames with each layer kept to its object. The object's tracker
+    needs only source frames: it runs on its own thread on each frame as the propagator
+    takes it in, so its segments are ready (or nearly) when that frame's layer is."""
+    pending: deque = deque()
+    with ThreadPoolExecutor(1) as pool:
+        def taken() -> Iterator[np.ndarray]:
+            for frame in frames:
+                pending.append(pool.submit(confine.segments, frame))
+                yield frame
+
+        for frame, layer, _ in prop.run(taken()):
+            seg = pending.popleft().result()
+            yield compose(frame, Confinement.apply(layer, seg), colour, transfer)
 
 
 def _layer_frames(setup: _Setup, first: np.ndarray, region: EditRegion,

@@ -331,9 +331,20 @@ class Confinement:
         self.inner = self.tracker._work(soft_mask(inner, 0))
 
     def __call__(self, frame: np.ndarray, layer: np.ndarray) -> np.ndarray:
+        return self.apply(layer, self.segments(frame))
+
+    def segments(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(outer, inner) (H, W) float32 segments of the object in ``frame`` (the next one
+        in order): needs only the source frames, so it may run ahead of the layer."""
         self.tracker.step(frame)
+        return self.tracker.segment(self.outer), self.tracker.segment(self.inner)
+
+    @staticmethod
+    def apply(layer: np.ndarray, segments: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """``layer`` (H, W, 4) with its mask cut to ``outer`` and raised to ``inner``."""
+        outer, inner = segments
         out = layer.copy()
         alpha = out[..., 3]
-        alpha *= self.tracker.segment(self.outer)
-        np.maximum(alpha, self.tracker.segment(self.inner), out=alpha)
+        alpha *= outer
+        np.maximum(alpha, inner, out=alpha)
         return out
