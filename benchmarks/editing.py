@@ -13,6 +13,8 @@ truth. Measures, in one run:
 - on a real clip (``--real``, the dev-data face clip when present; no truth): the warp
   error ratio (flow and occlusions estimated on the source) of a propagated recolour, of a
   propagated restyle, and of the same restyle applied to every frame on its own;
+- the shape edit (``star``: the disc redrawn as a star), carried as a layer and, for
+  comparison, by the per-pixel flow: PSNR, persistence, warp error over gradient energy;
 - speed at 512x512: the engine on in-memory frames (wall clock), the whole pipeline mp4 to
   mp4 through the API, and CPU time per stage on one thread (robust on a shared machine);
 - the svd-inversion engine's time for one tiny random-weight window on CPU (code path only;
@@ -164,6 +166,73 @@ def edit_quality(name: str, frames: int, size: int, params: FlowEditParams) -> d
             "warp_error_ratio_vs_truth": round(out_err / max(truth_err, 1e-9), 3)}
 
 
+def shape_quality(frames: int, size: int) -> dict:
+    """The shape edit (the disc redrawn as a star that moves and turns with it), through
+    the pipeline from an mp4, with ``propagation`` = layer (auto's choice) and = flow (the
+    per-pixel path, as before layers): PSNR against the truth, persistence (mean
+    |output - source| at the last frame over the first), warp error (true flows of the
+    star) over gradient energy relative to the decoded source's (both have been through
+    H.264) and to the clean truth's (it has not: codec noise counts against the output),
+    and fps mp4 to mp4."""
+    import tempfile
+
+    import animakit
+    from animakit import render
+    from animakit.media import VideoReader, write_video
+    from benchmarks.groundtruth.editing_clip import gradient_energy
+    clip = make_clip(frames, size, edit="star")
+    pipe = animakit.load_pipeline("editing.first_frame")
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "source.mp4"
+        write_video(src, clip.source, 24.0, crf=10)
+        decoded = np.stack(list(VideoReader(src)))
+        truth_wg = temporal_error(clip.truth, clip.flows_of_truth()) / gradient_energy(clip.truth)
+        source_wg = temporal_error(decoded, clip.flows) / gradient_energy(decoded)
+        for way in ("layer", "flow"):
+            t0 = time.perf_counter()
+            summary = render(pipe, Path(tmp) / f"{way}.mp4", progress=False,
+                             inputs={"video": str(src), "edited": clip.truth[0]},
+                             params={"propagation": way})
+            fps = summary.frames / (time.perf_counter() - t0)
+            res = np.stack(list(VideoReader(Path(tmp) / f"{way}.mp4")))
+            scores = [psnr(o, t) for o, t in zip(res[1:], clip.truth[1:])]
+            d = [float(np.abs(res[i].astype(np.float32) - decoded[i]).mean()) for i in (0, -1)]
+            wg = temporal_error(res, clip.flows_of_truth()) / gradient_energy(res)
+            out[way] = {"psnr_mean_db": round(float(np.mean(scores)), 2),
+                        "psnr_min_db": round(float(np.min(scores)), 2),
+                        "persistence": round(d[1] / max(d[0], 1e-9), 3),
+                        "warp_gradient_ratio": round(wg / source_wg, 3),
+                        "warp_gradient_ratio_vs_truth": round(wg / truth_wg, 3),
+                        "fps_end_to_end": round(fps, 2)}
+    return out
+
+
+def layer_cpu_ms(frames: int, size: int) -> dict:
+    """CPU milliseconds per frame, one OpenCV thread, of the layer path's two passes on the
+    star clip's in-memory frames: ``track`` (pass 1: the mesh tracker, the plate) and
+    ``render`` (pass 2), and the frames per second they allow on one idle core, decoding
+    and encoding not included."""
+    from animakit.editing.layers import plan_layer, render_layer_frame
+    from animakit.editing.regions import find_edit_region
+    clip = make_clip(frames, size, edit="star")
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        region = find_edit_region(clip.source[0], clip.truth[0], None, 12.0).region
+        c0 = time.process_time()
+        plan = plan_layer(iter(clip.source[1:]), clip.source[0], clip.truth[0], region, 6)
+        c1 = time.process_time()
+        for t, frame in enumerate(clip.source):
+            render_layer_frame(frame, plan, t)
+        c2 = time.process_time()
+    finally:
+        cv2.setNumThreads(threads)
+    track, render = 1000 * (c1 - c0) / (frames - 1), 1000 * (c2 - c1) / frames
+    return {"track": round(track, 1), "render": round(render, 1),
+            "one_core_fps_projected": round(1000 / (track + render), 1)}
+
+
 def end_to_end_fps(frames: int, size: int) -> dict:
     """Frames per second of the whole pipeline from an mp4 to an mp4 (decode, flow engine,
     H.264 encode), through the public API, best of two runs."""
@@ -227,10 +296,17 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--transfer", default="detail", choices=("detail", "pixels"))
     ap.add_argument("--no-svd", action="store_true", help="skip the tiny svd-inversion timing")
+    ap.add_argument("--shape-only", action="store_true", help="only the star shape edit")
     ap.add_argument("--real", type=Path, default=DEV / "face_driving_d11.mp4",
                     help="a real clip for the no-truth warp-error check (skipped if absent)")
     args = ap.parse_args()
     params = FlowEditParams(transfer=args.transfer)
+    shape = shape_quality(args.frames, args.size)
+    shape["layer_cpu_ms_per_frame"] = layer_cpu_ms(args.frames, args.size)
+    if args.shape_only:
+        print(json.dumps({"shape_star": shape, "clip": {"frames": args.frames, "size": args.size},
+                          "load_average_1min": round(os.getloadavg()[0], 2)}))
+        return
     edits = {name: edit_quality(name, args.frames, args.size, params) for name in EDITS}
     clip = make_clip(args.frames, args.size)
     propagate(clip.source[:3], clip.truth[0], params)               # warm-up
@@ -248,6 +324,7 @@ def main() -> None:
         "warp_error_ratio_vs_truth": head["warp_error_ratio_vs_truth"],
         "warp_error_ratio_target": 1.2,
         "edits": edits,
+        "shape_star": shape,
         "fps": round((args.frames - 1) / seconds, 2),
         "fps_end_to_end": end_to_end_fps(args.frames, args.size),
         "fps_target": 20.0,

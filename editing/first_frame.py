@@ -10,7 +10,7 @@ The output keeps the source's frame rate, frame count and audio.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from animakit.pipeline import InputSpec, Pipeline
 
@@ -46,6 +46,13 @@ class FirstFrameEditPipeline(Pipeline):
     engines = {"flow": FlowEditEngine, "svd-inversion": SVDInversionEngine}
     default_engine = "flow"
     studio_order = 40
+
+    def input_notes(self, inputs: dict[str, Any]) -> list[str]:
+        """Warnings a person should see at upload: a note when the edited first frame changes
+        an object's shape (it will be carried as a layer). Raises InputError for what cannot
+        render (an unreadable video, edited frame or mask)."""
+        from .upload_notes import edit_notes
+        return edit_notes(inputs)
 
     @classmethod
     def studio_extras(cls, ctx: TabContext) -> None:

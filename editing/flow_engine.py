@@ -9,39 +9,53 @@ stretch), then the forward pass blends the two by confidence and distance.
 """
 from __future__ import annotations
 
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-import cv2
 import numpy as np
 
 from .flow import FlowEstimator
 from animakit.media.partfiles import scratch_dir
+from animakit.errors import InputError
 from animakit.params import param
 from animakit.pipeline import Engine, FrameStream
 
 from .colour import ColourTransform, fit_colour_transform
 from .inputs import (check_keyframe_indices, keyframe_sources, load_edit_image, load_mask,
                      open_source_video)
+from .layers import Confinement, plan_layer, render_layer_frame, soft_mask
 from .propagate import PropagationSettings, Propagator, compose, initial_layer
+from .regions import WHOLE_FRAME_FRACTION, EditRegion, find_edit_region
 
-FULL_FRAME_FRACTION = 0.4    # an automatic mask above this share of the frame = whole frame
+FULL_FRAME_FRACTION = WHOLE_FRAME_FRACTION   # an automatic mask above this share = whole frame
 
 
 def auto_mask(source: np.ndarray, edited: np.ndarray, threshold: float, grow: int) -> np.ndarray:
-    """(H, W) float32 soft mask of where ``edited`` differs from ``source``; the whole
-    frame when the edit covers most of it (a restyle)."""
-    diff = cv2.absdiff(source, edited).max(axis=2)
-    hard = (cv2.blur(diff, (3, 3)) > threshold).astype(np.uint8)
-    hard = cv2.morphologyEx(hard, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    if hard.mean() > FULL_FRAME_FRACTION:
-        return np.ones(source.shape[:2], np.float32)
-    if grow > 0:
-        hard = cv2.dilate(hard, cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
-                                                          (2 * grow + 1, 2 * grow + 1)))
-    soft = cv2.GaussianBlur(hard.astype(np.float32), (0, 0), max(1.0, grow / 3))
-    return np.clip(soft, 0, 1)
+    """(H, W) float32 soft mask of where ``edited`` differs from ``source`` (its main
+    parts, :func:`~editing.regions.find_edit_region`); the whole frame when the edit
+    covers most of it (a restyle)."""
+    return region_mask(find_edit_region(source, edited, None, threshold), grow)
+
+
+def region_mask(region: EditRegion, grow: int) -> np.ndarray:
+    """(H, W) float32 soft mask of an edit region grown by ``grow`` px and feathered."""
+    if region.whole_frame:
+        return np.ones(region.region.shape, np.float32)
+    return soft_mask(region.region, grow)
+
+
+def choose_propagation(requested: str, region: EditRegion, has_keyframes: bool) -> str:
+    """``flow`` or ``layer``: ``auto`` carries shape edits as layers, everything else (and
+    any clip with keyframes) by the per-pixel flow."""
+    if requested == "layer" and has_keyframes:
+        raise InputError("keyframes", "propagation=layer carries the first frame's edit "
+                                      "only; use propagation=flow (or auto) with keyframes")
+    if requested != "auto":
+        return requested
+    return "layer" if region.kind == "shape" and not has_keyframes else "flow"
 
 
 class _Setup:
@@ -74,14 +88,19 @@ class _Setup:
                 FlowEstimator(p.flow_preset, self.flow_scale))
 
 
-def _anchor_masks(setup: _Setup, sources: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+def _anchor_regions(setup: _Setup, sources: dict[int, np.ndarray]) -> dict[int, EditRegion]:
+    """Each edited frame's :class:`EditRegion` (the user's mask for the first)."""
     p = setup.params
-    masks = {}
-    for i, edited in setup.edits.items():
-        if i == 0 and setup.user_mask is not None:
-            masks[i] = setup.user_mask
-        else:
-            masks[i] = auto_mask(sources[i], edited, p.mask_threshold, p.mask_grow)
+    return {i: find_edit_region(sources[i], edited, setup.user_mask if i == 0 else None,
+                                p.mask_threshold) for i, edited in setup.edits.items()}
+
+
+def _anchor_masks(setup: _Setup, sources: dict[int, np.ndarray],
+                  regions: dict[int, EditRegion]) -> dict[int, np.ndarray]:
+    """Each edited frame's soft mask: the user's own for the first, else the region's."""
+    masks = {i: region_mask(r, setup.params.mask_grow) for i, r in regions.items()}
+    if setup.user_mask is not None:
+        masks[0] = setup.user_mask
     return masks
 
 
@@ -108,10 +127,22 @@ def _read_keyframe_sources(setup: _Setup) -> dict[int, np.ndarray]:
 def _frames(setup: _Setup, extras: dict) -> Iterator[np.ndarray]:
     p = setup.params
     sources = _read_keyframe_sources(setup)
-    masks = _anchor_masks(setup, sources)
+    regions = _anchor_regions(setup, sources)
+    route = choose_propagation(p.propagation, regions[0], len(setup.edits) > 1)
+    extras["propagation"], extras["edit_kind"] = route, regions[0].kind
+    if route == "layer":
+        yield from _layer_frames(setup, sources[0], regions[0], extras)
+        return
+    masks = _anchor_masks(setup, sources, regions)
     colour = _fit_colour(setup, sources, masks)
     layers = {i: initial_layer(sources[i], setup.edits[i], masks[i], colour, p.transfer)
               for i in setup.edits}
+    if p.transfer == "detail":
+        for i, layer in layers.items():
+            # off its region an anchor's payload only undoes the colour transform (the mask's
+            # grown rim is background); a pixel the flow maps there (a turning sleeve onto the
+            # background beside it) would lose the edit
+            layer[..., :3] *= regions[i].region[..., None]
     keys = sorted(layers)
     extras["keyframes"] = keys
     extras["edit_mask_coverage"] = float(masks[0].mean())
@@ -124,12 +155,55 @@ def _frames(setup: _Setup, extras: dict) -> Iterator[np.ndarray]:
         prop = Propagator(first, layers[start], colour, setup.settings, fast, precise)
         if end is None:
             prop.confidence = False
-            for frame, layer, _ in prop.run(frames):
-                yield compose(frame, layer, colour, p.transfer)
+            confine = _confinement(first, regions[start], p)
+            if confine is None:
+                for frame, layer, _ in prop.run(frames):
+                    yield compose(frame, layer, colour, p.transfer)
+            else:
+                yield from _confined(prop, frames, confine, colour, p.transfer)
         else:
             yield from _two_sided(frames, start, end, prop, layers[end], colour, setup,
                                   fast, precise)
         extras["anchor_switches"] = extras.get("anchor_switches", 0) + prop.anchors_used - 1
+
+
+def _confinement(first: np.ndarray, region: EditRegion, p: "FlowEditParams"):
+    """The :class:`Confinement` keeping a local edit to its object's tracked segment (no
+    bleed onto what moves past it); None for whole-frame edits."""
+    if region.whole_frame or not region.region.any():
+        return None
+    return Confinement(first, region.region, p.mask_grow)
+
+
+def _confined(prop: Propagator, frames: Iterator[np.ndarray], confine: Confinement,
+              colour: ColourTransform, transfer: str) -> Iterator[np.ndarray]:
+    """The propagator's frames with each layer kept to its object. The object's tracker
+    needs only source frames: it runs on its own thread on each frame as the propagator
+    takes it in, so its segments are ready (or nearly) when that frame's layer is."""
+    pending: deque = deque()
+    with ThreadPoolExecutor(1) as pool:
+        def taken() -> Iterator[np.ndarray]:
+            for frame in frames:
+                pending.append(pool.submit(confine.segments, frame))
+                yield frame
+
+        for frame, layer, _ in prop.run(taken()):
+            seg = pending.popleft().result()
+            yield compose(frame, Confinement.apply(layer, seg), colour, transfer)
+
+
+def _layer_frames(setup: _Setup, first: np.ndarray, region: EditRegion,
+                  extras: dict) -> Iterator[np.ndarray]:
+    """The clip with the first frame's edit carried as a layer: pass 1 tracks the object
+    and builds the background plate, pass 2 renders (the video is decoded twice)."""
+    if not region.region.any():
+        raise InputError("mask", "the edit region is empty: nothing to carry as a layer")
+    frames = iter(setup.reader)
+    next(frames)
+    plan = plan_layer(frames, first, setup.edits[0], region.region, setup.params.mask_grow)
+    extras.update(plan.stats)
+    for t, frame in enumerate(setup.reader):
+        yield render_layer_frame(frame, plan, min(t, len(plan.motions) - 1))
 
 
 def _two_sided(frames: "_Frames", start: int, end: int, forward: Propagator,
@@ -182,6 +256,11 @@ class _Frames:
 @dataclass
 class FlowEditParams:
     """The flow engine's own settings."""
+    propagation: str = param("auto", "how the edit travels: 'flow' = per pixel along the "
+                             "optical flow (appearance edits: recolours, restyles); 'layer' = "
+                             "the edited region as one piece following its object's motion "
+                             "(edits that change an object's shape); 'auto' = layer for "
+                             "shape edits, flow otherwise", choices=("auto", "flow", "layer"))
     transfer: str = param("detail", "what the flow carries: 'detail' = the edit's departure "
                           "from a colour grade, rebuilt on each frame (keeps the video's own "
                           "detail and lighting); 'pixels' = the edited pixels themselves "

@@ -47,9 +47,20 @@ def load_edit_image(source: Any, name: str, size: tuple[int, int], notes: list[s
 
 
 def load_mask(source: Any, size: tuple[int, int], notes: list[str]) -> np.ndarray:
-    """(H, W) float32 mask in [0, 1] (white = edit) at the video's size."""
-    img = load_edit_image(source, "mask", size, notes)
-    return img.astype(np.float32).mean(axis=2) / 255.0
+    """(H, W) float32 mask in [0, 1] (white = edit) at the video's size. A mask must have
+    the video's aspect ratio (it is scaled, never stretched: a mask that does not fit
+    would mark the wrong pixels) and mark something; else :class:`InputError` naming it."""
+    img = load_image(source, name="mask", max_side=None)
+    label = source if isinstance(source, (str, Path)) else "mask"
+    h, w = img.shape[:2]
+    if abs((w / h) / (size[0] / size[1]) - 1) > 0.01:
+        raise InputError(label, f"mask is {w}x{h}; it must have the video's shape "
+                                f"({size[0]}x{size[1]}, or the same aspect ratio)")
+    mask = fit_to_frame(img, size, "mask", notes).astype(np.float32).mean(axis=2) / 255.0
+    if not (mask > 0.5).any():
+        raise InputError(label, "mask is empty: paint the area to edit white "
+                                "(black = leave the video as it is)")
+    return mask
 
 
 def keyframe_sources(keyframes: Any) -> dict[int, Any]:

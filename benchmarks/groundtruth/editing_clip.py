@@ -6,6 +6,10 @@ hue rotation with a contrast lift) applied to the whole scene plus a stripe patt
 on the disc's own texture, so it moves and turns with the disc. Because the grade is
 affine and both clips are rendered from textures by the same resampling, the edited clip
 is exactly the clip a perfect propagation of the edited first frame would produce.
+
+The ``star`` edit changes the disc's shape: the disc is redrawn as a gold five-pointed star
+that moves and turns exactly as the disc does, the background untouched; where the disc
+showed and the star does not, the truth shows the background that was behind the disc.
 """
 from __future__ import annotations
 
@@ -22,6 +26,11 @@ class SyntheticClip:
     source: np.ndarray    # (T, H, W, 3) uint8
     truth: np.ndarray     # (T, H, W, 3) uint8, the source with the edit on every frame
     flows: np.ndarray     # (T-1, H, W, 2) float32 true backward flow, frame t -> t-1
+    truth_flows: np.ndarray | None = None   # the truth's flow when its shapes differ (star)
+
+    def flows_of_truth(self) -> np.ndarray:
+        """(T-1, H, W, 2) true backward flow of the edited clip."""
+        return self.flows if self.truth_flows is None else self.truth_flows
 
 
 def _texture(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
@@ -53,16 +62,34 @@ def _stripes(size: int) -> np.ndarray:
     return (0.5 + 0.5 * np.sin((x + y) * 2 * np.pi / 14.0))[..., None] ** 2
 
 
+def _star(d: int, points: int = 5, outer: float = 0.49, inner: float = 0.24) -> np.ndarray:
+    """(d, d) float32 anti-aliased alpha of a star centred in a d x d square (radii as
+    shares of d)."""
+    a = np.arange(2 * points) * np.pi / points - np.pi / 2
+    r = np.where(np.arange(2 * points) % 2 == 0, outer, inner) * d
+    pts = np.stack([d / 2 + r * np.cos(a), d / 2 + r * np.sin(a)], 1)
+    big = np.zeros((d * 4, d * 4), np.uint8)
+    cv2.fillPoly(big, [np.round(pts * 4 - 1.5).astype(np.int32)], 255)
+    return cv2.resize(big, (d, d), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+
+
+def _gold(fg: np.ndarray) -> np.ndarray:
+    """The star's texture: the disc's texture, darkened and pushed towards gold."""
+    lum = fg.mean(axis=2, keepdims=True)
+    return 0.45 * lum + 0.55 * np.array([235.0, 180.0, 30.0])
+
+
 def make_clip(num_frames: int = 48, size: int = 256, seed: int = 0,
               speed: float = 1.0, edit: str = "stripes", contrast: float = 1.15) -> SyntheticClip:
     """A ``num_frames`` x ``size`` x ``size`` clip and its edited truth. ``speed`` scales
     every motion (1.0: background ~1.5 px/frame, disc ~3 px/frame). ``edit``: "stripes"
     (colour grade everywhere plus yellow stripes painted on the disc: a texture edit) or
-    "grade" (the colour grade alone). ``contrast`` is the grade's contrast lift: above 1
+    "grade" (the colour grade alone) or "star" (the disc redrawn as a star, background
+    untouched: a shape edit). ``contrast`` is the grade's contrast lift: above 1
     it scales every difference between pixels, so any temporal error measured on the
     edited clip (even the truth's) grows by ``contrast`` squared in mean-squared terms."""
-    if edit not in ("stripes", "grade"):
-        raise ValueError(f"edit must be 'stripes' or 'grade', not {edit!r}")
+    if edit not in ("stripes", "grade", "star"):
+        raise ValueError(f"edit must be 'stripes', 'grade' or 'star', not {edit!r}")
     rng = np.random.default_rng(seed)
     margin = int(size * 0.2 + 3 * speed * num_frames)
     bg = _texture(size + 2 * margin, size + 2 * margin, rng)
@@ -74,7 +101,10 @@ def make_clip(num_frames: int = 48, size: int = 256, seed: int = 0,
     if edit == "stripes":
         fg_edit = fg_edit * (1 - 0.75 * _stripes(d)) + np.array([250, 230, 40]) * 0.75 * _stripes(d)
     bg_edit = grade(bg, contrast)
-    src, tru, flows = [], [], []
+    alpha_edit = alpha
+    if edit == "star":
+        fg_edit, bg_edit, alpha_edit = _gold(fg), bg, _star(d)
+    src, tru, flows, tflows = [], [], [], []
     prev_bg = prev_fg = None
     for t in range(num_frames):
         bx = margin - size * 0.1 + speed * (1.5 * t + 4 * np.sin(t / 7.0))
@@ -85,18 +115,21 @@ def make_clip(num_frames: int = 48, size: int = 256, seed: int = 0,
         m_fg = cv2.getRotationMatrix2D((d / 2, d / 2), 0.3 * speed * t, 1.0)
         m_fg[:, 2] += (cx - d / 2, cy - d / 2)
         frames = []
-        for bgt, fgt in ((bg, fg), (bg_edit, fg_edit)):
+        for bgt, fgt, alp in ((bg, fg, alpha), (bg_edit, fg_edit, alpha_edit)):
             b = cv2.warpAffine(bgt.astype(np.float32), m_bg, (size, size), flags=cv2.INTER_CUBIC)
             f = cv2.warpAffine(fgt.astype(np.float32), m_fg, (size, size), flags=cv2.INTER_CUBIC)
-            a = cv2.warpAffine(alpha, m_fg, (size, size), flags=cv2.INTER_LINEAR)[..., None]
+            a = cv2.warpAffine(alp, m_fg, (size, size), flags=cv2.INTER_LINEAR)[..., None]
             frames.append(np.clip(b * (1 - a) + f * a + 0.5, 0, 255).astype(np.uint8))
         src.append(frames[0])
         tru.append(frames[1])
         if prev_bg is not None:
             flows.append(_true_backward_flow(m_bg, m_fg, prev_bg, prev_fg, alpha, size))
+            if edit == "star":
+                tflows.append(_true_backward_flow(m_bg, m_fg, prev_bg, prev_fg, alpha_edit, size))
         prev_bg, prev_fg = m_bg, m_fg
-    return SyntheticClip(np.stack(src), np.stack(tru),
-                         np.stack(flows) if flows else np.zeros((0, size, size, 2), np.float32))
+    empty = np.zeros((0, size, size, 2), np.float32)
+    return SyntheticClip(np.stack(src), np.stack(tru), np.stack(flows) if flows else empty,
+                         (np.stack(tflows) if tflows else empty) if edit == "star" else None)
 
 
 def _true_backward_flow(m_bg, m_fg, prev_bg, prev_fg, alpha, size) -> np.ndarray:
@@ -141,3 +174,13 @@ def warp_error(frames_a: np.ndarray, frames_b: np.ndarray, flow_ab: np.ndarray,
     if valid is not None:
         d = d[valid]
     return float(d.mean()) if d.size else 0.0
+
+
+def gradient_energy(frames: np.ndarray) -> float:
+    """Mean squared spatial RGB gradient (forward differences, 0-255 scale) of ``frames``
+    (T, H, W, 3): how much texture and contrast a clip shows. Warp errors divided by it
+    compare clips whose textures differ (a restyle, a redrawn object)."""
+    f = frames.astype(np.float32)
+    gx = np.diff(f, axis=2)[:, :-1]
+    gy = np.diff(f, axis=1)[:, :, :-1]
+    return float(np.mean(gx * gx + gy * gy))

@@ -1,0 +1,171 @@
+"""editing.first_frame on public first-frame-editing demos (AnyV2V's, edited first frames
+nobody here made), before and after layer propagation, in one run.
+
+The demos come from a checkout of https://github.com/TIGER-AI-Lab/AnyV2V (``--anyv2v``):
+``demo/<clip>.mp4`` and ``demo/<clip>/edited_first_frame/<edit>.png`` (16 frames, 512x512,
+8 fps). "before" is another animakit tree's editing pipeline (``--before-python``, an
+interpreter whose ``animakit`` is e.g. the main branch), "after" is this tree's (default
+``propagation=auto``). Per demo and side:
+
+- ``persistence``: mean |output - source| at the last frame / at the first frame (1 = the
+  edit holds, lower = it fades back to the source);
+- ``warp_gradient_ratio``: the output's warp error (flow and occlusions estimated on the
+  source, DIS medium and the forward-backward test) divided by its mean squared spatial
+  gradient, over the same for the source (1 = as steady as the source once the texture's
+  contrast is accounted for); ``..._own_flow``: the same with the flow estimated on the
+  output itself (a carried layer moves as its mesh does, not as the source's pixels: the
+  source's flow misjudges it where the new outline differs);
+- ``fps``: frames per second of the whole pipeline, mp4 in, mp4 out (best of two).
+
+Writes a figure of frames 0/5/10/15 (before above after, per demo) with ``--figure`` and
+prints one JSON object.
+``python benchmarks/editing_demos.py --anyv2v PATH [--before-python PY] [--figure PNG]``
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from animakit.editing.flow import FlowEstimator, fb_consistency  # noqa: E402
+from animakit.media import load_image, open_video, save_image  # noqa: E402
+from benchmarks.groundtruth.editing_clip import gradient_energy, warp_error  # noqa: E402
+
+DEMOS = {   # name: (clip, edited first frame), as in AnyV2V's demo folder
+    "shirt_red": ("Man Walking", "change his clothes to red"),
+    "kitten_dog": ("A kitten turning its head on a wooden floor",
+                   "A dog turning its head on a wooden floor"),
+    "starry_night": ("An Old Man Doing Exercises For The Body And Mind", "starry night style"),
+}
+FIGURE_FRAMES = (0, 5, 10, 15)
+
+_RUN = """
+import sys, numpy as np, animakit
+pipe = animakit.load_pipeline("editing.first_frame")
+out = pipe(video=sys.argv[1], edited=sys.argv[2])
+np.save(sys.argv[3], np.stack(out.frames))
+"""
+
+
+def demo_paths(repo: Path, name: str) -> tuple[Path, Path]:
+    clip, edit = DEMOS[name]
+    return repo / "demo" / f"{clip}.mp4", repo / "demo" / clip / "edited_first_frame" / f"{edit}.png"
+
+
+def frames_with(python: str, video: Path, edited: Path, tmp: Path) -> np.ndarray:
+    """(T, H, W, 3) output of the editing pipeline run by ``python`` (its own animakit)."""
+    out = tmp / "frames.npy"
+    subprocess.run([python, "-c", _RUN, str(video), str(edited), str(out)], check=True,
+                   cwd=tmp, env={**os.environ, "PYTHONPATH": ""})
+    return np.load(out)
+
+
+def source_flows(source: np.ndarray) -> tuple[list, list]:
+    """Backward flows t -> t-1 and their forward-backward validity, on the source."""
+    est = FlowEstimator("medium")
+    flows, valid = [], []
+    for t in range(1, len(source)):
+        back, fwd = est(source[t], source[t - 1]), est(source[t - 1], source[t])
+        flows.append(back)
+        valid.append(fb_consistency(back, fwd))
+    return flows, valid
+
+
+def warp_gradient(clip: np.ndarray, flows: list, valid: list) -> float:
+    """Mean warp error of ``clip`` along the source's flow over its gradient energy."""
+    err = np.mean([warp_error(clip[t], clip[t - 1], flows[t - 1], valid[t - 1])
+                   for t in range(1, len(clip))])
+    return float(err) / max(gradient_energy(clip), 1e-9)
+
+
+def persistence(out: np.ndarray, source: np.ndarray) -> float:
+    """Mean abs difference from the source at the last frame over that at the first."""
+    d = [float(np.abs(out[i].astype(np.float32) - source[i]).mean()) for i in (0, -1)]
+    return d[1] / max(d[0], 1e-9)
+
+
+def pipeline_fps(video: Path, edited: Path, tmp: Path) -> float:
+    """Frames per second of this tree's pipeline, mp4 to mp4 through the API, best of two."""
+    import animakit
+    from animakit import render
+    pipe = animakit.load_pipeline("editing.first_frame")
+    best = 0.0
+    for _ in range(2):
+        t0 = time.perf_counter()
+        summary = render(pipe, tmp / "out.mp4", progress=False,
+                         inputs={"video": str(video), "edited": str(edited)})
+        best = max(best, summary.frames / (time.perf_counter() - t0))
+    return round(best, 2)
+
+
+def measure(name: str, repo: Path, before_python: str | None, tmp: Path) -> tuple[dict, dict]:
+    """(figures, frames by side) of one demo."""
+    import animakit
+    video, edited = demo_paths(repo, name)
+    source = np.stack(list(open_video(video)))
+    out = animakit.load_pipeline("editing.first_frame")(video=video, edited=edited)
+    sides = {"after": np.stack(out.frames)}
+    if before_python:
+        sides["before"] = frames_with(before_python, video, edited, tmp)
+    flows, valid = source_flows(source)
+    src_wg = warp_gradient(source, flows, valid)
+    result = {"clip": video.name, "edited": edited.name, "frames": len(source),
+              "propagation": out.extras.get("propagation"), "edit_kind": out.extras.get("edit_kind")}
+    for side, frames in sides.items():
+        own = warp_gradient(frames, *source_flows(frames)) / src_wg
+        result[side] = {"persistence": round(persistence(frames, source), 3),
+                        "warp_gradient_ratio": round(warp_gradient(frames, flows, valid) / src_wg, 3),
+                        "warp_gradient_ratio_own_flow": round(own, 3)}
+    result["after"]["fps_end_to_end"] = pipeline_fps(video, edited, tmp)
+    sides["source"], sides["edited"] = source, load_image(edited, max_side=None)
+    return result, sides
+
+
+def figure(rows: dict, path: Path, scale: int = 256) -> None:
+    """Per demo: the source, before and after at frames 0/5/10/15 (scaled to ``scale``)."""
+    strips = []
+    for name, sides in rows.items():
+        for side in ("source", "before", "after"):
+            if side not in sides:
+                continue
+            tiles = [cv2.resize(sides[side][i], (scale, scale), interpolation=cv2.INTER_AREA)
+                     for i in FIGURE_FRAMES]
+            tile = np.concatenate(tiles, 1)
+            cv2.putText(tile, f"{name}: {side}", (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                        (255, 255, 255), 2, cv2.LINE_AA)
+            cv2.putText(tile, f"{name}: {side}", (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                        (0, 0, 0), 1, cv2.LINE_AA)
+            strips.append(tile)
+    save_image(path, np.concatenate(strips, 0))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--anyv2v", type=Path, required=True, help="a checkout of AnyV2V")
+    ap.add_argument("--before-python", help="interpreter of the tree to compare against")
+    ap.add_argument("--figure", type=Path, help="where to write the before/after figure")
+    args = ap.parse_args()
+    results, rows = {}, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in DEMOS:
+            results[name], rows[name] = measure(name, args.anyv2v, args.before_python, Path(tmp))
+    if args.figure:
+        figure(rows, args.figure)
+    print(json.dumps({"demos": results, "targets": {"persistence_shape": 0.85,
+                                                    "warp_gradient_ratio": 1.1,
+                                                    "fps_end_to_end": 15.0},
+                      "load_average_1min": round(os.getloadavg()[0], 2)}))
+
+
+if __name__ == "__main__":
+    main()

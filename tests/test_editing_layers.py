@@ -1,0 +1,136 @@
+"""editing.first_frame: shape edits carried as layers, edits kept to their object (no
+bleed), the automatic choice between the two, the mask input and upload notes."""
+import numpy as np
+import pytest
+
+import animakit
+from animakit.errors import InputError
+from animakit.media import VideoReader, save_image, write_video
+from animakit.editing.flow_engine import choose_propagation
+from animakit.editing.regions import find_edit_region
+from benchmarks.groundtruth.editing_clip import grade, make_clip
+
+N, SIZE = 16, 192
+
+
+def psnr(a, b):
+    return 10 * np.log10(255.0 ** 2 / max(np.mean((a.astype(float) - b.astype(float)) ** 2), 1e-10))
+
+
+def disc_centre(t: int) -> np.ndarray:
+    """Where make_clip puts the disc's centre at frame t (speed 1)."""
+    k = (SIZE / 256) ** 0.5
+    return np.array([SIZE * 0.3 + 3.0 * t * k, SIZE * 0.55 - 1.2 * t * k + 6 * np.sin(t / 5.0)])
+
+
+def disc_distance(t: int) -> np.ndarray:
+    """(H, W) distance of every pixel from the disc's centre at frame t."""
+    y, x = np.mgrid[0:SIZE, 0:SIZE].astype(float)
+    c = disc_centre(t)
+    return np.hypot(x - c[0], y - c[1])
+
+
+RADIUS = int(SIZE * 0.38) * 0.46
+
+
+@pytest.fixture(scope="module")
+def star(tmp_path_factory):
+    d = tmp_path_factory.mktemp("star")
+    clip = make_clip(N, SIZE, seed=2, edit="star")
+    write_video(d / "src.mp4", list(clip.source), 12, crf=10)
+    save_image(d / "star.png", clip.truth[0])
+    clip.source = np.stack(list(VideoReader(d / "src.mp4")))    # as the pipeline sees it
+    return clip, d
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    return animakit.load_pipeline("editing.first_frame")
+
+
+def test_shape_edit_travels_as_a_layer(pipe, star):
+    """The disc redrawn as a star: auto picks the layer, which follows the disc's motion
+    and fills what the disc leaves uncovered; it beats the per-pixel flow by a margin."""
+    clip, d = star
+    out = pipe(video=d / "src.mp4", edited=d / "star.png")
+    assert out.extras["propagation"] == "layer" and out.extras["edit_kind"] == "shape"
+    layer = [psnr(o, t) for o, t in zip(out.frames[1:], clip.truth[1:])]
+    flow = pipe(video=d / "src.mp4", edited=d / "star.png", propagation="flow")
+    assert flow.extras["propagation"] == "flow"
+    per_pixel = [psnr(o, t) for o, t in zip(flow.frames[1:], clip.truth[1:])]
+    assert np.mean(layer) > 27 and min(layer) > 23, layer
+    assert np.mean(layer) > np.mean(per_pixel) + 2, (np.mean(layer), np.mean(per_pixel))
+
+
+def test_recolour_stays_on_its_object(pipe, star, tmp_path):
+    """A recolour of the disc alone: auto keeps the flow path, the disc is recoloured all
+    along and the background around it (what the disc passes over) stays the source's."""
+    clip, d = star
+    disc = disc_distance(0) < RADIUS - 1
+    edited = clip.source[0].copy()
+    edited[disc] = np.clip(grade(edited[disc].astype(np.float32), 1.0), 0, 255).astype(np.uint8)
+    out = pipe(video=d / "src.mp4", edited=edited)
+    assert out.extras["propagation"] == "flow" and out.extras["edit_kind"] == "appearance"
+    for t in (5, 10, N - 1):
+        frame, src = out.frames[t].astype(float), clip.source[t].astype(float)
+        far = disc_distance(t) > RADIUS + 8
+        near_bg = far & (disc_distance(t) < RADIUS + 40)
+        inside = disc_distance(t) < RADIUS - 6
+        assert np.abs(frame - src)[near_bg].mean() < 2.0, t           # no bleed
+        assert np.abs(frame - src)[far].max(axis=-1).mean() < 2.0, t
+        want = np.clip(grade(src[inside], 1.0), 0, 255)
+        assert np.abs(frame[inside] - want).mean() < 12, t           # the edit holds
+
+
+def test_auto_choice_and_override():
+    clip = make_clip(4, 128, seed=1, edit="star")
+    shape = find_edit_region(clip.source[0], clip.truth[0], None, 12)
+    assert shape.kind == "shape"
+    recolour = find_edit_region(clip.source[0], np.clip(grade(clip.source[0].astype(float), 1.0),
+                                                        0, 255).astype(np.uint8), None, 12)
+    assert recolour.kind == "whole-frame"
+    assert choose_propagation("auto", shape, False) == "layer"
+    assert choose_propagation("auto", recolour, False) == "flow"
+    assert choose_propagation("auto", shape, True) == "flow"       # keyframes: flow only
+    assert choose_propagation("flow", shape, False) == "flow"
+    with pytest.raises(InputError, match="keyframes"):
+        choose_propagation("layer", shape, True)
+
+
+def test_user_mask_selects_the_region(pipe, star, tmp_path):
+    """With a mask, only what it marks is edited, even where the edited frame differs
+    elsewhere."""
+    clip, d = star
+    edited = np.clip(grade(clip.source[0].astype(np.float32), 1.0), 0, 255).astype(np.uint8)
+    mask = np.zeros((SIZE, SIZE, 3), np.uint8)
+    mask[disc_distance(0) < RADIUS - 1] = 255
+    save_image(tmp_path / "mask.png", mask)
+    out = pipe(video=d / "src.mp4", edited=edited, mask=tmp_path / "mask.png")
+    far = disc_distance(N - 1) > RADIUS + 8
+    assert np.abs(out.frames[-1].astype(float) - clip.source[-1])[far].mean() < 2.0
+
+
+@pytest.mark.parametrize("case", ["wrong_size", "empty", "not_an_image"])
+def test_bad_mask_is_one_line_naming_the_file(pipe, star, tmp_path, case):
+    clip, d = star
+    path = tmp_path / f"{case}.png"
+    if case == "wrong_size":
+        save_image(path, np.full((SIZE, SIZE * 2, 3), 255, np.uint8))
+    elif case == "empty":
+        save_image(path, np.zeros((SIZE, SIZE, 3), np.uint8))
+    else:
+        path.write_text("not an image")
+    with pytest.raises(InputError) as err:
+        pipe(video=d / "src.mp4", edited=d / "star.png", mask=path)
+    msg = str(err.value)
+    assert "\n" not in msg and path.name in msg, msg
+    assert {"wrong_size": "shape", "empty": "empty", "not_an_image": path.name}[case] in msg
+
+
+def test_upload_notes_flag_shape_edits(pipe, star):
+    clip, d = star
+    notes = pipe.input_notes({"video": d / "src.mp4", "edited": d / "star.png"})
+    assert len(notes) == 1 and "layer" in notes[0] and "shape" in notes[0]
+    recolour = np.clip(grade(clip.source[0].astype(np.float32), 1.0), 0, 255).astype(np.uint8)
+    assert pipe.input_notes({"video": d / "src.mp4", "edited": recolour}) == []
+    assert pipe.input_notes({"video": d / "src.mp4"}) == []
