@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterator
 import cv2
 import numpy as np
 import torch
+from PIL import Image
 from tqdm.auto import tqdm
 
 from animakit.errors import InputError
@@ -167,8 +168,8 @@ def encode_clip(pipe: Any, reader: Any, size: tuple[int, int], chunk: int,
         pipe.vae.to(dtype=torch.float32)
     out = []
     frames = iter(reader)
-    while batch := [cv2.resize(f, size, interpolation=cv2.INTER_AREA)
-                    for f in islice(frames, chunk)]:
+    while batch := [Image.fromarray(cv2.resize(f, size, interpolation=cv2.INTER_AREA))
+                    for f in islice(frames, chunk)]:        # PIL: diffusers' 0..255 input
         video = pipe.video_processor.preprocess_video([batch], height=size[1], width=size[0])
         video = video[0].permute(1, 0, 2, 3).to(device,                 # (f, 3, H, W)
                                                 torch.float32 if upcast else dtype)
@@ -196,7 +197,6 @@ class Conditioning:
         image = None
         if edited is not None:
             pipe.set_ip_adapter_scale(p.ip_adapter_scale)
-            from PIL import Image
             image = pipe.prepare_ip_adapter_image_embeds(
                 Image.fromarray(edited), None, pipe._execution_device, 1, cfg)
         return cls(embeds, image, p.guidance)

@@ -9,8 +9,8 @@ How a clip is styled:
    along the source's DIS flow, with forward-backward and photometric checks; pixels the
    key cannot explain (disocclusions, new content) take the look applied to the current
    frame (the propagator's "revealed" fill is the styled frame);
-3. when the carried key explains too little of the frame (mean confidence below
-   ``rekey_below``) or ``key_every`` frames have passed, the current frame becomes a new
+3. when the carried key explains too little of the frame (more than ``rekey_share``
+   of it revealed or only carried) or ``key_every`` frames have passed, the current frame becomes a new
    key, styled afresh, and the old propagation cross-fades into the new one over
    ``crossfade`` frames (no pop where the two differ).
 
@@ -38,13 +38,16 @@ from .propagate import PropagationSettings, Propagator, initial_layer
 class LookFill:
     """The propagator's fill for pixels no key explains: the look applied to the current
     frame, as float32 (H, W, 3) (the propagator calls it where it would call a colour
-    transform)."""
+    transform). The last frame's result is kept, so the carrier reuses it."""
 
     def __init__(self, look: Look):
         self.look = look
+        self._last: tuple[np.ndarray, np.ndarray] | None = None
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
-        return self.look(frame).astype(np.float32)
+        if self._last is None or self._last[0] is not frame:
+            self._last = (frame, self.look(frame).astype(np.float32))
+        return self._last[1]
 
 
 @dataclass
@@ -90,7 +93,7 @@ class LookCarrier:
         for i, frame in enumerate(source, start=1):
             layer, conf = current.prop.step(frame)
             current.since += 1
-            out = layer[..., :3]
+            out = self.sharpened(frame, layer[..., :3], conf)
             if fading is not None:
                 old, _ = fading.prop.step(frame)
                 fade_step += 1
@@ -105,12 +108,21 @@ class LookCarrier:
                 if p.crossfade > 0:
                     fading, fade_step = old, 0
 
+    def sharpened(self, frame: np.ndarray, carried: np.ndarray,
+                  conf: np.ndarray) -> np.ndarray:
+        """(H, W, 3) float32: the carried layer where a key explains it; where it was only
+        carried from earlier frames (confidence below 1/4: two frames or more, resampled
+        each time) the look of this frame takes over, so nothing smears."""
+        a = np.clip(conf * 4, 0, 1)[..., None]
+        return carried * a + self.fill(frame) * (1 - a)
+
     def wants_key(self, conf: np.ndarray, since: int) -> bool:
-        """Re-key when the key explains too little of the frame, or it is old enough."""
+        """Re-key when the key no longer explains enough of the frame (confidence below
+        1/2: carried or revealed), or it is old enough."""
         p = self.p
         if p.key_every and since >= p.key_every:
             return True
-        return since >= 2 and float(conf.mean()) < p.rekey_below
+        return since >= 2 and float((conf < 0.5).mean()) > p.rekey_share
 
 
 @dataclass
@@ -126,8 +138,9 @@ class LooksParams:
     lines: float = param(1.0, "ink / pencil line weight (0 = none)", min=0.0, max=3.0, step=0.1)
     carry: str = param("flow", "flow = style key frames and carry them along the motion (no "
                        "boiling); none = style every frame on its own", choices=("flow", "none"))
-    rekey_below: float = param(0.55, "re-key when the carried key explains less than this "
-                               "share of the frame (confidence)", min=0.0, max=1.0, step=0.05)
+    rekey_share: float = param(0.15, "re-key when more than this share of the frame is not "
+                               "explained by the key (revealed or only carried)",
+                               min=0.0, max=1.0, step=0.05)
     key_every: int = param(0, "also re-key every N frames (0 = only on drift)", min=0, max=10000)
     crossfade: int = param(6, "frames over which an old key fades into a new one",
                            min=0, max=60)

@@ -87,13 +87,13 @@ def test_oil_and_anime_change_the_frames(pipe, sources):
 
 def test_render_keeps_length_rate_and_keys(pipe, tmp_path):
     res = animakit.render("editing.restyle", tmp_path / "out.mp4", inputs={"video": CLIP},
-                          params={"look": "pencil", "key_every": 10}, progress=False)
+                          params={"look": "pencil", "key_every": 10, "rekey_share": 1.0}, progress=False)
     src = open_video(CLIP)
     out = open_video(tmp_path / "out.mp4")
     assert out.num_frames == src.num_frames and abs(out.fps - src.fps) < 0.01
-    keys = pipe.stream(video=CLIP, look="pencil", key_every=10)
+    keys = pipe.stream(video=CLIP, look="pencil", key_every=10, rekey_share=1.0)
     list(keys)
-    assert keys.extras["keyframes"][:3] == [0, 10, 20]
+    assert keys.extras["keyframes"] == [0, 10, 20, 30]
     assert res.frames == src.num_frames
 
 
