@@ -105,14 +105,13 @@ def _load(kind: str, source: str, fn: Any) -> Any:
 
 def load_pipeline(where: ADPlacement) -> Any:
     """A placed diffusers ``AnimateDiffVideoToVideoPipeline`` for ``where``."""
-    from diffusers import (AnimateDiffVideoToVideoPipeline, AutoencoderKL, DDIMScheduler,
-                           MotionAdapter, UNet2DConditionModel)
-    from transformers import CLIPTextModel, CLIPTokenizer
-
     sd = checked_source(where.weights, "Stable Diffusion 1.5 checkpoint", "weights",
                         SD_SUBFOLDERS)
     ma = checked_source(where.motion_adapter, "AnimateDiff motion adapter", "motion_adapter")
     ip = checked_ip_adapter(where.ip_adapter) if where.ip_adapter else None
+    from diffusers import (AnimateDiffVideoToVideoPipeline, AutoencoderKL, DDIMScheduler,
+                           MotionAdapter, UNet2DConditionModel)
+    from transformers import CLIPTextModel, CLIPTokenizer
     kw = {"local_files_only": True}
     mkw = {**kw, "use_safetensors": True, "torch_dtype": where.dtype}
     parts = {

@@ -54,11 +54,14 @@ def fit_look(name: str, first: np.ndarray, *, strength: float = 1.0, colours: in
     look = Look(name, strength, colours, lines)
     h, w = first.shape[:2]
     rng = np.random.default_rng(seed)
-    if name in ("cartoon", "anime"):
+    if name in ("cartoon", "anime", "watercolour"):
         base = _smooth(first, passes=3 if name == "cartoon" else 2)
-        if name == "anime":
-            base = _saturate(base, 1.35)
-        look.palette_lab = _palette(base, colours, rng)
+        if name != "cartoon":
+            base = _saturate(base, 1.35 if name == "anime" else 1.25)
+        look.palette_lab = _palette(base, colours + (6 if name == "watercolour" else 0), rng)
+        look.textures["palette_table"] = _palette_table(look.palette_lab)
+        pal = cv2.cvtColor(look.palette_lab[None], cv2.COLOR_Lab2RGB)[0]        # (K, 3) 0..1
+        look.textures["palette_rgb"] = (np.clip(pal, 0, 1) * 255 + 0.5).astype(np.uint8)
     look.textures["grain"] = _grain(h, w, rng)
     if name == "pencil":
         look.textures["hatch"] = _hatching(h, w, rng)
@@ -72,13 +75,12 @@ def fit_look(name: str, first: np.ndarray, *, strength: float = 1.0, colours: in
 # -- shared pieces -------------------------------------------------------------------------
 def _smooth(rgb: np.ndarray, passes: int = 3) -> np.ndarray:
     """(H, W, 3) uint8 edge-preserving smoothing: bilateral passes at half size, upsampled
-    and refined by one full-size pass (flat regions, sharp boundaries)."""
+    (flat regions, sharp boundaries; the palette and the ink lines bring the detail)."""
     h, w = rgb.shape[:2]
     small = cv2.resize(rgb, (max(8, w // 2), max(8, h // 2)), interpolation=cv2.INTER_AREA)
     for _ in range(passes):
         small = cv2.bilateralFilter(small, 9, 40, 5)
-    up = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-    return cv2.bilateralFilter(up, 5, 30, 3)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def _saturate(rgb: np.ndarray, factor: float) -> np.ndarray:
@@ -102,17 +104,23 @@ def _palette(rgb: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     return centres.astype(np.float32)
 
 
-def _quantise(rgb: np.ndarray, palette_lab: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8: every pixel replaced by its nearest palette colour (Lab distance),
-    the label map median-filtered (no single-pixel specks; every colour stays a palette
-    colour)."""
-    h, w = rgb.shape[:2]
-    lab = _lab(rgb).reshape(-1, 3)
+def _palette_table(palette_lab: np.ndarray) -> np.ndarray:
+    """(64, 64, 64) uint8: the nearest palette entry (Lab distance) of every RGB cell of 4
+    levels per channel, so quantising a frame is one table look-up per pixel."""
+    levels = np.arange(64, dtype=np.float32) * 4 + 2
+    grid = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), -1)   # (64,64,64,3)
+    lab = _lab(grid.reshape(-1, 1, 3)).reshape(-1, 3)
     d = (lab * lab).sum(1, keepdims=True) - 2 * lab @ palette_lab.T \
-        + (palette_lab * palette_lab).sum(1)[None]                     # (N, K)
-    idx = cv2.medianBlur(d.argmin(1).astype(np.uint8).reshape(h, w), 3).reshape(-1)
-    pal_rgb = cv2.cvtColor(palette_lab[None], cv2.COLOR_Lab2RGB)[0]    # (K, 3) in 0..1
-    return (np.clip(pal_rgb[idx], 0, 1) * 255 + 0.5).astype(np.uint8).reshape(h, w, 3)
+        + (palette_lab * palette_lab).sum(1)[None]                              # (64^3, K)
+    return d.argmin(1).astype(np.uint8).reshape(64, 64, 64)
+
+
+def _quantise(rgb: np.ndarray, look: "Look") -> np.ndarray:
+    """(H, W, 3) uint8: every pixel replaced by its nearest palette colour, the label map
+    median-filtered (no single-pixel specks; every colour stays a palette colour)."""
+    q = rgb >> 2
+    idx = cv2.medianBlur(look.textures["palette_table"][q[..., 0], q[..., 1], q[..., 2]], 3)
+    return look.textures["palette_rgb"][idx]
 
 
 def _xdog(gray: np.ndarray, sigma: float, k: float = 1.6, threshold: float = 0.008,
@@ -173,7 +181,7 @@ def _cartoon(look: Look, frame: np.ndarray, anime: bool = False) -> np.ndarray:
     base = _smooth(frame, passes=2 if anime else 3)
     if anime:
         base = _saturate(base, 1.35)
-    flat = _quantise(base, look.palette_lab)
+    flat = _quantise(base, look)
     if anime:                                                    # cel shading: 2 tones
         gray = cv2.cvtColor(base, cv2.COLOR_RGB2GRAY).astype(np.float32)
         shade = cv2.GaussianBlur(gray, (0, 0), 2) < 85
@@ -203,14 +211,15 @@ def _watercolour(look: Look, frame: np.ndarray) -> np.ndarray:
     wob = look.textures["wobble"]
     src = cv2.remap(frame, wob[..., 0], wob[..., 1], cv2.INTER_LINEAR,
                     borderMode=cv2.BORDER_REFLECT)
-    wash = cv2.edgePreservingFilter(src, flags=cv2.RECURS_FILTER, sigma_s=60, sigma_r=0.4)
-    wash = _saturate(wash, 1.25)
+    # washes: the frame's colours flattened to the fitted palette, their borders softened
+    wash = _quantise(_saturate(_smooth(src, passes=2), 1.25), look)
+    wash = cv2.GaussianBlur(wash, (0, 0), 1.2 * max(1.0, max(frame.shape[:2]) / 512))
     c = wash.astype(np.float32) / 255
     c = 1 - 0.85 * (1 - c)                                  # thinned pigment: lighter
     # pigment density d > 1 darkens (Bousseau et al. 2006: C' = C - (C - C^2)(d - 1)):
     # it pools where a wash meets a lighter one, and settles in the paper's grain
     lum = c.mean(axis=2)
-    pooling = np.clip(cv2.GaussianBlur(lum, (0, 0), 3) - lum, 0, 0.2) * 6
+    pooling = np.clip(cv2.GaussianBlur(lum, (0, 0), 4) - lum, 0, 0.15) * 5
     density = 1 + pooling + 2.0 * (look.textures["grain"] - 1)
     c = c - (c - c * c) * (density[..., None] - 1)
     ink = _xdog(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), 1.5, threshold=0.02) * look.lines

@@ -118,3 +118,17 @@ def test_bad_inputs(pipe, tmp_path):
         pipe(video=CLIP, edited=animakit.ASSETS / "editing" / "edited_first_frame.png")
     with pytest.raises(InputError, match="does not exist|no such|not found"):
         pipe(video=tmp_path / "missing.mp4")
+
+
+def test_cli_missing_weights_is_one_line(tmp_path):
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-m", "animakit", "run", "editing.restyle",
+                           "-i", f"video={CLIP}", "-e", "animatediff", "-o",
+                           str(tmp_path / "out.mp4")], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "animakit: error: weights: no Stable Diffusion 1.5 checkpoint given; give -p weights="
+        "<Stable Diffusion 1.5 folder or cached hub id> and -p motion_adapter=<AnimateDiff "
+        "motion adapter folder or cached hub id>; nothing is downloaded"]
+    assert not list(tmp_path.iterdir())
