@@ -12,7 +12,10 @@ and dance clips when present), in one run:
 - the keys the carrier made;
 - fps end to end at 512x512 (mp4 in, mp4 out through ``animakit.render``) per look.
 
-Prints one JSON object. ``python benchmarks/restyle.py [--frames 48] [--quick]``
+Prints one JSON object. ``python benchmarks/restyle.py [--frames 48] [--quick]``;
+``--figure docs/restyle_frames.jpg`` instead writes the README figure: frames 0 / 12 / 24 /
+36 of a clip (the dev-data dance clip when present, else the shipped one), source on top,
+then each look carried by flow.
 """
 from __future__ import annotations
 
@@ -87,11 +90,38 @@ def fps_512(tmp: Path, frames: int) -> dict:
     return out
 
 
+def figure(path: Path, clip: Path, picks=(0, 12, 24, 36), height: int = 320) -> None:
+    """Rows: the source, then each look, at frames ``picks``; labels on the left."""
+    pipe = animakit.load_pipeline("editing.restyle")
+    rows = [[f for i, f in zip(range(picks[-1] + 1), open_video(clip)) if i in picks]]
+    names = ["source"] + list(LOOKS)
+    for look in LOOKS:
+        rows.append([f for i, f in zip(range(picks[-1] + 1), pipe.stream(video=clip, look=look))
+                     if i in picks])
+    tiles = []
+    for name, row in zip(names, rows):
+        row = [cv2.resize(f, (round(f.shape[1] * height / f.shape[0]), height),
+                          interpolation=cv2.INTER_AREA) for f in row]
+        strip = np.concatenate(row, axis=1)
+        cv2.putText(strip, name, (8, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (0, 0, 0), 4)
+        cv2.putText(strip, name, (8, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (255, 255, 255), 2)
+        tiles.append(strip)
+    grid = np.concatenate(tiles, axis=0)
+    cv2.imwrite(str(path), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--frames", type=int, default=48)
     ap.add_argument("--quick", action="store_true", help="shipped clip only, fewer frames")
+    ap.add_argument("--figure", type=Path, help="write the frames figure here and stop")
     a = ap.parse_args()
+    if a.figure:
+        dance = DEV / "dance_fullbody.mp4"
+        figure(a.figure, dance if dance.exists() else
+               animakit.ASSETS / "editing" / "source.mp4")
+        print(json.dumps({"figure": str(a.figure)}))
+        return
     n = 24 if a.quick else a.frames
     pipe = animakit.load_pipeline("editing.restyle")
     result = {"frames": n, "stability": {}}

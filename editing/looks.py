@@ -233,7 +233,7 @@ def _oil(look: Look, frame: np.ndarray) -> np.ndarray:
     h, w = frame.shape[:2]
     small = cv2.resize(frame, (max(8, w // 2), max(8, h // 2)), interpolation=cv2.INTER_AREA)
     paint = cv2.xphoto.oilPainting(cv2.cvtColor(small, cv2.COLOR_RGB2BGR),
-                                   max(2, round(2.5 * s)), 1)
+                                   max(2, min(4, round(2.5 * s))), 1)
     paint = cv2.cvtColor(cv2.resize(paint, (w, h), interpolation=cv2.INTER_CUBIC),
                          cv2.COLOR_BGR2RGB)
     paint = _saturate(paint, 1.15)
