@@ -58,3 +58,42 @@ def write_tiny_animatediff(folder: str | Path, seed: int = 0) -> tuple[Path, Pat
     MotionAdapter(block_out_channels=channels, motion_layers_per_block=2,
                   motion_norm_num_groups=2, motion_num_attention_heads=4).save_pretrained(ma)
     return sd, ma
+
+
+def write_tiny_ip_adapter(folder: str | Path, sd: str | Path, ma: str | Path,
+                          seed: int = 0) -> Path:
+    """Write a tiny random IP-Adapter for the tiny parts of :func:`write_tiny_animatediff`
+    (h94/IP-Adapter's layout: ``ip-adapter.safetensors`` beside ``image_encoder/``);
+    returns the ``.safetensors`` path."""
+    from diffusers import MotionAdapter, UNet2DConditionModel, UNetMotionModel
+    from safetensors.torch import save_file
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    root = Path(folder)
+    torch.manual_seed(seed)
+    encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(
+        hidden_size=8, projection_dim=8, num_hidden_layers=2, num_attention_heads=2,
+        image_size=32, patch_size=8, intermediate_size=16))
+    encoder.save_pretrained(root / "image_encoder")
+    unet = UNetMotionModel.from_unet2d(UNet2DConditionModel.from_pretrained(sd, subfolder="unet"),
+                                       MotionAdapter.from_pretrained(ma))
+    cad = unet.config.cross_attention_dim
+    weights = {"image_proj.proj.weight": torch.randn(4 * cad, 8) * 0.3,
+               "image_proj.proj.bias": torch.zeros(4 * cad),
+               "image_proj.norm.weight": torch.ones(cad),
+               "image_proj.norm.bias": torch.zeros(cad)}
+    key = 1          # diffusers numbers the cross-attention processors 1, 3, 5, ...
+    for name in unet.attn_processors:
+        if name.endswith("attn1.processor") or "motion_modules" in name:
+            continue
+        block = name.split(".")[0]
+        channels = unet.config.block_out_channels
+        hidden = (channels[-1] if block == "mid_block" else
+                  list(reversed(channels))[int(name[len("up_blocks.")])] if block == "up_blocks"
+                  else channels[int(name[len("down_blocks.")])])
+        for kv in ("to_k_ip", "to_v_ip"):
+            weights[f"ip_adapter.{key}.{kv}.weight"] = torch.randn(hidden, cad) * 0.3
+        key += 2
+    path = root / "ip-adapter.safetensors"
+    save_file({k: v.contiguous() for k, v in weights.items()}, str(path))
+    return path

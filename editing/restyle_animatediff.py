@@ -133,8 +133,12 @@ class AnimateDiffEngine(Engine):
                                            "safetensors whose folder holds image_encoder/>")
             edited = load_edit_image(inputs["edited"], "edited", reader.size, notes)
         pipe = self.pipeline(p)
-        if edited is not None and getattr(pipe, "image_encoder", None) is None:
+        has_ip = getattr(pipe.unet, "encoder_hid_proj", None) is not None
+        if edited is not None and not has_ip:
             raise InputError("edited", "the loaded model has no IP-Adapter; give -p ip_adapter")
+        if edited is None and has_ip:
+            raise InputError("ip_adapter", "an IP-Adapter steers the style from an edited first "
+                                           "frame: give -i edited=<image>, or leave ip_adapter out")
         size = model_size(*reader.size, p.size, 8 * pipe.vae_scale_factor)
         spans = sliding_windows(n, p.window, p.overlap)
         extras = {"windows": spans, "model_size": size}

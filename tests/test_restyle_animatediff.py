@@ -13,7 +13,7 @@ from animakit.cache import MODELS
 from animakit.errors import InputError, WeightsNotFoundError
 from animakit.media import open_video, write_video
 from animakit.editing.animatediff_load import SLOT
-from animakit.editing.animatediff_tiny import write_tiny_animatediff
+from animakit.editing.animatediff_tiny import write_tiny_animatediff, write_tiny_ip_adapter
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -111,3 +111,18 @@ def test_missing_weights_say_what_is_missing(pipe, weights, tmp_path):
              ip_adapter=str(tmp_path / "ip.safetensors"))
     with pytest.raises(InputError, match="overlap"):
         pipe(video=video, engine="animatediff", **weights, window=4, overlap=4)
+
+
+def test_edited_first_frame_steers_through_the_ip_adapter(pipe, weights, tmp_path):
+    ip = write_tiny_ip_adapter(tmp_path / "ip", weights["weights"], weights["motion_adapter"])
+    video = clip(tmp_path / "v.mp4", 4)
+    red, blue = np.zeros((32, 32, 3), np.uint8), np.zeros((32, 32, 3), np.uint8)
+    red[..., 0] = blue[..., 2] = 255
+    kw = dict(ip_adapter=str(ip), ip_adapter_scale=2.0, strength=0.9)
+    a = np.stack(run(pipe, video, weights, edited=red, **kw).frames).astype(int)
+    again = np.stack(run(pipe, video, weights, edited=red, **kw).frames).astype(int)
+    b = np.stack(run(pipe, video, weights, edited=blue, **kw).frames).astype(int)
+    assert np.array_equal(a, again)
+    assert np.abs(a - b).mean() > 0.1
+    with pytest.raises(InputError, match="edited"):
+        run(pipe, video, weights, **kw)
