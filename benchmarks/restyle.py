@@ -40,8 +40,8 @@ from benchmarks.groundtruth.restyle_measures import (source_flows,  # noqa: E402
 DEV = Path("/work/shared/dev-data")
 
 
-def clips(frames: int, quick: bool) -> dict[str, list[np.ndarray]]:
-    """name -> source frames (long side at most 512)."""
+def clips(frames: int, quick: bool, long_side: int = 512) -> dict[str, list[np.ndarray]]:
+    """name -> source frames (long side at most ``long_side``)."""
     paths = {"disc (assets/editing/source.mp4)": animakit.ASSETS / "editing" / "source.mp4"}
     if not quick:
         for name in ("face_driving_d11.mp4", "dance_fullbody.mp4"):
@@ -51,7 +51,7 @@ def clips(frames: int, quick: bool) -> dict[str, list[np.ndarray]]:
     for name, path in paths.items():
         frames_ = []
         for f, _ in zip(open_video(path), range(frames)):
-            s = 512 / max(f.shape[:2])
+            s = long_side / max(f.shape[:2])
             if s < 1:
                 f = cv2.resize(f, (round(f.shape[1] * s) // 2 * 2, round(f.shape[0] * s) // 2 * 2),
                                interpolation=cv2.INTER_AREA)
@@ -118,8 +118,12 @@ def main() -> None:
     a = ap.parse_args()
     if a.figure:
         dance = DEV / "dance_fullbody.mp4"
-        figure(a.figure, dance if dance.exists() else
-               animakit.ASSETS / "editing" / "source.mp4")
+        with tempfile.TemporaryDirectory() as tmp:
+            clip = Path(tmp) / "clip.mp4"          # long side 640, as the figure shows it
+            frames = next(iter(clips(37, False, long_side=640).values())) if not dance.exists() \
+                else clips(37, False, long_side=640)["dance_fullbody.mp4"]
+            write_video(clip, frames, 24, crf=12)
+            figure(a.figure, clip)
         print(json.dumps({"figure": str(a.figure)}))
         return
     n = 24 if a.quick else a.frames
