@@ -73,28 +73,28 @@ class AnimateDiffParams:
     ip_adapter: str = param("", "optional IP-Adapter .safetensors file (its folder holds "
                             "image_encoder/); needed to use the `edited` first frame")
     ip_adapter_scale: float = param(0.6, "how strongly the edited first frame steers the style",
-                                    min=0.0, max=2.0, step=0.05)
+                                    min=0.0, max=2.0, step=0.05, advanced=True)
     prompt: str = param("anime style, clean line art, flat colours, best quality",
                         "what the restyled video should look like")
-    negative_prompt: str = param("blurry, low quality, deformed, watermark", "what to avoid")
+    negative_prompt: str = param("blurry, low quality, deformed, watermark", "what to avoid", advanced=True)
     strength: float = param(0.6, "how far from the source (0 = unchanged, 1 = ignore it)",
                             min=0.05, max=1.0, step=0.05)
     steps: int = param(25, "DDIM steps (the run does about strength x steps)", min=1, max=200)
-    guidance: float = param(7.5, "classifier-free guidance (1 = off)", min=1.0, max=30.0)
+    guidance: float = param(7.5, "classifier-free guidance (1 = off)", min=1.0, max=30.0, advanced=True)
     size: int = param(512, "long side the model runs at (multiple of 8 x the VAE factor; the "
-                      "output is resized back to the video)", min=16, max=1536)
-    window: int = param(16, "frames per motion-module window", min=2, max=64)
-    overlap: int = param(4, "frames shared by neighbouring windows (blended)", min=0, max=32)
-    device: str = param("auto", "torch device (auto = cuda when available)")
+                      "output is resized back to the video)", min=16, max=1536, advanced=True)
+    window: int = param(16, "frames per motion-module window", min=2, max=64, advanced=True)
+    overlap: int = param(4, "frames shared by neighbouring windows (blended)", min=0, max=32, advanced=True)
+    device: str = param("auto", "torch device (auto = cuda when available)", advanced=True)
     dtype: str = param("auto", "weights precision (auto = float16 on GPU, float32 on CPU)",
-                       choices=("auto", "float16", "bfloat16", "float32"))
+                       choices=("auto", "float16", "bfloat16", "float32"), advanced=True)
     attention: str = param("auto", "attention backend (auto = xformers if installed, else SDPA)",
-                           choices=("auto", "sdpa", "xformers"))
+                           choices=("auto", "sdpa", "xformers"), advanced=True)
     cpu_offload: bool = param(False, "keep the networks on the CPU until each runs (low GPU "
-                              "memory, slower)")
-    vae_slicing: bool = param(False, "VAE encode / decode one frame at a time (low memory)")
-    forward_chunking: bool = param(False, "UNet feed-forward one frame at a time (low memory)")
-    decode_chunk_size: int = param(8, "frames VAE-encoded / decoded at once", min=1, max=64)
+                              "memory, slower)", advanced=True)
+    vae_slicing: bool = param(False, "VAE encode / decode one frame at a time (low memory)", advanced=True)
+    forward_chunking: bool = param(False, "UNet feed-forward one frame at a time (low memory)", advanced=True)
+    decode_chunk_size: int = param(8, "frames VAE-encoded / decoded at once", min=1, max=64, advanced=True)
 
 
 class AnimateDiffEngine(Engine):

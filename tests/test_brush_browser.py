@@ -149,7 +149,7 @@ def test_an_example_brush_loads_into_the_editor(studio):
         page = browser.new_page(viewport={"width": 1440, "height": 900})
         page.goto(studio, wait_until="load", timeout=120_000)
         page.get_by_role("tab", name=re.compile(r"video\.i2v|Animate a photo")).click()
-        page.locator("#tab_video_i2v button.gallery-item").first.click()
+        page.locator("#examples_video_i2v tbody tr").first.click()
         page.wait_for_function("""() => { const c = document.querySelector('#brush_editor canvas');
                                           return c && c.width > 0; }""", timeout=60_000)
         status = page.locator("#brush_editor .bk-status")

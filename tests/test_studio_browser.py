@@ -328,8 +328,6 @@ def test_the_live_preview_follows_typing_and_dragging(app, browser):
     page.close()
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: the history lists only the latest of two "
-                   "example renders (its .success record loses the first); see the report")
 def test_the_session_history_compares_and_reuses_a_render(app, browser):
     """Two renders on the pan & zoom tab: the list holds both with their settings; picking
     the first shows its video beside the current result, and reuse puts its settings back."""
@@ -344,7 +342,7 @@ def test_the_session_history_compares_and_reuses_a_render(app, browser):
         cards.nth(i).click()
         page.wait_for_function("([b]) => { const t = document.querySelector("
                                "'#info_video_kenburns').innerText; "
-                               "return t.includes(' frames') && t !== b; }",
+                               "return t.includes(' frames at ') && t !== b; }",
                                arg=[before], timeout=180_000)
         before = info.inner_text()
         page.wait_for_timeout(1500)                         # the history records it

@@ -29,13 +29,13 @@ TEMPLATE = """
     <button type="button" class="bk-undo" title="Undo" aria-label="Undo">&#8630;</button>
     <button type="button" class="bk-redo" title="Redo" aria-label="Redo">&#8631;</button>
     <button type="button" class="bk-clear" title="Remove every stroke">Clear</button>
-    <button type="button" class="bk-save" title="Download the brush JSON (the CLI and job files take it)">Save</button>
   </div>
   <div class="bk-bar">
     <label>brush size <input class="bk-size" type="range" min="4" max="120" value="36"></label>
     <label>stroke strength <input class="bk-strength" type="range" min="0" max="4" step="0.05" value="1">
       <span class="bk-sv">1.00</span></label>
     <span class="bk-gap"></span>
+    <button type="button" class="bk-save" title="Download the brush JSON (the CLI and job files take it)">Save</button>
     <button type="button" class="bk-choose" title="Choose the photo to animate">Photo&#8230;</button>
     <input class="bk-file" type="file" accept="image/*" hidden>
   </div>
@@ -58,10 +58,11 @@ CSS = """
 .bk-bar button:focus-visible, .bk-chip:focus-visible, .bk-bar input:focus-visible {
   outline: 3px solid #f59e0b; outline-offset: 1px; }
 .bk-bar label { display: inline-flex; gap: 4px; align-items: center; color: #1f2328; }
+.bk-bar input[type=range] { width: 96px; }
 .bk-gap { flex: 1; }
 .bk-stage { position: relative; display: flex; justify-content: center; background: #eef0f3;
   border-radius: 6px; min-height: 120px; }
-.bk-canvas { display: block; max-width: 100%; max-height: 380px; width: auto; height: auto;
+.bk-canvas { display: block; max-width: 100%; max-height: clamp(220px, calc(100vh - 590px), 380px); min-height: 0; width: auto; height: auto;
   cursor: crosshair; touch-action: none; }
 .bk-empty { position: absolute; inset: 0; display: flex; align-items: center;
   justify-content: center; color: #3d444d; font-size: 14px; }
@@ -74,9 +75,8 @@ CSS = """
 .bk-status { font-size: 14px; color: #1f2328; min-height: 1.3em; }
 """
 
-HELP = ("**Motion brush**: *Paint motion* over what should move, then *Path*: drag an arrow "
-        "to where it goes (or click points). *Static*: what must not move. Only the painted "
-        "region and its light edge band move.")
+HELP = ("**Motion brush**: *Paint motion* over what moves, then *Path*: drag an arrow to where "
+        "it goes. *Static*: what must not move.")
 
 
 class BrushEditor(gr.HTML):
@@ -117,7 +117,7 @@ def photo_size(image: Any) -> tuple[int, int] | None:
 
 def extras(ctx: TabContext) -> None:
     image_in, upload = ctx.inputs["image"], ctx.inputs.get("brush")
-    with gr.Group(elem_id="brush_panel"):
+    with ctx.inputs_top, gr.Group(elem_id="brush_panel"):   # where the photo input was
         gr.Markdown(HELP)
         editor = BrushEditor()
     ctx.inputs["brush"] = editor       # Render sends the editor's brush in the brush slot
@@ -133,6 +133,8 @@ def extras(ctx: TabContext) -> None:
             photo = brush_ui.photo_prop(image)
         except AnimakitError as e:      # names the file as the user chose it, no server path
             raise gradio_error(e) from None
+        if not value:       # nothing to clear (an example's brush may be arriving with it)
+            return gr.update(photo=photo)
         return gr.update(photo=photo,
                          value=brush_ui.kept_for_photo(value, photo_size(image) if image else None))
 

@@ -48,7 +48,7 @@ def build_examples(ctx: TabContext, run: Callable, history: History) -> None:
         event = cards.click(fill, cards, ctx.all_controls(), queue=False,
                             api_visibility="private").then(
             run, ctx.all_controls(), ctx.outputs(), api_visibility="private")
-        history.record_after(event)
+        history.refresh_after(event)
     else:
         gr.Examples(rows, ctx.all_controls(), ctx.outputs(), fn=run, run_on_click=True,
                     cache_examples=False, label="Examples: click one to render it",

@@ -2,10 +2,11 @@
 (compare), download it, or put its settings back into the controls (reuse)."""
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import gradio as gr
 
@@ -15,39 +16,77 @@ if TYPE_CHECKING:
     from .tabs import TabContext
 
 MAX_ENTRIES = 20          # older renders drop off the list (their files expire anyway)
+MAX_SESSIONS = 500        # beyond this, the longest-unused session's list is forgotten
+
+# (browser session, pipeline name) -> that tab's renders, oldest first. Kept on the server and
+# written by the render's own request, so that no render is missed when its follow-up
+# event (which only refreshes the list) is dropped by the browser.
+_ENTRIES: dict[tuple[str, str], list[dict]] = {}
+_LOCK = threading.Lock()
+
+
+def _session(request: Any) -> str:
+    return getattr(request, "session_hash", None) or ""
+
+
+def entries_of(session: str, name: str) -> list[dict]:
+    """This session's renders on tab ``name``, oldest first (a copy)."""
+    with _LOCK:
+        return list(_ENTRIES.get((session, name), []))
+
+
+def _add(session: str, name: str, entry: dict) -> list[dict]:
+    with _LOCK:
+        key = (session, name)
+        entries = [*_ENTRIES.pop(key, []), entry][-MAX_ENTRIES:]
+        _ENTRIES[key] = entries               # re-inserted: dict order = least recently used
+        while len(_ENTRIES) > MAX_SESSIONS:
+            del _ENTRIES[next(iter(_ENTRIES))]
+        return list(entries)
 
 
 @dataclass
 class History:
     ctx: TabContext
-    state: gr.State
     picker: gr.Dropdown
     compare: gr.Video
     settings: gr.Markdown
 
-    def record_after(self, event: Any) -> None:
-        """Add the render of ``event`` (when it produced a video) to the list."""
-        controls = self.ctx.all_controls()
-        event.success(self.record, [self.state, self.ctx.video, *controls],
-                      [self.state, self.picker], queue=False, api_visibility="private")
+    def recorded(self, run: Callable) -> Callable:
+        """``run`` (a session runner: request, *controls -> video, info, ...) that also adds
+        each finished render to this session's list, in the render's own request."""
+        def run_and_record(request: gr.Request, *values: Any, progress=gr.Progress()):
+            out = run(request, *values, progress=progress)
+            video = out[0]
+            if video:                           # cancelled: nothing to list
+                path = (video if isinstance(video, str)
+                        else getattr(video, "path", None) or str(video))
+                _add(_session(request), self.ctx.cls.name,
+                     {"video": path, "values": list(values),
+                      "label": f"{time.strftime('%H:%M:%S')} · {settings_line(self.ctx, values)}"})
+            return out
+        return run_and_record
 
-    def record(self, entries: list[dict], video: Any, *values: Any):
-        if not video:                       # cancelled: nothing to list
-            return entries, gr.update()
-        path = video if isinstance(video, str) else getattr(video, "path", None) or str(video)
-        entries = [*entries, {"video": path, "values": list(values),
-                              "label": f"{time.strftime('%H:%M:%S')} · "
-                                       f"{settings_line(self.ctx, values)}"}][-MAX_ENTRIES:]
-        choices = [(e["label"], i) for i, e in enumerate(entries)]
-        return entries, gr.update(choices=choices[::-1], value=len(entries) - 1)
+    def refresh_after(self, event: Any) -> None:
+        """Show the list, newest first, once the render of ``event`` has finished."""
+        event.success(self.choices, None, self.picker, queue=False, api_visibility="private")
 
-    def show(self, entries: list[dict], index: int | None):
+    def choices(self, request: gr.Request):
+        entries = entries_of(_session(request), self.ctx.cls.name)
+        if not entries:
+            return gr.update()
+        labels = [(e["label"], i) for i, e in enumerate(entries)]
+        return gr.update(choices=labels[::-1], value=len(entries) - 1)
+
+    def show(self, request: gr.Request, index: int | None):
+        entries = entries_of(_session(request), self.ctx.cls.name)
         if index is None or not 0 <= int(index) < len(entries):
             return None, ""
         e = entries[int(index)]
         return e["video"], f"Settings: {e['label'].split(' · ', 1)[-1]}"
 
-    def reuse(self, entries: list[dict], index: int | None):
+    def reuse(self, request: gr.Request, index: int | None):
+        entries = entries_of(_session(request), self.ctx.cls.name)
         if index is None or not 0 <= int(index) < len(entries):
             raise gr.Error("pick a render from the list first", print_exception=False)
         return entries[int(index)]["values"]
@@ -84,7 +123,6 @@ def settings_line(ctx: TabContext, values: tuple) -> str:
 def build_history(ctx: TabContext) -> History:
     with gr.Accordion("This session's renders: compare, download, reuse", open=False,
                       elem_id=f"history_{slug(ctx.cls.name)}"):
-        state = gr.State([])
         picker = gr.Dropdown([], label="Renders (newest first)", value=None,
                              elem_id=f"history_pick_{slug(ctx.cls.name)}")
         with gr.Row():
@@ -92,11 +130,12 @@ def build_history(ctx: TabContext) -> History:
                                buttons=["download"], elem_id=f"history_video_{slug(ctx.cls.name)}")
             with gr.Column():
                 settings = gr.Markdown()
-                reuse = gr.Button("Reuse its settings", elem_id=f"history_reuse_{slug(ctx.cls.name)}")
-    h = History(ctx, state, picker, compare, settings)
-    picker.change(h.show, [state, picker], [compare, settings], queue=False,
+                reuse = gr.Button("Reuse its settings",
+                                  elem_id=f"history_reuse_{slug(ctx.cls.name)}")
+    h = History(ctx, picker, compare, settings)
+    picker.change(h.show, picker, [compare, settings], queue=False,
                   api_visibility="private")
     # the controls exist (unplaced) by now; the reuse event reaches them wherever they land
-    reuse.click(h.reuse, [state, picker], ctx.all_controls(), queue=False,
+    reuse.click(h.reuse, picker, ctx.all_controls(), queue=False,
                 api_visibility="private")
     return h

@@ -43,15 +43,16 @@ CSS = f"""
 .ak-notes:empty {{ display: none; }}
 .ak-notes p {{ margin: 2px 0; }}
 .ak-result video {{ max-height: 420px; }}
-/* examples: a row of small cards (thumbnail over label), not a table */
+/* examples: one strip of small cards (thumbnail over label), scrolling sideways, not a table */
 .ak-examples table {{ width: 100%; }}
 .ak-examples thead {{ display: none; }}
-.ak-examples tbody {{ display: flex; flex-wrap: wrap; gap: 6px; width: 100%; }}
-.ak-examples tr {{ display: flex; flex-direction: column; align-items: center; width: 150px;
+.ak-examples tbody {{ display: flex; flex-wrap: nowrap; gap: 6px; width: 100%; overflow-x: auto; }}
+.ak-examples tr {{ display: flex; flex-direction: column; align-items: center; flex: 0 0 124px;
   cursor: pointer; }}
-.ak-examples td {{ padding: 2px 4px !important; border: none !important; text-align: center;
-  font-size: 0.8rem; line-height: 1.2; }}
-.ak-examples img {{ max-height: 64px; max-width: 120px; object-fit: cover; }}
+.ak-examples td {{ padding: 1px 3px !important; border: none !important; text-align: center;
+  font-size: 0.78rem; line-height: 1.15; }}
+.ak-examples td .container {{ width: 76px !important; height: 50px !important; }}
+.ak-examples img {{ width: 100%; height: 100%; object-fit: cover; }}
 .overflow-menu button[aria-label="More tabs"]::after {{ content: " More tabs"; font-size: 0.9rem; }}
 @media (max-width: 640px) {{
   /* every tab in the bar, wrapped over two lines: Gradio moves into its "More tabs" menu

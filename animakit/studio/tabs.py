@@ -51,6 +51,9 @@ class TabContext:
     video: gr.Video | None = None
     info: gr.Markdown | None = None
     notes: gr.Markdown | None = None
+    # a place at the top of the inputs column, under the examples, for extras that stand in
+    # for an input (an editor painting on the photo); other extras land under the result
+    inputs_top: gr.Column | None = None
     extra_outputs: dict[str, gr.Component] = field(default_factory=dict)
     exports: tuple[str, ...] = ()
     placed: set[str] = field(default_factory=set)
@@ -199,6 +202,7 @@ def build_tab(cls: type[Pipeline]) -> TabContext:
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, min_width=320, elem_classes="ak-inputs") as left:
                 examples_here = gr.Column()         # filled once the outputs exist
+                ctx.inputs_top = gr.Column()
                 _inputs(ctx)
                 ctx.notes = gr.Markdown(elem_id=f"notes_{s}", elem_classes="ak-notes")
             with gr.Column(scale=6, min_width=320, elem_classes="ak-result"):
@@ -211,8 +215,8 @@ def build_tab(cls: type[Pipeline]) -> TabContext:
                                      buttons=["download"], elem_id=f"video_{s}", height=400)
                 ctx.info = gr.Markdown(elem_id=f"info_{s}")
                 _extras(ctx)
-                run = ctx.make_session_runner()
                 history = build_history(ctx)
+                run = history.recorded(ctx.make_session_runner())
             with examples_here:
                 build_examples(ctx, run, history)
             with left:
@@ -235,7 +239,7 @@ def _wire(ctx: TabContext, run: Callable, run_btn: gr.Button, cancel_btn: gr.But
 
     event = run_btn.click(armed, None, None, queue=False, api_visibility="private").then(
         run, ctx.all_controls(), ctx.outputs(), api_name=f"run_{slug(name)}")
-    history.record_after(event)
+    history.refresh_after(event)
     cancel_btn.click(cancel, None, ctx.info, queue=False, api_visibility="private")
     if ctx.engine_groups or ctx.engine_advanced_groups:
         groups = [*ctx.engine_groups.values(), *ctx.engine_advanced_groups.values()]
