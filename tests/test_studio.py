@@ -31,6 +31,13 @@ def _free_port() -> int:
 def running_studio(log: Path, **env: str):
     """``app.py`` serving on a free port, with ``env`` added to its environment: yields its
     URL, and stops it afterwards."""
+    with studio_server(log, **env) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def studio_server(log: Path, **env: str):
+    """:func:`running_studio`, yielding (URL, the server's process)."""
     port = _free_port()
     env = {**os.environ, "ANIMAKIT_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False", **env}
     with open(log, "w") as fh:
@@ -51,7 +58,7 @@ def running_studio(log: Path, **env: str):
         proc.kill()
         raise RuntimeError("studio did not start:\n" + log.read_text()[-3000:])
     try:
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         try:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import pytest
 from PIL import Image
 
 from animakit.registry import pipeline_classes
-from test_studio import CHROMIUM, ROOT, _browser, _free_port
+from test_studio import CHROMIUM, ROOT, _browser, studio_server
 
 ASSETS = ROOT / "assets"
 
@@ -24,30 +22,9 @@ ASSETS = ROOT / "assets"
 def studio_process(tmp: Path):
     """``app.py`` on a free port with its own temp folder (so its renders are its own):
     yields (url, process id, the studio's output folder)."""
-    import urllib.request
-    port = _free_port()
-    env = {**os.environ, "ANIMAKIT_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False",
-           "TMPDIR": str(tmp), "GRADIO_TEMP_DIR": str(tmp / "gradio")}
-    log = open(tmp / "app.log", "w")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("studio exited:\n" + (tmp / "app.log").read_text()[-3000:])
-        with contextlib.suppress(OSError):
-            urllib.request.urlopen(url, timeout=2)
-            break
-        time.sleep(1)
-    try:
+    with studio_server(tmp / "app.log", TMPDIR=str(tmp),
+                       GRADIO_TEMP_DIR=str(tmp / "gradio")) as (url, proc):
         yield url, proc.pid, tmp / "animakit-studio"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="module")
