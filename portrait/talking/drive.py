@@ -68,9 +68,13 @@ class RelativeMotion:
         v = offsets.vector()
         self.offset_deltas = rig.expression_deltas(v[: len(LINEAR_CONTROLS)])
         self.offset_rot = rotation_matrix(offsets.yaw, offsets.pitch, offsets.roll)
-        rest = self._compose(np.zeros((478, 3)), 1.0, np.eye(3), np.zeros(3))
-        self.gaps = HoldAndEase(fps, rest, hold=0.3, ease_out=0.5, ease_in=0.25)
+        self.gaps = HoldAndEase(fps, self.rest_pose(), hold=0.3, ease_out=0.5, ease_in=0.25)
         self.lost = 0
+
+    def rest_pose(self) -> np.ndarray:
+        """(478, 3) the source with the current offsets and no driver motion: where a lost
+        face eases to."""
+        return self._compose(np.zeros((478, 3)), 1.0, np.eye(3), np.zeros(3))
 
     def _compose(self, expr: np.ndarray, scale: float, rot: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Source points with expression residual ``expr`` (478, 3 source px) and the driver's

@@ -207,7 +207,7 @@ def retune(motion: RelativeMotion, p: TalkingParams, mic: bool) -> None:
     motion.offset_deltas = motion.base_deltas
     motion.offset_rot = rotation_matrix(off.yaw, off.pitch, off.roll)
     # the pose a lost face eases to carries the offsets too
-    motion.gaps.rest = motion._compose(np.zeros((478, 3)), 1.0, np.eye(3), np.zeros(3))
+    motion.gaps.rest = motion.rest_pose()
     if motion.filter is not None:
         motion.filter.min_cutoff = 0.4 + 6.0 * (1 - p.smoothing) ** 2
 
