@@ -130,6 +130,7 @@ def main() -> None:
         camera = lb.fake_camera(args.driving, work, fps=30.0, size=(640, 480))
         with lb.studio_in_process() as url:
             m = measure(url, camera, args.seconds, work)
+        load_webrtc = round(os.getloadavg()[0], 2)     # the Gradio side records its own
         fid = fidelity(m.pop("recording"), 512)
         gradio = live_gradio.measure(camera, ROOT / "assets" / "portrait.png", args.seconds,
                                      args.stream_every)
@@ -137,7 +138,7 @@ def main() -> None:
     out = {
         "benchmark": "live", "driving": args.driving.name, "camera": "640x480 @ 30 fps (fake, y4m)",
         "output": "512x512", "browser": "headless Chromium, same machine", "cores": os.cpu_count(),
-        "load_avg_1min": round(os.getloadavg()[0], 2), **m, "fidelity": fid,
+        "load_avg_1min": load_webrtc, **m, "fidelity": fid,
         "processor_ms_per_frame": proc, "gradio_webcam": gradio,
         "targets": {"fps_presented": ">= 25", "latency_ms_mean": "<= 150",
                     "latency_ms_p95": "<= 250", "mouth_pearson_r": ">= 0.8"},

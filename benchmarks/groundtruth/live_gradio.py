@@ -19,6 +19,7 @@ takes the presentation time from the next animation frame.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -218,4 +219,5 @@ def measure(camera: Path, image: Path, seconds: float, stream_every: float = 1 /
         "output_urls_per_s": round((after["urls"] - before["urls"]) / (t1 - t0), 2),
         "server_frames_per_s": round((n1 - n0) / (t1 - t0), 2),
         "server_fn_ms_mean": round(float(ms.mean()), 1) if len(ms) else None,
+        "load_avg_1min": round(os.getloadavg()[0], 2),
     }
