@@ -13,8 +13,10 @@ Latency uses the same stamps as the WebRTC side (``animakit/live/stamp.py``): an
 script wraps ``getUserMedia`` so the webcam component receives the fake camera drawn into a
 canvas with a frame counter stamped in, each stamp's draw time kept
 (``performance.now()``); the event function copies the counter from the camera frame into
-the output; the page reads it back when the output ``<img>`` has loaded and decoded, and
-takes the presentation time from the next animation frame.
+the output; the page reads it back when the output ``<img>`` fires ``load`` (reading it
+decodes it) and takes the presentation time from the next animation frame. Frames
+presented are the output images that loaded: a URL replaced before its image loaded was
+never shown.
 """
 from __future__ import annotations
 
