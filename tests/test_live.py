@@ -110,6 +110,23 @@ def test_sliders_act_on_the_next_frame(frames):
     assert proc.params.smile == 1.0 and proc.params.yaw == 15.0
 
 
+def test_gradio_comparison_page_runs_the_live_processor_and_carries_the_stamp(frames):
+    """benchmarks/live.py's Gradio webcam side: its stream function moves the same portrait
+    and copies each camera frame's stamp into the output, or the latency read is wrong."""
+    from benchmarks.groundtruth.live_gradio import stream_fn
+    state: dict = {}
+    fn = stream_fn(open_portrait, state)
+    outs = []
+    for i, f in enumerate(frames[:12]):
+        cam = f.copy()
+        write_stamp(cam, 1000 + i)
+        outs.append(fn(cam))
+        assert outs[-1].shape == (512, 512, 3) and read_stamp(outs[-1]) == 1000 + i
+    assert fn(None) is None and state["frames"] == 12
+    assert np.abs(outs[-1][:-32].astype(int) - outs[0][:-32].astype(int)).mean() > 1.0
+    state["proc"].close()
+
+
 def test_microphone_drives_the_lips():
     proc = open_portrait("microphone")
     clip = load_audio(SPEECH, 48000)
