@@ -93,7 +93,7 @@ def _speech_targets(job: Job) -> Driven:
     else:
         level = -20.0
         feats = (SILENT_FEATURES for _ in range(job.num_frames))
-    motion = SpeechMotion(job.fps, rng, p.smoothing, level)
+    motion = SpeechMotion(job.fps, rng, p.smoothing, level, shut_jaw=job.rig.shut_jaw())
     track = viseme_track(job)
     for k, f in enumerate(feats):
         shape = track.shape(k) if track else None
