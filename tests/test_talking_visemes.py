@@ -76,6 +76,14 @@ def test_text_that_does_not_match_the_audio_is_refused(tmp_path):
         aligned_phones(x, words, "speech.wav")
 
 
+def test_an_alignment_that_places_no_word_is_refused():
+    """The aligner can 'succeed' with silence alone (no word placed): that is a failed
+    alignment, not a mouth at rest for the whole clip."""
+    x = (1e-3 * np.random.default_rng(0).standard_normal(12000)).astype(np.float32)
+    with pytest.raises(InputError, match="does not match"):
+        aligned_phones(x, ["number"], "speech.wav")
+
+
 @pytest.mark.parametrize("text,msg", [("", "no English words"), ("  !? ", "no English words"),
                                       ("你好世界", "no English words"),
                                       ("hello zqxvbn", "not in the English dictionary: zqxvbn")])

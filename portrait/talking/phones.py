@@ -181,7 +181,7 @@ def aligned_phones(samples: np.ndarray, words: list[str], name: str = "audio") -
     d.start_utt()
     d.process_raw(data, full_utt=True)
     d.end_utt()
-    if d.hyp() is None:
+    if d.hyp() is None or not d.hyp().hypstr.strip():      # no word placed: only silence
         raise InputError(name, "the text does not match this speech (forced alignment "
                                "failed); fix the text or leave it empty")
     segments = [(s.word, s.start_frame, s.end_frame + 1) for s in d.seg()]
