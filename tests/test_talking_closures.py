@@ -149,3 +149,19 @@ def test_a_low_voice_reads_as_periodic():
         pulses = (np.diff(np.floor(t * f0), prepend=0) > 0).astype(float)
         x = _resonate(lfilter([1.0], [1.0, -0.95], pulses), VOWEL).astype(np.float32)
         assert np.median(fine_features(x, SR)[5:-5, 4]) > 0.8, f0
+
+
+def test_a_loud_low_sound_between_vowels_is_not_a_closure():
+    """A back vowel as loud as its neighbours has little energy above 500 Hz, a dip as deep
+    as a stop's; but a closure silences the voice, so a loud dip is not one."""
+    rng = np.random.default_rng(5)
+    parts = [1e-4 * rng.standard_normal(int(0.3 * SR))]
+    for _ in range(4):
+        parts.append(_normed(_resonate(_glottal(int(0.3 * SR), rng), VOWEL), 0.1))
+        hum = _resonate(_resonate(_glottal(int(0.08 * SR), rng), NASAL), ((150, 300),))
+        parts.append(_normed(hum, 0.1))
+    parts += [_normed(_resonate(_glottal(int(0.3 * SR), rng), VOWEL), 0.1),
+              1e-4 * rng.standard_normal(int(0.3 * SR))]
+    x = np.concatenate(parts).astype(np.float32)
+    feats = np.array(list(frame_features([x], SR, FPS, int(len(x) / SR * FPS), closures=True)))
+    assert feats[:, 4].max() == 0.0

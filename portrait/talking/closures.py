@@ -21,6 +21,8 @@ NASAL_LOW_KEEP_DB = 12.0       # ... while 80-500 Hz stays within this of theirs
 NASAL_QUIETER_DB = 5.0         # a murmur is quieter than its vowels (a back vowel hardly is)
 NASAL_ANTI_DB = 15.0           # /m/'s antiresonance: 600-1300 Hz this far under 80-500 Hz
 DIP_DB = 20.0                  # a stop closure's >500 Hz energy under both sides by this
+STOP_QUIETER_DB = 10.0         # ... and its whole band (a /b/ voice bar) under the loudest
+                               # frame within +-150 ms by this: a closure silences the vowel
 SPEECH_DB = 15.0               # "speech": within this of the local loudest frame
 MIN_RUN, NASAL_MAX_RUN, STOP_MAX_RUN = 3, 15, 15   # fine frames (x 10 ms)
 STOP_MIN_RUN = 2               # two 30 ms windows inside the dip: a closure of ~40 ms on
@@ -86,7 +88,8 @@ def stop_frames(f: np.ndarray) -> np.ndarray:
     side = STOP_MAX_RUN
     before = _window_max(np.concatenate([[-np.inf], hi[:-1]]), side - 1, 0)
     after = _window_max(np.concatenate([hi[1:], [-np.inf]]), 0, side - 1)
-    cand = hi < np.minimum(before, after) - DIP_DB
+    near_loud = _window_max(f[:, 0], side, side)
+    cand = (hi < np.minimum(before, after) - DIP_DB) & (f[:, 0] < near_loud - STOP_QUIETER_DB)
     speech = f[:, 0] > loud - SPEECH_DB
     out = np.zeros(len(f), bool)
     for a, b in _runs(cand):
