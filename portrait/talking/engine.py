@@ -157,13 +157,19 @@ def prepare(inputs: dict[str, Any], p: TalkingParams, seed: int) -> Job:
     comp.fold_blinks = driver in ("audio", "none")
     if p.text.strip():     # the clip is whole in memory: check_text bounds its length
         words = text_words(p, driver, seconds)
-        private["aligned"] = aligned_phones(private["audio_clip"].samples, words,
-                                            _name_of(inputs.get("audio"), "audio"))
+        aligned = aligned_phones(private["audio_clip"].samples, words,
+                                 _name_of(inputs.get("audio"), "audio"))
+        if aligned:
+            private["aligned"] = aligned
+        else:               # no word placed: recognize the phones instead, and say so
+            private["text_unplaced"] = True
     seconds = p.duration or seconds
     n = max(1, int(round(seconds * fps)))
     if audio is not None:    # the writer muxes from audio.path when there is one
         audio = audio.slice(0, min(seconds, audio.duration))
     extras = {"face_width": round(rig.width, 2), "crop_box": list(comp.box), "driver": driver}
+    if private.get("text_unplaced"):
+        extras["text_alignment"] = "no word placed: phones recognized instead"
     return Job(image, points, rig, comp, p, float(fps), n, driver, seed, audio, make, extras,
                private)
 
