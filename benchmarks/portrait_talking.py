@@ -101,15 +101,16 @@ def espeak_word(word: str, voice: str, path: Path) -> Path:
 
 
 def word_measures(pipe, image: Path, wav: Path, mode: str, word: str,
-                  rest: float) -> tuple[float, bool]:
-    """(vowel mouth width over face width, lips shut between the vowels) of one word;
-    ``mode``: a ``phonemes`` value, or ``text`` (auto, with the word as the transcript)."""
+                  rest: float) -> tuple[float, bool, dict]:
+    """(vowel mouth width over face width, lips shut between the vowels, the render's
+    extras) of one word; ``mode``: a ``phonemes`` value, or ``text`` (auto, with the word
+    as the transcript)."""
     kw = {"phonemes": "auto", "text": word} if mode == "text" else {"phonemes": mode}
     out = pipe(image=image, audio=wav, **kw)
     lm = M.redetect(out.frames)
     clip = load_audio(wav, 16000)
     env = M.rms_envelope(clip.samples, clip.sr, 25.0, len(out.frames))
-    return M.vowel_width(lm, env), M.lips_shut_between(M.mouth_opening(lm), rest)
+    return M.vowel_width(lm, env), M.lips_shut_between(M.mouth_opening(lm), rest), out.extras
 
 
 def viseme_figures(pipe, tmp: Path, image: Path, voices: tuple[str, ...],
@@ -125,16 +126,18 @@ def viseme_figures(pipe, tmp: Path, image: Path, voices: tuple[str, ...],
                  "visemes_rest_opening_pct_face_width": round(100 * rest, 2)}
     for mode in modes:
         width = {"rounded": [], "spread": []}
-        shut, unaligned = [], []
+        shut, unaligned, unplaced = [], [], []
         for voice in voices:
             for kind, words in (("rounded", ROUNDED), ("spread", SPREAD), ("bilabial", BILABIAL)):
                 for w in words:
                     wav = espeak_word(w, voice, tmp / f"{w}.wav")
                     try:
-                        vw, closed = word_measures(pipe, image, wav, mode, w, rest)
+                        vw, closed, extras = word_measures(pipe, image, wav, mode, w, rest)
                     except InputError:       # the aligner refused this word and voice
                         unaligned.append(f"{w}/{voice}")
                         continue
+                    if "text_alignment" in extras:     # no word placed: recognized instead
+                        unplaced.append(f"{w}/{voice}")
                     if kind == "bilabial":
                         shut.append(closed)
                     else:
@@ -145,6 +148,7 @@ def viseme_figures(pipe, tmp: Path, image: Path, voices: tuple[str, ...],
         res[f"closures_share_{tag}"] = round(float(np.mean(shut)), 3)
         if mode == "text":
             res["text_alignment_refused"] = unaligned
+            res["text_alignment_no_word_placed_recognized"] = unplaced
     return res
 
 

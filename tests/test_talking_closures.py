@@ -123,3 +123,45 @@ def test_closures_are_identical_however_the_audio_is_blocked(speech):
     parts = np.array(list(frame_features(iter(blocks), SR, FPS, n, closures=True)))
     assert whole.shape == (n, 5) and whole[:, 4].max() == 1.0
     assert np.allclose(whole, parts, atol=1e-4)
+
+
+def test_a_closure_shorter_than_a_frame_still_shuts_one_frame():
+    """40 ms stop closures (fast speech) at every phase against the 40 ms frame grid: the
+    frame nearest each closure's middle shuts fully, so no closure falls between frames."""
+    rng = np.random.default_rng(4)
+    plan = [("sil", 0.3)]
+    for k in range(8):
+        plan += [("vowel", 0.25 + 0.005 * k), ("stop", 0.04)]
+    x, spans = _utterance(plan + [("vowel", 0.3), ("sil", 0.3)], rng)
+    jaw = _jaw(x, closures=True)
+    for kind, a, b in spans:
+        if kind == "stop":
+            near = jaw[int(a * FPS) - 1:int(np.ceil((b + 0.01) * FPS)) + 1]
+            assert near.min() < CLOSED, (a, near)
+
+
+def test_a_low_voice_reads_as_periodic():
+    """The periodicity cue is corrected for the analysis window: a 95 Hz vowel is as
+    periodic as a 150 Hz one."""
+    from animakit.portrait.talking.closures import fine_features
+    t = np.arange(int(0.3 * SR)) / SR
+    for f0 in (95.0, 150.0):
+        pulses = (np.diff(np.floor(t * f0), prepend=0) > 0).astype(float)
+        x = _resonate(lfilter([1.0], [1.0, -0.95], pulses), VOWEL).astype(np.float32)
+        assert np.median(fine_features(x, SR)[5:-5, 4]) > 0.8, f0
+
+
+def test_a_loud_low_sound_between_vowels_is_not_a_closure():
+    """A back vowel as loud as its neighbours has little energy above 500 Hz, a dip as deep
+    as a stop's; but a closure silences the voice, so a loud dip is not one."""
+    rng = np.random.default_rng(5)
+    parts = [1e-4 * rng.standard_normal(int(0.3 * SR))]
+    for _ in range(4):
+        parts.append(_normed(_resonate(_glottal(int(0.3 * SR), rng), VOWEL), 0.1))
+        hum = _resonate(_resonate(_glottal(int(0.08 * SR), rng), NASAL), ((150, 300),))
+        parts.append(_normed(hum, 0.1))
+    parts += [_normed(_resonate(_glottal(int(0.3 * SR), rng), VOWEL), 0.1),
+              1e-4 * rng.standard_normal(int(0.3 * SR))]
+    x = np.concatenate(parts).astype(np.float32)
+    feats = np.array(list(frame_features([x], SR, FPS, int(len(x) / SR * FPS), closures=True)))
+    assert feats[:, 4].max() == 0.0

@@ -138,3 +138,22 @@ def test_each_rig_control_moves_the_mesh(name):
     rig = FaceRig(_synthetic_face())
     moved = rig.target(Expression(**{name: 1.0}))
     assert np.abs(moved - rig.points).max() > 0.5
+
+
+def test_shut_jaw_brings_parted_source_lips_together():
+    src = _synthetic_face()
+    src[14] = [150, 208, -10]                  # lips parted at rest (8 px of 110)
+    rig = FaceRig(src)
+    assert rig.shut_jaw() < -0.3
+    shut = rig.target(Expression(jaw=rig.shut_jaw()))
+    assert abs(shut[14, 1] - shut[13, 1]) < 0.5
+    assert FaceRig(_synthetic_face()).shut_jaw() > -0.15   # nearly closed source: hardly moves
+
+
+def test_a_full_closure_reaches_the_shut_jaw():
+    motion = SpeechMotion(25.0, np.random.default_rng(0), 0.5, -20.0, shut_jaw=-0.4)
+    loud = np.array([-18.0, -20.0, 0.5, 0.05, 0.0])
+    for _ in range(10):
+        open_ = motion.step(loud)
+    assert open_.jaw > 0.2
+    assert motion.step(np.r_[loud[:4], 1.0]).jaw == pytest.approx(-0.4, abs=0.02)

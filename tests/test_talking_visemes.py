@@ -76,6 +76,19 @@ def test_text_that_does_not_match_the_audio_is_refused(tmp_path):
         aligned_phones(x, words, "speech.wav")
 
 
+def test_an_alignment_that_places_no_word_falls_back_to_recognition(tmp_path):
+    """The aligner can 'succeed' with silence alone (no word placed): that gives no phones
+    (not a mouth at rest for the whole clip), and the render recognizes them instead."""
+    x = (1e-3 * np.random.default_rng(0).standard_normal(12000)).astype(np.float32)
+    assert aligned_phones(x, ["number"], "speech.wav") == []
+    import soundfile as sf
+    import animakit
+    sf.write(tmp_path / "n.wav", x, 16000)
+    out = animakit.load_pipeline("portrait.talking")(audio=tmp_path / "n.wav", text="number",
+                                                     image=IMAGE)
+    assert out.extras["text_alignment"].startswith("no word placed")
+
+
 @pytest.mark.parametrize("text,msg", [("", "no English words"), ("  !? ", "no English words"),
                                       ("你好世界", "no English words"),
                                       ("hello zqxvbn", "not in the English dictionary: zqxvbn")])

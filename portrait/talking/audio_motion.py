@@ -141,8 +141,11 @@ class SpeechMotion:
     """Turns per-frame audio features into :class:`Expression` s (before user multipliers)."""
 
     def __init__(self, fps: float, rng: np.random.Generator, smoothing: float = 0.5,
-                 level_db: float = -20.0):
+                 level_db: float = -20.0, shut_jaw: float = 0.0):
+        """``shut_jaw``: the jaw control that presses the lips together (<= 0; 0 when the
+        source's lips already meet at rest), reached on a full lip closure."""
         self.fps, self.t = fps, 0.0
+        self.shut_jaw = shut_jaw
         self.level = level_db
         self.open_env = AttackRelease(fps, attack=0.015 + 0.05 * smoothing,
                                       release=0.04 + 0.12 * smoothing)
@@ -195,7 +198,7 @@ class SpeechMotion:
         act = float(self.activity(1.0 if raw > 0.1 else 0.0))
         calm = 0.25 + 0.75 * act
         return Expression(
-            jaw=0.7 * opening, width=0.6 * width, brow=0.6 * emph,
+            jaw=0.7 * opening + closure * self.shut_jaw, width=0.6 * width, brow=0.6 * emph,
             pucker=float(rnd), tuck=float(tuck) * (1.0 - closure),
             yaw=2.2 * calm * self.yaw_n(self.t), roll=1.0 * calm * self.roll_n(self.t),
             pitch=1.8 * nod + 0.8 * calm * self.pitch_n(self.t))

@@ -21,8 +21,11 @@ NASAL_LOW_KEEP_DB = 12.0       # ... while 80-500 Hz stays within this of theirs
 NASAL_QUIETER_DB = 5.0         # a murmur is quieter than its vowels (a back vowel hardly is)
 NASAL_ANTI_DB = 15.0           # /m/'s antiresonance: 600-1300 Hz this far under 80-500 Hz
 DIP_DB = 20.0                  # a stop closure's >500 Hz energy under both sides by this
+STOP_QUIETER_DB = 10.0         # ... and its whole band (a /b/ voice bar) under the loudest
+                               # frame within +-150 ms by this: a closure silences the vowel
 SPEECH_DB = 15.0               # "speech": within this of the local loudest frame
 MIN_RUN, NASAL_MAX_RUN, STOP_MAX_RUN = 3, 15, 15   # fine frames (x 10 ms)
+STOP_MIN_RUN = 2               # two 30 ms windows inside the dip: a closure of ~40 ms on
 
 
 def fine_features(seg: np.ndarray, sr: int) -> np.ndarray:
@@ -41,9 +44,12 @@ def fine_features(seg: np.ndarray, sr: int) -> np.ndarray:
     def band_db(lo: float, hi: float) -> np.ndarray:
         return 10 * np.log10(spec[:, (freqs >= lo) & (freqs < hi)].sum(1) / win ** 2 + 1e-12)
 
+    # periodicity: the autocorrelation's peak at a pitch lag, divided by the Hann window's
+    # own autocorrelation there (Boersma 1993), else a 100 Hz voice reads 0.5 at best
     ac = np.fft.irfft(spec, axis=1)[:, :win]
+    wac = np.fft.irfft(np.abs(np.fft.rfft(np.hanning(win), 2 * win)) ** 2)[:win]
     lags = slice(int(sr / 400), int(sr / 80))
-    period = ac[:, lags].max(1) / (ac[:, 0] + 1e-12)
+    period = (ac[:, lags] / (wac[lags] / wac[0])).max(1) / (ac[:, 0] + 1e-12)
     return np.stack([band_db(80, 7000), band_db(80, 500), band_db(1000, 4000),
                      band_db(500, 7000), np.clip(period, 0, 1), band_db(600, 1300)], 1)
 
@@ -82,13 +88,16 @@ def stop_frames(f: np.ndarray) -> np.ndarray:
     side = STOP_MAX_RUN
     before = _window_max(np.concatenate([[-np.inf], hi[:-1]]), side - 1, 0)
     after = _window_max(np.concatenate([hi[1:], [-np.inf]]), 0, side - 1)
-    cand = hi < np.minimum(before, after) - DIP_DB
+    near_loud = _window_max(f[:, 0], side, side)
+    cand = (hi < np.minimum(before, after) - DIP_DB) & (f[:, 0] < near_loud - STOP_QUIETER_DB)
     speech = f[:, 0] > loud - SPEECH_DB
     out = np.zeros(len(f), bool)
     for a, b in _runs(cand):
-        if not MIN_RUN <= b - a <= STOP_MAX_RUN or a < 10 or b + 3 > len(f):
+        if not STOP_MIN_RUN <= b - a <= STOP_MAX_RUN or a < 10 or b + 3 > len(f):
             continue
-        burst = hi[b:b + 2].max() > hi[a:b].max() + DIP_DB
+        # the release: within 20 ms of the dip's end the sound is back DIP_DB over the
+        # closure's floor (the dip's last 30 ms window often straddles the burst already)
+        burst = hi[b:b + 2].max() > hi[a:b].min() + DIP_DB
         if burst and speech[a - 10:a].any() and speech[b:b + 10].any():
             out[a:b] = True
     return out
@@ -118,5 +127,13 @@ def frame_closures(buf: np.ndarray, start: int, centers: np.ndarray, sr: int,
         closed = closure_frames(seg.astype(np.float32), sr)
         mids = a + np.arange(len(closed)) * hop + win // 2
         near = np.abs(mids - c) <= 0.5 * sr / fps
-        out[i] = float(np.clip((closed[near].mean() - 0.2) / 0.4, 0, 1)) if near.any() else 0.0
+        share = float(np.clip((closed[near].mean() - 0.2) / 0.4, 0, 1)) if near.any() else 0.0
+        out[i] = 1.0 if _holds_run_middle(closed, near) else share
     return out
+
+
+def _holds_run_middle(closed: np.ndarray, near: np.ndarray) -> bool:
+    """Whether the middle of some closure run of ``closed`` (fine frames, bool (n,)) falls
+    in ``near`` (a video frame's period): a closure shorter than a frame period would be
+    split between two frames and shut neither, so the frame nearest its middle shuts fully."""
+    return any(near[(a + b - 1) // 2] for a, b in _runs(closed))

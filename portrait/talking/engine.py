@@ -93,7 +93,7 @@ def _speech_targets(job: Job) -> Driven:
     else:
         level = -20.0
         feats = (SILENT_FEATURES for _ in range(job.num_frames))
-    motion = SpeechMotion(job.fps, rng, p.smoothing, level)
+    motion = SpeechMotion(job.fps, rng, p.smoothing, level, shut_jaw=job.rig.shut_jaw())
     track = viseme_track(job)
     for k, f in enumerate(feats):
         shape = track.shape(k) if track else None
@@ -157,13 +157,19 @@ def prepare(inputs: dict[str, Any], p: TalkingParams, seed: int) -> Job:
     comp.fold_blinks = driver in ("audio", "none")
     if p.text.strip():     # the clip is whole in memory: check_text bounds its length
         words = text_words(p, driver, seconds)
-        private["aligned"] = aligned_phones(private["audio_clip"].samples, words,
-                                            _name_of(inputs.get("audio"), "audio"))
+        aligned = aligned_phones(private["audio_clip"].samples, words,
+                                 _name_of(inputs.get("audio"), "audio"))
+        if aligned:
+            private["aligned"] = aligned
+        else:               # no word placed: recognize the phones instead, and say so
+            private["text_unplaced"] = True
     seconds = p.duration or seconds
     n = max(1, int(round(seconds * fps)))
     if audio is not None:    # the writer muxes from audio.path when there is one
         audio = audio.slice(0, min(seconds, audio.duration))
     extras = {"face_width": round(rig.width, 2), "crop_box": list(comp.box), "driver": driver}
+    if private.get("text_unplaced"):
+        extras["text_alignment"] = "no word placed: phones recognized instead"
     return Job(image, points, rig, comp, p, float(fps), n, driver, seed, audio, make, extras,
                private)
 

@@ -172,7 +172,8 @@ def check_text(text: str, seconds: float, name: str = "param text") -> list[str]
 
 def aligned_phones(samples: np.ndarray, words: list[str], name: str = "audio") -> list[Phone]:
     """Phones of ``words`` force-aligned to ``samples`` (16 kHz); :class:`InputError` when
-    the text cannot be aligned to this audio. Phone timings come from the state-level second
+    the text cannot be aligned to this audio, [] when the aligner placed no word (it can
+    end in silence alone on very short clips). Phone timings come from the state-level second
     pass; where that pass fails (it needs the acoustics to fit the model closely), each
     aligned word's span is shared among its dictionary phones, vowels weighing double."""
     d = _decoder(lm=None, beam=1e-120, wbeam=1e-100, pbeam=1e-120)
@@ -184,6 +185,8 @@ def aligned_phones(samples: np.ndarray, words: list[str], name: str = "audio") -
     if d.hyp() is None:
         raise InputError(name, "the text does not match this speech (forced alignment "
                                "failed); fix the text or leave it empty")
+    if not d.hyp().hypstr.strip():   # the search ended in silence alone: no word placed
+        return []
     segments = [(s.word, s.start_frame, s.end_frame + 1) for s in d.seg()]
     try:
         d.set_alignment()

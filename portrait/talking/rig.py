@@ -133,6 +133,14 @@ class FaceRig:
         lift[UPPER_LIP_OUTER[1:-1]] = -0.08
         return self._to_px(np.zeros(NUM_POINTS), 0.10 * (w + lift))
 
+    def shut_jaw(self) -> float:
+        """The jaw control (<= 0) that brings the source's inner lips together at the
+        midline: 0 for a closed source mouth, negative for parted lips (a bilabial must
+        press them shut, not only return to the photo's rest)."""
+        gap = float(self.uv[14, 1] - self.uv[13, 1])        # inner-lip gap, face widths
+        per_unit = float((self.bases[0][14] - self.bases[0][13]) @ self.ey) / self.width
+        return -max(gap, 0.0) / per_unit if per_unit > 0 else 0.0
+
     def _corners(self) -> tuple[np.ndarray, np.ndarray]:
         """Mouth width (corners out along the face's x) and smile (corners up and out)."""
         width, smile = np.zeros((NUM_POINTS, 2)), np.zeros((NUM_POINTS, 2))
