@@ -95,6 +95,14 @@ def studio_in_process() -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:
+        closed_quietly(demo)
+
+
+def closed_quietly(demo) -> None:
+    """Close a Gradio app without its "Closing server" line on stdout, which belongs to the
+    benchmark's one JSON object."""
+    import sys
+    with contextlib.redirect_stdout(sys.stderr):
         demo.close()
 
 

@@ -29,6 +29,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from . import live_browser as lb
+from .live_browser import closed_quietly
 
 # wraps getUserMedia: the camera as a canvas stream with a counter stamped at the
 # bottom-left (layout of animakit/live/stamp.py); window.gw records stamps drawn and
@@ -169,7 +170,7 @@ def served(demo) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:
-        demo.close()
+        closed_quietly(demo)
 
 
 def start_stream(page: Any, url: str) -> None:
