@@ -52,9 +52,9 @@ def run_on_ray(jobs: list[Job], *, address: str | None = None, workers: int | No
     ``on_result`` is called with every attempt's result as it ends, in completion order (a
     worker that died is a ``failed`` attempt, followed by the retry's). At most ``workers``
     jobs run at once (default: every CPU of the cluster). ``timeout`` (seconds, per attempt,
-    counted from submission) force-cancels a job and reports it failed. On Ctrl-C the
-    outstanding tasks are force-cancelled, their partial files removed, and the
-    KeyboardInterrupt re-raised. Raises :class:`InputError` for a relative path or a Ray
+    counted from submission) force-cancels a job and reports it failed. On Ctrl-C or SIGTERM
+    (within about a second) the outstanding tasks are force-cancelled, their partial files
+    removed, and :class:`BatchCancelled` raised with the signal and every job's end. Raises :class:`InputError` for a relative path or a Ray
     cluster that cannot be reached."""
     check_shared_paths(jobs)
     if retries < 0:
@@ -216,8 +216,10 @@ class _Batch:
 
     def run(self) -> list[JobResult]:
         try:
-            with _sigterm_raises():
+            with _stop_signals() as received:
                 while self.queue or self.running:
+                    if received:
+                        raise _Stopped(received[0])
                     self.fill()
                     self.collect()
                     self.cancel_overdue()
@@ -343,7 +345,7 @@ class _Batch:
 
 
 class _Stopped(Exception):
-    """SIGTERM arrived while the batch ran."""
+    """SIGINT or SIGTERM arrived while the batch ran."""
 
     def __init__(self, signum: int):
         super().__init__(signum)
@@ -351,17 +353,23 @@ class _Stopped(Exception):
 
 
 @contextlib.contextmanager
-def _sigterm_raises():
-    """While the batch runs, SIGTERM stops it as Ctrl-C does (main thread only)."""
+def _stop_signals():
+    """While the batch runs, SIGINT and SIGTERM stop it (main thread only): the handler only
+    records the signal in the list it yields, and the batch loop, whose steps wait at most
+    a second, stops at its next step. An exception raised from the handler would land
+    inside Ray's own calls, which may swallow it (the batch then runs on) or fail with a
+    SystemError."""
+    received: list[int] = []
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield received
         return
 
     def handler(signum: int, _frame: object) -> None:
-        raise _Stopped(signum)
+        received.append(signum)
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield received
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, h in previous.items():
+            signal.signal(s, h)
