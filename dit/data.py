@@ -1,16 +1,21 @@
-"""The procedural labelled video dataset the DiT is trained on.
+"""The procedural video dataset the DiT is trained on, and its prompts.
 
-A clip is ``NUM_FRAMES`` frames of ``SIZE`` x ``SIZE`` RGB: one anti-aliased shape (disk,
-square or triangle; each shape has its own colour family with random jitter) moving in a
-straight line at ``SPEED`` px/frame in one of four directions over a static, random,
-low-contrast textured background. Label = shape x direction (12 classes).
+A clip is ``NUM_FRAMES`` frames of ``SIZE`` x ``SIZE`` RGB: one anti-aliased shape moving in a
+straight line over a static, muted, low-contrast textured background. Each clip is described
+by a :class:`Spec` of five attributes, and its prompt names them::
 
-Clips are rendered on the fly from a numpy ``Generator``, so the data set is unbounded and
-every sample is reproducible from its seed.
+    "a small green triangle moving left fast"
+     a [size] [colour] shape moving direction [speed]
+
+Training drops attributes from prompts at random (see :func:`training_prompt`), so any subset
+of them is a valid prompt; the old label form ``"disk-right"`` reads as ``"a disk moving
+right"``. Clips are rendered on the fly from a numpy ``Generator``: the data set is unbounded
+and every sample is reproducible from its seed.
 """
 from __future__ import annotations
 
 import colorsys
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -18,18 +23,51 @@ import torch
 
 SIZE = 32
 NUM_FRAMES = 16
-SPEED = 1.0                          # px per frame: 15 px over a 16-frame clip
 SHAPES = ("disk", "square", "triangle")
 DIRECTIONS = ("right", "left", "down", "up")
 DIRECTION_VECTORS = {"right": (1.0, 0.0), "left": (-1.0, 0.0), "down": (0.0, 1.0), "up": (0.0, -1.0)}
-SHAPE_HUES = {"disk": 0.02, "square": 0.33, "triangle": 0.6}   # red, green, blue families
-LABELS = tuple(f"{s}-{d}" for s in SHAPES for d in DIRECTIONS)
-NUM_CLASSES = len(LABELS)
+COLOURS = {"red": 0.0, "yellow": 0.15, "green": 0.33, "cyan": 0.5, "blue": 0.63, "purple": 0.8}
+HUE_JITTER = 0.02
+SIZES = {"small": (3.5, 4.5), "large": (6.0, 7.0)}     # radius range in px
+SPEEDS = {"slow": 0.4, "fast": 1.0}                     # px per frame: 6 or 15 px per clip
+LABELS = tuple(f"{s}-{d}" for s in SHAPES for d in DIRECTIONS)    # the old 12 class labels
+ATTRIBUTES = ("size", "colour", "shape", "direction", "speed")
 
 
-def label_parts(label: int) -> tuple[str, str]:
-    """Label index -> (shape, direction)."""
-    return SHAPES[label // len(DIRECTIONS)], DIRECTIONS[label % len(DIRECTIONS)]
+@dataclass(frozen=True)
+class Spec:
+    """What one clip shows."""
+    shape: str
+    direction: str
+    colour: str
+    size: str
+    speed: str
+
+    def prompt(self, keep: frozenset[str] = frozenset(ATTRIBUTES)) -> str:
+        """``"a [size] [colour] [shape] moving [direction] [speed]"`` naming the attributes in
+        ``keep``; without shape it says "shape", without direction it drops "moving"."""
+        words = ["a"] + [getattr(self, k) for k in ("size", "colour") if k in keep]
+        words.append(self.shape if "shape" in keep else "shape")
+        if "direction" in keep:
+            words += ["moving", self.direction]
+        if "speed" in keep:
+            words.append(self.speed)
+        return " ".join(words)
+
+
+def random_spec(rng: np.random.Generator) -> Spec:
+    pick = lambda options: str(options[rng.integers(len(options))])   # noqa: E731
+    return Spec(pick(SHAPES), pick(DIRECTIONS), pick(tuple(COLOURS)), pick(tuple(SIZES)),
+                pick(tuple(SPEEDS)))
+
+
+def training_prompt(spec: Spec, rng: np.random.Generator, drop: float = 0.25,
+                    null: float = 0.1) -> str:
+    """The prompt of a training clip: empty with probability ``null`` (for classifier-free
+    guidance), else each attribute kept with probability ``1 - drop``."""
+    if rng.random() < null:
+        return ""
+    return spec.prompt(frozenset(k for k in ATTRIBUTES if rng.random() >= drop))
 
 
 def background(rng: np.random.Generator, size: int = SIZE) -> np.ndarray:
@@ -64,15 +102,15 @@ def shape_coverage(shape: str, cx: np.ndarray, cy: np.ndarray, r: float,
     return np.clip(0.5 - sdf, 0.0, 1.0).astype(np.float32)
 
 
-def trajectory(direction: str, r: float, rng: np.random.Generator, num_frames: int = NUM_FRAMES,
-               size: int = SIZE) -> tuple[np.ndarray, np.ndarray]:
+def trajectory(direction: str, r: float, speed: float, rng: np.random.Generator,
+               num_frames: int = NUM_FRAMES, size: int = SIZE) -> tuple[np.ndarray, np.ndarray]:
     """Centres (cx, cy), each (F,), of a straight constant-speed path that stays in frame."""
     vx, vy = DIRECTION_VECTORS[direction]
-    travel = SPEED * (num_frames - 1)
+    travel = speed * (num_frames - 1)
     lo, hi = r + 1.0, size - r - 1.0
-    along = rng.uniform(lo, hi - travel)
+    along = rng.uniform(lo, max(lo, hi - travel))
     across = rng.uniform(lo, hi)
-    steps = np.arange(num_frames, dtype=np.float32) * SPEED
+    steps = np.arange(num_frames, dtype=np.float32) * speed
     if vx:
         cx = along + steps if vx > 0 else size - along - steps
         cy = np.full(num_frames, across, np.float32)
@@ -82,31 +120,40 @@ def trajectory(direction: str, r: float, rng: np.random.Generator, num_frames: i
     return cx.astype(np.float32), cy.astype(np.float32)
 
 
-def make_clip(label: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def shape_colour(colour: str, rng: np.random.Generator) -> np.ndarray:
+    """(3,) RGB in [0, 1]: the named hue with jitter, saturated and bright."""
+    hue = (COLOURS[colour] + rng.uniform(-HUE_JITTER, HUE_JITTER)) % 1.0
+    return np.array(colorsys.hsv_to_rgb(hue, rng.uniform(0.75, 1.0), rng.uniform(0.85, 1.0)),
+                    np.float32)
+
+
+def make_clip(spec: Spec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """One clip: frames (F, H, W, 3) float in [0, 1] and the true centres (F, 2) as (x, y)."""
-    shape, direction = label_parts(label)
-    r = rng.uniform(4.5, 6.0)
-    cx, cy = trajectory(direction, r, rng)
-    hue = (SHAPE_HUES[shape] + rng.uniform(-0.05, 0.05)) % 1.0
-    colour = np.array(colorsys.hsv_to_rgb(hue, rng.uniform(0.75, 1.0), rng.uniform(0.85, 1.0)),
-                      np.float32)
-    cover = shape_coverage(shape, cx, cy, r)[..., None]                 # (F, H, W, 1)
-    frames = background(rng)[None] * (1 - cover) + colour * cover      # (F, H, W, 3)
+    r = rng.uniform(*SIZES[spec.size])
+    cx, cy = trajectory(spec.direction, r, SPEEDS[spec.speed], rng)
+    cover = shape_coverage(spec.shape, cx, cy, r)[..., None]                # (F, H, W, 1)
+    colour = shape_colour(spec.colour, rng)
+    frames = background(rng)[None] * (1 - cover) + colour * cover          # (F, H, W, 3)
     return frames.astype(np.float32), np.stack([cx, cy], axis=1)
 
 
-def make_batch(batch_size: int, rng: np.random.Generator, labels: np.ndarray | None = None
-               ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
-    """A batch for training: clips (B, F, 3, H, W) in [-1, 1], labels (B,) int64,
-    centres (B, F, 2). Labels are drawn uniformly unless given."""
-    if labels is None:
-        labels = rng.integers(0, NUM_CLASSES, batch_size)
-    clips, centres = zip(*(make_clip(int(y), rng) for y in labels))
-    x = torch.from_numpy(np.stack(clips).astype(np.float32)).permute(0, 1, 4, 2, 3) * 2 - 1
-    return x.contiguous(), torch.as_tensor(np.asarray(labels), dtype=torch.long), np.stack(centres)
+def make_batch(batch_size: int, rng: np.random.Generator, specs: list[Spec] | None = None
+               ) -> tuple[torch.Tensor, list[Spec], np.ndarray]:
+    """A batch: clips (B, F, 3, H, W) in [-1, 1], their specs (random unless given) and the
+    true centres (B, F, 2)."""
+    specs = specs if specs is not None else [random_spec(rng) for _ in range(batch_size)]
+    clips, centres = zip(*(make_clip(s, rng) for s in specs))
+    x = torch.from_numpy(np.stack(clips)).permute(0, 1, 4, 2, 3) * 2 - 1
+    return x.contiguous(), list(specs), np.stack(centres)
 
 
 def to_uint8(clips: torch.Tensor) -> np.ndarray:
     """(B, F, 3, H, W) in [-1, 1] -> (B, F, H, W, 3) uint8."""
     x = ((clips.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
     return x.permute(0, 1, 3, 4, 2).cpu().numpy()
+
+
+def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """(..., H, W, 3) uint8 -> (..., 3, H, W) float in [-1, 1]."""
+    x = torch.from_numpy(np.ascontiguousarray(frames)).float() / 127.5 - 1
+    return x.movedim(-1, -3).contiguous()

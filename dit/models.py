@@ -1,16 +1,20 @@
-"""A small spatio-temporal diffusion transformer for video (Latte-style, factorized attention).
+"""A small spatio-temporal diffusion transformer for latent video (Latte-style, factorized
+attention), conditioned on a prompt through cross-attention and on given frames through
+extra input channels.
 
 Read top to bottom, in the spirit of facebookresearch/DiT ``models.py``:
 
-    video (B, F, C, H, W)
+    latent video (B, F, C, h, w) ++ condition (B, F, C + 1, h, w)   given frames' latents + mask
       -> patch tokens (B, T, S, D)        per-frame patches (tubelet_size=1) or tubelets
       -> + sin-cos spatial and temporal positions
       -> blocks alternating spatial attention (over S, per time step) and temporal attention
-         (over T, per spatial position), each with adaLN-Zero on timestep + class embedding
-      -> final adaLN + linear -> unpatchify -> (B, F, C_out, H, W)
+         (over T, per spatial position); each also cross-attends to the prompt tokens and is
+         modulated by adaLN-Zero on timestep + pooled prompt
+      -> final adaLN + linear -> unpatchify -> (B, F, C_out, h, w)
 
-Class label ``num_classes`` is the null label used for classifier-free guidance.
-Size presets are functions in :data:`DIT_PRESETS` (``"tiny"``, ``"S"``, ``"B"``).
+The prompt is a short sequence of word ids (:mod:`dit.text`) read by a small transformer
+:class:`TextEncoder`; the single ``<null>`` token is the unconditional prompt of
+classifier-free guidance. Size presets are functions in :data:`DIT_PRESETS`.
 """
 from __future__ import annotations
 
@@ -62,21 +66,27 @@ class TimestepEmbedder(nn.Module):
         return self.mlp(freq)
 
 
-class LabelEmbedder(nn.Module):
-    """Class labels (N,) -> (N, D). Index ``num_classes`` is the null (unconditional) label;
-    during training labels are replaced by it with probability ``dropout_prob``."""
+class TextEncoder(nn.Module):
+    """Prompt token ids (N, L) -> token features (N, L, D), pooled feature (N, D) and the
+    padding mask (N, L) (True = a real token): word + position embeddings and ``layers``
+    pre-norm transformer encoder layers over the non-padding tokens."""
 
-    def __init__(self, num_classes: int, hidden_size: int, dropout_prob: float):
+    def __init__(self, vocab_size: int, max_tokens: int, dim: int, num_heads: int, layers: int):
         super().__init__()
-        self.num_classes = num_classes
-        self.dropout_prob = dropout_prob
-        self.table = nn.Embedding(num_classes + 1, hidden_size)
+        self.words = nn.Embedding(vocab_size, dim)
+        self.positions = nn.Parameter(torch.zeros(1, max_tokens, dim))
+        layer = nn.TransformerEncoderLayer(dim, num_heads, 2 * dim, dropout=0.0,
+                                           activation="gelu", batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
 
-    def forward(self, labels: torch.Tensor) -> torch.Tensor:
-        if self.training and self.dropout_prob > 0:
-            drop = torch.rand(labels.shape, device=labels.device) < self.dropout_prob
-            labels = torch.where(drop, torch.full_like(labels, self.num_classes), labels)
-        return self.table(labels)
+    def forward(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        keep = ids != 0                                                  # PAD is id 0
+        h = self.words(ids) + self.positions[:, :ids.shape[1]]
+        h = self.norm(self.encoder(h, src_key_padding_mask=~keep))      # (N, L, D)
+        w = keep.unsqueeze(-1).to(h.dtype)
+        pooled = (h * w).sum(1) / w.sum(1).clamp_min(1)                 # (N, D)
+        return h, pooled, keep
 
 
 def sincos_1d(dim: int, positions: np.ndarray) -> np.ndarray:
@@ -147,27 +157,52 @@ class Attention(nn.Module):
         return self.proj(out.permute(order).reshape(b, t, s, d))       # via (B, T, S, H, Dh)
 
 
+class CrossAttention(nn.Module):
+    """Tokens (N, L, D) attend to prompt features (N, M, D); ``keep`` (N, M) masks padding."""
+
+    def __init__(self, dim: int, num_heads: int):
+        super().__init__()
+        self.num_heads = num_heads
+        self.q = nn.Linear(dim, dim)
+        self.kv = nn.Linear(dim, dim * 2)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, text: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        n, length, d = x.shape
+        q = self.q(x).view(n, length, self.num_heads, -1).transpose(1, 2)          # (N, H, L, Dh)
+        k, v = (z.view(n, text.shape[1], self.num_heads, -1).transpose(1, 2)
+                for z in self.kv(text).chunk(2, dim=-1))                          # (N, H, M, Dh)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=keep[:, None, None, :])
+        return self.proj(out.transpose(1, 2).reshape(n, length, d))
+
+
 class DiTBlock(nn.Module):
-    """Pre-norm transformer block with adaLN-Zero. ``axis`` is ``"spatial"`` (attend over the
-    S tokens of one time step) or ``"temporal"`` (attend over the T steps of one position)."""
+    """Pre-norm transformer block: self-attention along ``axis`` (``"spatial"``: over the S
+    tokens of one time step; ``"temporal"``: over the T steps of one position), cross-attention
+    to the prompt (PixArt-alpha's placement: after self-attention, unmodulated), then the MLP.
+    Self-attention and MLP are modulated by adaLN-Zero."""
 
     def __init__(self, dim: int, num_heads: int, mlp_ratio: float, axis: str):
         super().__init__()
         self.axis = axis
         self.norm1 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
         self.attn = Attention(dim, num_heads)
+        self.norm_cross = nn.LayerNorm(dim, eps=1e-6)
+        self.cross = CrossAttention(dim, num_heads)
         self.norm2 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
         hidden = int(dim * mlp_ratio)
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(approximate="tanh"),
                                  nn.Linear(hidden, dim))
         self.ada = nn.Sequential(nn.SiLU(), nn.Linear(dim, 6 * dim))
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        """x (B, T, S, D), c (B, D) -> (B, T, S, D)."""
+    def forward(self, x: torch.Tensor, c: torch.Tensor, text: torch.Tensor,
+                keep: torch.Tensor) -> torch.Tensor:
+        """x (B, T, S, D), c (B, D), text (B, M, D), keep (B, M) -> (B, T, S, D)."""
         mods = self.ada(c)[:, None, None].chunk(6, dim=-1)              # 6 x (B, 1, 1, D)
         shift_a, scale_a, gate_a, shift_m, scale_m, gate_m = mods
         h = torch.addcmul(shift_a, self.norm1(x), 1 + scale_a)
         x = torch.addcmul(x, gate_a, self.attn(h, self.axis))
+        x = x + self.cross(self.norm_cross(x).flatten(1, 2), text, keep).view_as(x)
         h = torch.addcmul(shift_m, self.norm2(x), 1 + scale_m)
         return torch.addcmul(x, gate_m, self.mlp(h))
 
@@ -186,77 +221,50 @@ class FinalLayer(nn.Module):
         return self.linear(modulate(self.norm(x), shift, scale))
 
 
-class PixelRefiner(nn.Module):
-    """A small convolutional head at full resolution, after unpatchify (as U-ViT ends on a
-    conv): it sees the noisy input and the transformer's output and adds a correction, so
-    detail and object edges need not pass through one D-wide token per patch, and nothing in it
-    is aligned to the patch grid. FiLM on the timestep + label embedding; the last conv starts
-    at zero, so a fresh refiner leaves the transformer's output unchanged.
-
-    ``forward(sample (B, F, C, H, W), coarse (B, F, C_out, H, W), c (B, D))`` -> like coarse.
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, cond_dim: int, channels: int):
-        super().__init__()
-        self.conv_in = nn.Conv3d(in_channels + out_channels, channels, 3, padding=1)
-        self.film = nn.Sequential(nn.SiLU(), nn.Linear(cond_dim, 2 * channels))
-        self.conv_mid = nn.Conv3d(channels, channels, (1, 3, 3), padding=(0, 1, 1))
-        self.conv_out = nn.Conv3d(channels, out_channels, 3, padding=1)
-        nn.init.zeros_(self.conv_out.weight)
-        nn.init.zeros_(self.conv_out.bias)
-
-    def forward(self, sample: torch.Tensor, coarse: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        x = torch.cat([sample, coarse], 2).transpose(1, 2)                   # (B, C+C_out, F, H, W)
-        # channels-last: oneDNN's 3-D convolutions run about twice as fast on this layout
-        h = self.conv_in(x.contiguous(memory_format=torch.channels_last_3d))  # (B, h, F, H, W)
-        shift, scale = self.film(c)[:, :, None, None, None].chunk(2, dim=1)
-        h = F.silu(torch.addcmul(shift, h, 1 + scale))
-        h = F.silu(self.conv_mid(h))
-        return coarse + self.conv_out(h).transpose(1, 2)
-
-
 # ---------------------------------------------------------------------------------------
 #  The model
 # ---------------------------------------------------------------------------------------
 
 @dataclass
 class VideoDiTOutput(BaseOutput):
-    sample: torch.Tensor     # (B, F, C_out, H, W)
+    sample: torch.Tensor     # (B, F, C_out, h, w)
 
 
 class VideoDiT(ModelMixin, ConfigMixin):
-    """Class-conditional video diffusion transformer.
+    """Prompt- and frame-conditioned latent video diffusion transformer.
 
-    ``forward(sample (B, F, C, H, W), timestep (B,) in [0, 1000], class_labels (B,))``
-    returns :class:`VideoDiTOutput` with ``sample`` of shape (B, F, out_channels, H, W).
-    ``depth`` counts blocks; they alternate spatial, temporal, spatial, ...
-    ``prediction_type`` says what ``sample`` holds: ``"sample"`` (the clean clip, x-prediction:
-    the default, because a pixel patch of 8x8x2x3 = 384 values does not fit through a width of
-    128 as noise but does as a clean image) or ``"velocity"`` (noise - clean clip).
-    ``refiner_channels`` > 0 adds a :class:`PixelRefiner` after unpatchify.
+    ``forward(sample (B, F, C, h, w), timestep (B,) in [0, 1000], prompt_ids (B, M),
+    condition (B, F, cond_channels, h, w) or None)`` (or ``prompt_features`` from
+    :meth:`encode_prompt` in place of the ids) returns :class:`VideoDiTOutput` with
+    ``sample`` (B, F, out_channels, h, w): the velocity (noise - clean latent) by default.
+    ``condition`` holds the latents of given frames (zero elsewhere) and a mask channel that is
+    1 on given frames; None means no frame is given. ``depth`` counts blocks; they alternate
+    spatial, temporal, spatial, ...
     """
 
     _supports_gradient_checkpointing = True
 
     @register_to_config
-    def __init__(self, sample_size: int = 32, num_frames: int = 16, in_channels: int = 3,
-                 out_channels: int | None = None, patch_size: int = 4, tubelet_size: int = 1,
-                 hidden_size: int = 192, depth: int = 8, num_heads: int = 3,
-                 mlp_ratio: float = 4.0, num_classes: int = 12, class_dropout_prob: float = 0.1,
-                 prediction_type: str = "sample", refiner_channels: int = 0):
+    def __init__(self, sample_size: int = 8, num_frames: int = 16, in_channels: int = 4,
+                 out_channels: int | None = None, cond_channels: int = 5, patch_size: int = 2,
+                 tubelet_size: int = 1, hidden_size: int = 128, depth: int = 8,
+                 num_heads: int = 4, mlp_ratio: float = 4.0, vocab_size: int = 32,
+                 max_tokens: int = 8, text_layers: int = 2,
+                 prediction_type: str = "velocity"):
         super().__init__()
         if prediction_type not in ("sample", "velocity"):
-            raise ValueError("prediction_type must be 'sample' (clean clip) or 'velocity'")
+            raise ValueError("prediction_type must be 'sample' (clean latent) or 'velocity'")
         if sample_size % patch_size or num_frames % tubelet_size:
             raise ValueError("sample_size / num_frames must be multiples of patch / tubelet size")
         self.out_channels = out_channels or in_channels
         self.grid = sample_size // patch_size
         self.num_steps = num_frames // tubelet_size
-        patch_in = tubelet_size * patch_size * patch_size * in_channels
+        patch_in = tubelet_size * patch_size * patch_size * (in_channels + cond_channels)
         patch_out = tubelet_size * patch_size * patch_size * self.out_channels
         self.patch_embed = nn.Linear(patch_in, hidden_size)
         self.t_embedder = TimestepEmbedder(hidden_size)
-        self.y_embedder = LabelEmbedder(num_classes, hidden_size, class_dropout_prob)
+        self.text_encoder = TextEncoder(vocab_size, max_tokens, hidden_size, num_heads, text_layers)
+        self.text_pool = nn.Linear(hidden_size, hidden_size)
         pos_s = sincos_2d(hidden_size, self.grid, self.grid)             # (S, D)
         pos_t = sincos_1d(hidden_size, np.arange(self.num_steps))        # (T, D)
         pos = torch.from_numpy(pos_s).float()[None] + torch.from_numpy(pos_t).float()[:, None]
@@ -265,8 +273,6 @@ class VideoDiT(ModelMixin, ConfigMixin):
             DiTBlock(hidden_size, num_heads, mlp_ratio, "spatial" if i % 2 == 0 else "temporal")
             for i in range(depth))
         self.final_layer = FinalLayer(hidden_size, patch_out)
-        self.refiner = PixelRefiner(in_channels, self.out_channels, hidden_size, refiner_channels) \
-            if refiner_channels else None
         self.gradient_checkpointing = False
         self.initialize_weights()
 
@@ -274,14 +280,18 @@ class VideoDiT(ModelMixin, ConfigMixin):
         def xavier(m: nn.Module) -> None:
             if isinstance(m, nn.Linear):
                 nn.init.xavier_uniform_(m.weight)
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
         self.apply(xavier)
-        nn.init.normal_(self.y_embedder.table.weight, std=0.02)
+        nn.init.normal_(self.text_encoder.words.weight, std=0.02)
+        nn.init.normal_(self.text_encoder.positions, std=0.02)
         for layer in (self.t_embedder.mlp[0], self.t_embedder.mlp[2]):
             nn.init.normal_(layer.weight, std=0.02)
         for block in self.blocks:                     # adaLN-Zero: every block starts as identity
             nn.init.zeros_(block.ada[-1].weight)
             nn.init.zeros_(block.ada[-1].bias)
+            nn.init.zeros_(block.cross.proj.weight)   # and so does its cross-attention
+            nn.init.zeros_(block.cross.proj.bias)
         for layer in (self.final_layer.ada[-1], self.final_layer.linear):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
@@ -295,7 +305,7 @@ class VideoDiT(ModelMixin, ConfigMixin):
 
     # -- patches ---------------------------------------------------------------------------
     def patchify(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, F, C, H, W) -> (B, T, S, tubelet * p * p * C)."""
+        """(B, F, C, h, w) -> (B, T, S, tubelet * p * p * C)."""
         b, f, c, h, w = x.shape
         p, q, g = self.config.patch_size, self.config.tubelet_size, self.grid
         x = x.reshape(b, f // q, q, c, g, p, g, p)
@@ -303,33 +313,47 @@ class VideoDiT(ModelMixin, ConfigMixin):
         return x.reshape(b, f // q, g * g, q * p * p * c)
 
     def unpatchify(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, T, S, tubelet * p * p * C) -> (B, F, C, H, W)."""
+        """(B, T, S, tubelet * p * p * C) -> (B, F, C, h, w)."""
         b, t = x.shape[:2]
         p, q, g, c = self.config.patch_size, self.config.tubelet_size, self.grid, self.out_channels
         x = x.reshape(b, t, g, g, q, p, p, c)
         x = x.permute(0, 1, 4, 7, 2, 5, 3, 6)                  # (B, T, q, C, gh, p, gw, p)
         return x.reshape(b, t * q, c, g * p, g * p)
 
+    def empty_condition(self, sample: torch.Tensor) -> torch.Tensor:
+        """(B, F, cond_channels, h, w) zeros: no frame given."""
+        b, f, _, h, w = sample.shape
+        return sample.new_zeros(b, f, self.config.cond_channels, h, w)
+
     # -- forward ---------------------------------------------------------------------------
+    def encode_prompt(self, prompt_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(token features (B, M, D), pooled (B, D), padding mask (B, M)) of prompt ids (B, M):
+        a sampler computes them once and passes them to every step as ``prompt_features``."""
+        return self.text_encoder(prompt_ids.to(self.device))
+
     def forward(self, sample: torch.Tensor, timestep: torch.Tensor | float,
-                class_labels: torch.Tensor, return_dict: bool = True) -> VideoDiTOutput | tuple:
+                prompt_ids: torch.Tensor | None, condition: torch.Tensor | None = None,
+                return_dict: bool = True, prompt_features: tuple | None = None
+                ) -> VideoDiTOutput | tuple:
         b = sample.shape[0]
         if not torch.is_tensor(timestep) or timestep.ndim == 0:
             timestep = torch.as_tensor(timestep, device=sample.device).reshape(1)
         timestep = timestep.to(sample.device).expand(b)
-        x = self.patch_embed(self.patchify(sample))              # (B, T, S, D)
+        if condition is None:
+            condition = self.empty_condition(sample)
+        x = torch.cat([sample, condition.to(sample.dtype)], dim=2)     # (B, F, C + Cc, h, w)
+        x = self.patch_embed(self.patchify(x))                   # (B, T, S, D)
         x = x + self.pos_embed.to(x.dtype)
-        c = self.t_embedder(timestep) + self.y_embedder(class_labels)   # (B, D)
+        text, pooled, keep = prompt_features or self.encode_prompt(prompt_ids)
+        c = self.t_embedder(timestep) + self.text_pool(pooled)   # (B, D)
         for block in self.blocks:
             if torch.is_grad_enabled() and self.gradient_checkpointing:
-                x = self._gradient_checkpointing_func(block, x, c)
+                x = self._gradient_checkpointing_func(block, x, c, text, keep)
             else:
-                x = block(x, c)                                  # (B, T, S, D)
+                x = block(x, c, text, keep)                      # (B, T, S, D)
         t, s, d = x.shape[1:]
         x = self.final_layer(x.reshape(b, t * s, d), c)          # (B, T*S, patch_out)
-        out = self.unpatchify(x.reshape(b, t, s, -1))            # (B, F, C_out, H, W)
-        if self.refiner is not None:
-            out = self.refiner(sample, out, c)
+        out = self.unpatchify(x.reshape(b, t, s, -1))            # (B, F, C_out, h, w)
         return VideoDiTOutput(sample=out) if return_dict else (out,)
 
 
@@ -338,7 +362,7 @@ class VideoDiT(ModelMixin, ConfigMixin):
 # ---------------------------------------------------------------------------------------
 
 def DiT_tiny(**kw) -> VideoDiT:
-    return VideoDiT(hidden_size=kw.pop("hidden_size", 128), depth=kw.pop("depth", 6),
+    return VideoDiT(hidden_size=kw.pop("hidden_size", 128), depth=kw.pop("depth", 8),
                     num_heads=kw.pop("num_heads", 4), **kw)
 
 

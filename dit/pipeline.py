@@ -1,9 +1,11 @@
-"""``dit.generate``: class-conditional video generation with the shipped VideoDiT.
+"""``dit.generate``: prompt-driven latent video generation with the shipped VideoDiT.
 
     pipe = animakit.load_pipeline("dit.generate")
-    out = pipe(label="disk-right", seed=0, num_clips=4)      # frames: 2x2 grid of clips
+    out = pipe(prompt="a small green triangle moving left fast", num_clips=4)   # 2x2 grid
+    out = pipe(image="drawing.png", prompt="moving up")        # animate a given first frame
+    out = pipe(image="a.png", last_image="b.png")              # in-between two frames
 
-    animakit run dit.generate --label square-up --num-clips 4 -o square_up.mp4
+    animakit run dit.generate -p prompt="a red disk moving up" --export clips=red.npz -o red.mp4
 """
 from __future__ import annotations
 
@@ -18,60 +20,90 @@ import torch
 from animakit import ASSETS
 from animakit.cache import MODELS
 from animakit.errors import ParamError, WeightsNotFoundError
-from animakit.media import atomic_output
+from animakit.media import atomic_output, load_image
 from animakit.params import param
-from animakit.pipeline import Engine, FrameStream, Pipeline
+from animakit.pipeline import Engine, FrameStream, InputSpec, Pipeline
 from animakit.render import SHOW_PROGRESS
 from animakit.seeding import torch_generator
 
-from .data import LABELS, to_uint8
+from .data import LABELS, NUM_FRAMES, SIZE, to_uint8
 from .settings import DEFAULT_GUIDANCE, DEFAULT_STEPS
+from .text import PromptError, tokenize
 
 if TYPE_CHECKING:
+    from .autoencoder import FrameAutoencoder
+
     from .models import VideoDiT
 
 DEFAULT_WEIGHTS = ASSETS / "dit"
 MODEL_SLOT = "dit.generate/dit"      # the process-wide cache slot of the loaded VideoDiT
-LABEL_CHOICES = LABELS + ("all",)
+LABEL_CHOICES = ("",) + LABELS + ("all",)
 
 
 @dataclass
 class DiTParams:
-    label: str = param("disk-right", "what to generate: shape-direction, or 'all' for one clip per "
-                       "label", choices=LABEL_CHOICES)
+    prompt: str = param("a red disk moving right", "what to generate: \"a [small|large] [colour] "
+                        "[disk|square|triangle] moving [right|left|down|up] [slow|fast]\"; any "
+                        "word may be left out, and the empty prompt leaves everything to chance")
+    label: str = param("", "an old class label (shape-direction) used as the prompt, or 'all' "
+                       "for one clip per label; empty = use the prompt", choices=LABEL_CHOICES,
+                       advanced=True)
     seed: int = param(0, "random seed of the initial noise", min=0, max=2**31 - 1)
     steps: int = param(DEFAULT_STEPS, "flow-matching Euler steps", min=1, max=200, advanced=True)
-    guidance_scale: float = param(DEFAULT_GUIDANCE, "classifier-free guidance (1 = off)",
-                                  min=0.0, max=20.0, advanced=True)
+    guidance_scale: float = param(DEFAULT_GUIDANCE, "classifier-free guidance on the prompt "
+                                  "(1 = off)", min=0.0, max=20.0, advanced=True)
     num_clips: int = param(1, "clips to generate, laid out as a grid in each frame "
                            "('all' makes one per label)", min=1, max=64)
     fps: float = param(8.0, "output frame rate", min=1, max=60, advanced=True)
     upscale: int = param(8, "nearest-neighbour display upscale of the 32x32 clips", min=1, max=32, advanced=True)
-    weights: str = param("", "folder of a trained VideoDiT (config.json + safetensors); "
-                         "empty = the shipped assets/dit", advanced=True)
+    weights: str = param("", "folder of a trained model (config.json + safetensors, and the "
+                         "autoencoder in vae/); empty = the shipped assets/dit", advanced=True)
 
 
-def load_model(weights: str | Path | None = None, device: str | torch.device = "cpu") -> VideoDiT:
-    """The VideoDiT saved in ``weights`` (default: the shipped ``assets/dit``), in eval mode.
-    (diffusers is imported here, not with the module: listing the pipeline stays light.)"""
+def load_model(weights: str | Path | None = None, device: str | torch.device = "cpu"
+               ) -> tuple[VideoDiT, FrameAutoencoder]:
+    """The VideoDiT saved in ``weights`` (default: the shipped ``assets/dit``) and its
+    autoencoder (``weights/vae``), in eval mode. (diffusers is imported here, not with the
+    module: listing the pipeline stays light.)"""
+    from .autoencoder import load_autoencoder
     from .models import VideoDiT
     folder = Path(weights) if weights else DEFAULT_WEIGHTS
-    if not (folder / "config.json").is_file() or not any(folder.glob("*.safetensors")):
-        raise WeightsNotFoundError(folder, "no VideoDiT here (needs config.json and a .safetensors "
-                                           "file); train one with `python -m dit.train --out "
-                                           "FOLDER` and set the weights param to FOLDER")
+    for part in (folder, folder / "vae"):
+        if not (part / "config.json").is_file() or not any(part.glob("*.safetensors")):
+            raise WeightsNotFoundError(part, "no model here (needs config.json and a .safetensors "
+                                             "file); train one with `python -m dit.train --out "
+                                             "FOLDER` and set the weights param to FOLDER")
     try:
         model = VideoDiT.from_pretrained(folder, local_files_only=True, use_safetensors=True)
-    except (OSError, ValueError, RuntimeError, KeyError) as e:
-        raise WeightsNotFoundError(folder, f"could not load a VideoDiT: {e}") from None
-    return model.to(device).eval()
+        vae = load_autoencoder(folder / "vae", device)
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as e:
+        raise WeightsNotFoundError(folder, f"could not load the VideoDiT: {e}") from None
+    return model.to(device).eval(), vae
 
 
-def grid_frames(clips: np.ndarray, upscale: int) -> np.ndarray:
+def model_frame(source: Any, name: str) -> np.ndarray:
+    """An image input as one (SIZE, SIZE, 3) uint8 frame: centre-cropped to a square and
+    area-resized to the model's resolution."""
+    import cv2
+    image = load_image(source, name=name)
+    h, w = image.shape[:2]
+    side = min(h, w)
+    y0, x0 = (h - side) // 2, (w - side) // 2
+    square = image[y0:y0 + side, x0:x0 + side]
+    return cv2.resize(square, (SIZE, SIZE), interpolation=cv2.INTER_AREA)
+
+
+def input_name(inputs: dict[str, Any], key: str) -> str:
+    """The user's own name of an input: its file name, or the input's name for arrays."""
+    value = inputs[key]
+    return Path(value).name if isinstance(value, (str, Path)) else key
+
+
+def grid_frames(clips: np.ndarray, upscale: int, cols: int | None = None) -> np.ndarray:
     """clips (N, F, h, w, 3) uint8 -> (F, H, W, 3) uint8 frames, clips tiled in a near-square
     grid with a 1-pixel (pre-upscale) dark gutter, upscaled by nearest neighbour, even size."""
     n, f, h, w, _ = clips.shape
-    cols = math.ceil(math.sqrt(n))
+    cols = cols or math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
     canvas = np.full((f, rows * (h + 1) + 1, cols * (w + 1) + 1, 3), 16, np.uint8)
     for i in range(n):
@@ -84,56 +116,83 @@ def grid_frames(clips: np.ndarray, upscale: int) -> np.ndarray:
 
 class DiTEngine(Engine):
     name = "dit"
-    help = "the shipped VideoDiT (rectified flow, classifier-free guidance); CPU or GPU"
+    help = ("the shipped latent VideoDiT (rectified flow, classifier-free guidance on the "
+            "prompt); CPU or GPU")
     neural = True
     weights_included = True          # the checkpoint ships in assets/dit
 
     def __init__(self) -> None:
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
 
-    def model(self, weights: str) -> VideoDiT:
-        """The VideoDiT in ``weights`` on this engine's device, read from disk only when the
-        process does not hold it already (other weights held in the slot are released)."""
+    def models(self, weights: str) -> tuple[VideoDiT, FrameAutoencoder]:
+        """The VideoDiT and autoencoder in ``weights`` on this engine's device, read from disk
+        only when the process does not hold them already (other weights in the slot are
+        released)."""
         folder = Path(weights).resolve() if weights else DEFAULT_WEIGHTS
         # keyed by the resolved folder; loaded by the name the user gave, which errors repeat
         return MODELS.get(MODEL_SLOT, (str(folder), self.device),
                           lambda: load_model(weights, self.device))
 
-    def labels_for(self, params: DiTParams) -> list[int]:
+    @staticmethod
+    def prompts_for(params: DiTParams) -> list[str]:
         if params.label == "all":
-            return list(range(len(LABELS))) * max(1, params.num_clips // len(LABELS))
-        return [LABELS.index(params.label)] * params.num_clips
+            return list(LABELS) * max(1, params.num_clips // len(LABELS))
+        prompt = params.label or params.prompt
+        try:
+            tokenize(prompt)
+        except PromptError as e:
+            raise ParamError("param prompt", str(e)) from None
+        return [prompt] * params.num_clips
+
+    def condition(self, vae: FrameAutoencoder, inputs: dict[str, Any], n: int) -> torch.Tensor | None:
+        """(n, F, C + 1, h, w) latents of the given first / last frames and their mask, or None."""
+        from .autoencoder import encode_clips
+        from .data import frames_to_tensor
+        from .sample import frame_condition
+        given = {k: model_frame(inputs[k], input_name(inputs, k))
+                 for k in ("image", "last_image") if k in inputs}
+        if not given:
+            return None
+        frames = np.zeros((NUM_FRAMES, SIZE, SIZE, 3), np.uint8)
+        if "image" in given:
+            frames[0] = given["image"]
+        if "last_image" in given:
+            frames[-1] = given["last_image"]
+        with torch.no_grad():
+            z = encode_clips(vae, frames_to_tensor(frames)[None]).float()     # (1, F, C, h, w)
+        flags = [torch.tensor(["image" in given]), torch.tensor(["last_image" in given])]
+        return frame_condition(z, *flags).expand(n, -1, -1, -1, -1)
 
     def stream(self, inputs: dict[str, Any], params: DiTParams, generator: Any = None) -> FrameStream:
-        model = self.model(params.weights)
-        if model.config.num_classes != len(LABELS):
-            raise ParamError("param weights", f"{params.weights}: model has "
-                             f"{model.config.num_classes} classes, expected {len(LABELS)}")
-        labels = self.labels_for(params)
+        prompts = self.prompts_for(params)
+        model, vae = self.models(params.weights)
+        cond = self.condition(vae, inputs, len(prompts))
         gen = torch_generator(generator, default=params.seed)
-        extras: dict[str, Any] = {"labels": [LABELS[i] for i in labels]}
-        cells = math.ceil(math.sqrt(len(labels)))
-        rows = math.ceil(len(labels) / cells)
-        size = model.config.sample_size
-        width = (cells * (size + 1) + 1) * params.upscale
-        height = (rows * (size + 1) + 1) * params.upscale
+        extras: dict[str, Any] = {"prompts": prompts}
+        cells = math.ceil(math.sqrt(len(prompts)))
+        rows = math.ceil(len(prompts) / cells)
+        width = (cells * (SIZE + 1) + 1) * params.upscale
+        height = (rows * (SIZE + 1) + 1) * params.upscale
 
         def frames():
-            from .sample import sample_clips
-            clips = sample_clips(model, labels, steps=params.steps,
-                                 guidance_scale=params.guidance_scale, generator=gen,
-                                 progress=SHOW_PROGRESS.get())
-            extras["clips"] = to_uint8(clips)                   # (N, F, h, w, 3)
+            from .autoencoder import decode_clips
+            from .sample import sample_latents
+            from .text import token_batch
+            latents = sample_latents(model, token_batch(prompts), cond, steps=params.steps,
+                                     guidance_scale=params.guidance_scale, generator=gen,
+                                     progress=SHOW_PROGRESS.get())
+            with torch.no_grad():
+                extras["clips"] = to_uint8(decode_clips(vae, latents))      # (N, F, h, w, 3)
             yield from grid_frames(extras["clips"], params.upscale)
 
         def save_clips(path: Path) -> None:
-            """The raw clips (N, F, h, w, 3) uint8 and their labels, as .npz."""
+            """The raw clips (N, F, h, w, 3) uint8 and their prompts, as .npz."""
             with atomic_output(path) as tmp:
                 with open(tmp, "wb") as fh:
-                    np.savez_compressed(fh, clips=extras["clips"], labels=np.array(extras["labels"]))
+                    np.savez_compressed(fh, clips=extras["clips"], prompts=np.array(extras["prompts"]))
 
         return FrameStream(frames(), fps=params.fps, size=(width - width % 2, height - height % 2),
-                           num_frames=model.config.num_frames, extras=extras,
+                           num_frames=NUM_FRAMES, extras=extras,
                            side_outputs={"clips": save_clips},
                            export_suffixes={"clips": (".npz",)})
 
@@ -141,17 +200,31 @@ class DiTEngine(Engine):
 class DiTGeneratePipeline(Pipeline):
     name = "dit.generate"
     title = "DiT generator"
-    help = ("Generate short clips of a shape moving in a direction with a small spatio-temporal "
-            "diffusion transformer trained in this project (shipped in assets/dit).")
-    inputs = ()
+    help = ("Generate short clips of a shape moving as a prompt says, optionally from a given "
+            "first and/or last frame, with a small latent video diffusion transformer trained "
+            "in this project (shipped in assets/dit).")
+    inputs = (InputSpec("image", "image", "first frame to animate (optional; a shape on a muted "
+                        "background, shown at 32x32)", required=False),
+              InputSpec("last_image", "image", "last frame to reach (optional; with image: "
+                        "in-betweening)", required=False, advanced=True))
     Params = DiTParams
     engines = {"dit": DiTEngine}
     default_engine = "dit"
     studio_order = 50
     # The first is the studio's one-click example: 4 clips keep it a few seconds on a CPU.
     examples = (
-        {"label": "square moving up, 4 clips", "inputs": {},
-         "params": {"label": "square-up", "num_clips": 4, "seed": 3}},
-        {"label": "all 12 labels", "inputs": {}, "params": {"label": "all", "seed": 0}},
+        {"label": "a small green triangle moving left fast, 4 clips", "inputs": {},
+         "params": {"prompt": "a small green triangle moving left fast", "num_clips": 4, "seed": 3}},
+        {"label": "a drawn triangle, animated: moving up slow", "inputs": {"image": "dit/drawn_triangle.png"},
+         "params": {"prompt": "moving up slow", "num_clips": 4, "seed": 1}},
+        {"label": "in-between a first and a last frame", "inputs": {
+            "image": "dit/tween_first.png", "last_image": "dit/tween_last.png"},
+         "params": {"prompt": "", "num_clips": 4, "seed": 2}},
+        {"label": "all 12 old labels", "inputs": {}, "params": {"label": "all", "seed": 0}},
     )
 
+    @classmethod
+    def studio_extras(cls, ctx) -> None:
+        """The studio tab's own part: draw a first or last frame on a canvas."""
+        from .studio import extras      # imports gradio: only when the tab is built
+        extras(ctx)

@@ -85,12 +85,13 @@ def test_the_svd_step_callback_checks_the_flag():
 
 def test_dit_sampling_stops_between_steps():
     from animakit.dit.pipeline import load_model
-    from animakit.dit.sample import sample_clips
-    model = load_model()
+    from animakit.dit.sample import sample_latents
+    from animakit.dit.text import token_batch
+    model, _ = load_model()
     flag = CancelFlag()
     flag.cancel()
     with cancellable(flag), pytest.raises(Cancelled):
-        sample_clips(model, [0], steps=2)
+        sample_latents(model, token_batch(["a red disk"]), steps=2)
 
 
 def test_the_runner_cancels_the_sessions_render_only(monkeypatch, tmp_path):

@@ -24,10 +24,11 @@ FAST = {"steps": 1, "num_clips": 1, "upscale": 1}
 
 
 def weights_copy(folder: Path) -> Path:
-    """A copy of the shipped checkpoint (config + safetensors) in ``folder``."""
-    folder.mkdir(parents=True)
+    """A copy of the shipped checkpoint (config + safetensors, and its vae/) in ``folder``."""
+    (folder / "vae").mkdir(parents=True)
     for f in ("config.json", "diffusion_pytorch_model.safetensors"):
         shutil.copy(ROOT / "assets" / "dit" / f, folder / f)
+        shutil.copy(ROOT / "assets" / "dit" / "vae" / f, folder / "vae" / f)
     return folder
 
 
@@ -39,7 +40,7 @@ def test_render_returns_a_result_and_writes_the_exports(tmp_path):
     assert result.frames == 16 == VideoReader(result.output).num_frames
     assert result.fps == 8 and result.seconds == 2.0 and result.wall_seconds > 0
     assert result.exports == {"clips": tmp_path / "clips.npz"} and (tmp_path / "clips.npz").exists()
-    assert result.extras == {"labels": ["disk-right"]} and result.warnings == ()
+    assert result.extras == {"prompts": ["a red disk moving right"]} and result.warnings == ()
     assert result.to_json()["exports"] == {"clips": str(tmp_path / "clips.npz")}
 
 
@@ -104,7 +105,7 @@ def test_new_weights_release_the_old_model_and_clear_releases_it(tmp_path):
     def render_with(weights: Path) -> weakref.ref:
         animakit.render("dit.generate", tmp_path / "out.mp4",
                         params={**FAST, "weights": str(weights)}, progress=False)
-        return weakref.ref(engine.model(str(weights)))       # the cached model: no new load
+        return weakref.ref(engine.models(str(weights))[0])   # the cached model: no new load
 
     model_a = render_with(a)
     assert model_a() is not None and MODELS.loads[MODEL_SLOT] == 1

@@ -95,6 +95,14 @@ def test_every_tab_example_returns_a_playable_mp4(client, name):
     assert f"**{r.num_frames} frames** at {r.fps:g} fps" in info
 
 
+@pytest.mark.parametrize("index", [1, 2])
+def test_dit_examples_animate_a_drawn_frame_and_in_between(client, index):
+    """The DiT tab's image-to-video (a drawn triangle) and in-betweening examples."""
+    video, info = client.predict(index, api_name="/example_dit_generate")
+    r = VideoReader(Path(video["video"] if isinstance(video, dict) else video))
+    assert r.num_frames == 16
+
+
 def test_every_registered_pipeline_has_a_tab_and_an_example(client):
     endpoints = client.view_api(return_format="dict")["named_endpoints"]
     for name in pipeline_classes():

@@ -1,19 +1,35 @@
-"""Measures of generated clips: object tracking, motion direction, content consistency.
+"""Measures of generated clips from the pixels alone: the object, its motion, its attributes,
+and patch-grid seams.
 
 The moving object is the only strongly saturated thing in a clip (the background is muted by
-construction, see :mod:`dit.data`), so it is tracked per frame as the chroma-weighted centroid
-of pixels whose chroma (max - min channel) exceeds :data:`CHROMA_THRESHOLD`.
+construction, see :mod:`dit.data`), so per frame it is the set of pixels whose chroma
+(max - min channel) exceeds :data:`CHROMA_THRESHOLD`. From that mask:
+
+- one piece: the mask is exactly one 8-connected component;
+- solidity: pixels of the largest component / pixels of its filled convex hull;
+- fill: pixels / bounding-box pixels (disk ~0.8, square ~1, triangle ~0.55): the shape;
+- centre and area per frame: the direction and speed of a straight-line fit, and the size;
+- colour: the hue of the object's mean colour, nearest of the data's named hues.
+
+Seams: the mean squared step between neighbouring columns (and rows) that straddle the
+8-pixel patch grid, divided by the same over all other neighbours.
 """
 from __future__ import annotations
 
+import colorsys
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
-from animakit.dit.data import DIRECTION_VECTORS, DIRECTIONS, label_parts
+from animakit.dit.data import COLOURS, DIRECTION_VECTORS, DIRECTIONS, Spec
 
 CHROMA_THRESHOLD = 0.42        # object chroma >= 0.64, background chroma <= ~0.3 (in [0, 1])
-MIN_TRAVEL_PX = 5.0            # a true clip travels 15 px
+MIN_TRAVEL_PX = 3.0            # a slow clip travels 6 px, a fast one 15 px
+FAST_TRAVEL_PX = 10.5          # halfway between the two speeds' travel
+GRID = 8                       # pixels per patch of the grid the seams are measured on
+SHAPE_FILL = {"triangle": (0.0, 0.705), "disk": (0.705, 0.915), "square": (0.915, 1.01)}
+LARGE_AREA = {"disk": 82.0, "square": 78.0, "triangle": 46.0}   # px, between small and large
 
 
 def object_masks(frames: np.ndarray) -> np.ndarray:
@@ -37,39 +53,117 @@ def track(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return centres, area
 
 
-def motion_direction(centres: np.ndarray) -> str | None:
-    """The direction (one of DIRECTIONS) of a least-squares straight-line fit to the tracked
-    centres (F, 2), or None when the object is lost in over a quarter of the frames or
-    travels less than MIN_TRAVEL_PX."""
+def line_fit(centres: np.ndarray) -> tuple[float, float] | None:
+    """Velocity (vx, vy) in px/frame of a least-squares line through the tracked centres
+    (F, 2), or None when the object is lost in over a quarter of the frames."""
     ok = ~np.isnan(centres).any(axis=1)
     if ok.sum() < 0.75 * len(centres):
         return None
     t = np.arange(len(centres))[ok]
-    vx, vy = (np.polyfit(t, centres[ok, i], 1)[0] for i in range(2))
-    travel = np.hypot(vx, vy) * (len(centres) - 1)
-    if travel < MIN_TRAVEL_PX:
+    return tuple(float(np.polyfit(t, centres[ok, i], 1)[0]) for i in range(2))
+
+
+def motion_direction(centres: np.ndarray) -> str | None:
+    """The direction of the line fit, or None when untracked or travelling < MIN_TRAVEL_PX."""
+    v = line_fit(centres)
+    if v is None or np.hypot(*v) * (len(centres) - 1) < MIN_TRAVEL_PX:
         return None
-    return max(DIRECTIONS, key=lambda d: DIRECTION_VECTORS[d][0] * vx + DIRECTION_VECTORS[d][1] * vy)
+    return max(DIRECTIONS, key=lambda d: DIRECTION_VECTORS[d][0] * v[0] + DIRECTION_VECTORS[d][1] * v[1])
+
+
+def frame_shape_stats(mask: np.ndarray) -> tuple[int, float, float]:
+    """(connected components, solidity, fill) of one binary mask (H, W); NaNs when empty."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return 0, float("nan"), float("nan")
+    big = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    area = int(stats[big, cv2.CC_STAT_AREA])
+    pts = np.argwhere(labels == big)[:, ::-1].astype(np.int32)          # (N, 2) as (x, y)
+    hull = np.zeros_like(mask, np.uint8)
+    cv2.fillConvexPoly(hull, cv2.convexHull(pts), 1)
+    box = stats[big, cv2.CC_STAT_WIDTH] * stats[big, cv2.CC_STAT_HEIGHT]
+    return n - 1, area / max(int(hull.sum()), area), area / box
+
+
+def object_colour(frames: np.ndarray, weight: np.ndarray) -> str | None:
+    """The named colour nearest (in hue) to the object's mean colour, or None if unseen."""
+    total = weight.sum()
+    if total < 3:
+        return None
+    rgb = (frames.astype(np.float32) / 255 * weight[..., None]).sum(axis=(0, 1, 2)) / total
+    hue = colorsys.rgb_to_hsv(*rgb)[0]
+    dist = {c: min(abs(hue - h), 1 - abs(hue - h)) for c, h in COLOURS.items()}
+    return min(dist, key=dist.get)
+
+
+def seam_energies(frames: np.ndarray, grid: int = GRID) -> tuple[float, float]:
+    """(mean squared neighbour step across the ``grid``-pixel patch boundaries, the same
+    elsewhere), over columns and rows of frames (F, H, W, 3) uint8. Both sets leave out the
+    half patch next to the border: trajectories keep objects inside, so border steps would
+    lower "elsewhere" on real clips too."""
+    f = frames.astype(np.float32)
+    on, off = [], []
+    for axis in (2, 1):
+        step = np.diff(f, axis=axis) ** 2                  # step k is between k and k + 1
+        idx = np.arange(grid // 2, step.shape[axis] - grid // 2)    # away from the border:
+        seam = (idx + 1) % grid == 0                                  # objects sit inside
+        on.append(np.take(step, idx[seam], axis=axis).mean())
+        off.append(np.take(step, idx[~seam], axis=axis).mean())
+    return float(np.mean(on)), float(np.mean(off))
+
+
+def seam_ratio(frames: np.ndarray, grid: int = GRID) -> float:
+    """Seam energy across the patch grid / elsewhere for one clip (pool the energies of many
+    clips before dividing, as object edges make one clip's ratio noisy)."""
+    on, off = seam_energies(frames, grid)
+    return on / max(off, 1e-9)
 
 
 @dataclass
 class ClipMeasures:
-    direction: str | None        # tracked direction, None if not trackable
-    direction_ok: bool           # tracked direction == labelled direction
-    area_cv: float               # std / mean of the object area over frames (0 = constant)
+    one_piece: float             # fraction of frames whose object mask is one component
+    solidity: float              # median over frames
+    read: Spec                   # the attributes read from the pixels ("?" where unreadable)
+    seams: tuple[float, float]   # seam_energies (on the grid, elsewhere)
     path_residual_px: float      # RMS distance of centres from their straight-line fit
+    travel_px: float
 
 
-def measure_clip(frames: np.ndarray, label: int) -> ClipMeasures:
-    """Measures of one clip (F, H, W, 3) uint8 generated for ``label``."""
+def read_spec(frames: np.ndarray, centres: np.ndarray, area: np.ndarray, fill: float) -> Spec:
+    """The attributes of a clip as its pixels show them."""
+    weight = object_masks(frames)
+    shape = next((s for s, (lo, hi) in SHAPE_FILL.items() if lo <= fill < hi), "?")
+    v = line_fit(centres)
+    travel = float("nan") if v is None else float(np.hypot(*v) * (len(centres) - 1))
+    speed = "?" if not np.isfinite(travel) else ("fast" if travel > FAST_TRAVEL_PX else "slow")
+    size = "?" if shape == "?" else ("large" if np.median(area) > LARGE_AREA[shape] else "small")
+    return Spec(shape=shape, direction=motion_direction(centres) or "?",
+                colour=object_colour(frames, weight) or "?", size=size, speed=speed)
+
+
+def measure_clip(frames: np.ndarray) -> ClipMeasures:
+    """Measures of one clip (F, H, W, 3) uint8."""
     centres, area = track(frames)
-    direction = motion_direction(centres)
+    stats = [frame_shape_stats(m > 0.5) for m in object_masks(frames)]
+    counts, solid, fill = (np.array(v, np.float64) for v in zip(*stats))
     ok = ~np.isnan(centres).any(axis=1)
+    residual = travel = float("nan")
     if ok.sum() >= 2:
         t = np.arange(len(centres))[ok]
         fit = np.stack([np.polyval(np.polyfit(t, centres[ok, i], 1), t) for i in range(2)], 1)
         residual = float(np.sqrt(((centres[ok] - fit) ** 2).sum(1).mean()))
-    else:
-        residual = float("nan")
-    area_cv = float(area.std() / area.mean()) if area.mean() > 0 else float("nan")
-    return ClipMeasures(direction, direction == label_parts(label)[1], area_cv, residual)
+        travel = float(np.hypot(*(fit[-1] - fit[0])) * (len(centres) - 1) / max(t[-1] - t[0], 1))
+    read = read_spec(frames, centres, area, float(np.nanmedian(fill)) if np.isfinite(fill).any() else -1)
+    return ClipMeasures(float(np.mean(counts == 1)),
+                        float(np.nanmedian(solid)) if np.isfinite(solid).any() else 0.0,
+                        read, seam_energies(frames), residual, travel)
+
+
+def matches(read: Spec, asked: dict[str, str]) -> dict[str, bool]:
+    """{attribute: read value == asked value} for the attributes a prompt asked for."""
+    return {k: getattr(read, k) == v for k, v in asked.items()}
+
+
+def pooled_seam_ratio(measures: list[ClipMeasures]) -> float:
+    on, off = np.sum([m.seams for m in measures], axis=0)
+    return float(on / max(off, 1e-9))
