@@ -57,7 +57,7 @@ def example_job_file(tmp_path: Path) -> Path:
     jobs_dir = tmp_path / "jobs"
     jobs_dir.mkdir()
     shutil.copy(ASSETS / "jobs.example.toml", jobs_dir / "jobs.toml")
-    for name in ("portrait.png", "speech.wav", "pose", "i2v", "editing"):
+    for name in ("portrait.png", "speech.wav", "pose", "i2v", "editing", "dit"):
         (jobs_dir / name).symlink_to(ASSETS / name)
     return jobs_dir / "jobs.toml"
 
