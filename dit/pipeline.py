@@ -93,12 +93,6 @@ def model_frame(source: Any, name: str) -> np.ndarray:
     return cv2.resize(square, (SIZE, SIZE), interpolation=cv2.INTER_AREA)
 
 
-def input_name(inputs: dict[str, Any], key: str) -> str:
-    """The user's own name of an input: its file name, or the input's name for arrays."""
-    value = inputs[key]
-    return Path(value).name if isinstance(value, (str, Path)) else key
-
-
 def grid_frames(clips: np.ndarray, upscale: int, cols: int | None = None) -> np.ndarray:
     """clips (N, F, h, w, 3) uint8 -> (F, H, W, 3) uint8 frames, clips tiled in a near-square
     grid with a 1-pixel (pre-upscale) dark gutter, upscaled by nearest neighbour, even size."""
@@ -149,7 +143,7 @@ class DiTEngine(Engine):
         from .autoencoder import encode_clips
         from .data import frames_to_tensor
         from .sample import frame_condition
-        given = {k: model_frame(inputs[k], input_name(inputs, k))
+        given = {k: model_frame(inputs[k], k)
                  for k in ("image", "last_image") if k in inputs}
         if not given:
             return None
