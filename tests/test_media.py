@@ -39,6 +39,37 @@ def test_round_trip_frames_fps_duration_audio(video_with_audio):
     assert err < 3.0
 
 
+def test_colours_survive_the_in_process_yuv_conversion(tmp_path):
+    """The writer converts to I420 itself: flat patches of saturated and grey colours come
+    back within a few levels (a wrong matrix or range would shift them by tens)."""
+    colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (128, 128, 128),
+               (20, 20, 20), (235, 235, 235), (200, 120, 60)]
+    frame = np.zeros((64, 32 * len(colours), 3), np.uint8)
+    for i, c in enumerate(colours):
+        frame[:, 32 * i:32 * (i + 1)] = c
+    path = write_video(tmp_path / "colours.mp4", [frame] * 3, 25)
+    back = VideoReader(path).read_all()[1].astype(int)
+    for i, c in enumerate(colours):
+        patch = back[16:48, 32 * i + 8:32 * i + 24].reshape(-1, 3).mean(0)
+        assert np.abs(patch - c).max() < 6, (c, patch)
+
+
+def test_i420_planes_are_bt601_limited_with_2x2_mean_chroma():
+    from animakit.media.video import i420_into
+    rng = np.random.default_rng(0)
+    h, w = 6, 10
+    frame = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    out = i420_into(frame, np.empty(w * h * 3 // 2, np.uint8)).astype(float)
+    m = np.array([[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0],
+                  [112.0, -93.786, -18.214]]) / 255
+    ycc = frame.astype(float) @ m.T + [16, 128, 128]
+    blocks = ycc.reshape(h // 2, 2, w // 2, 2, 3).mean((1, 3))     # one chroma per 2x2 block
+    n, q = w * h, w * h // 4
+    assert np.abs(out[:n].reshape(h, w) - ycc[..., 0]).max() <= 1
+    assert np.abs(out[n:n + q].reshape(h // 2, w // 2) - blocks[..., 1]).max() <= 1
+    assert np.abs(out[n + q:].reshape(h // 2, w // 2) - blocks[..., 2]).max() <= 1
+
+
 def test_outputs_get_ordinary_permissions(tmp_path):
     import os
     from animakit.media import atomic_output

@@ -157,3 +157,20 @@ def test_a_full_closure_reaches_the_shut_jaw():
         open_ = motion.step(loud)
     assert open_.jaw > 0.2
     assert motion.step(np.r_[loud[:4], 1.0]).jaw == pytest.approx(-0.4, abs=0.02)
+
+
+def test_one_thread_sets_and_restores_cv2_and_blas_threads():
+    import cv2
+    from threadpoolctl import threadpool_info
+    from animakit.threads import one_thread
+
+    def blas():
+        return [d["num_threads"] for d in threadpool_info() if d["internal_api"] == "openblas"]
+    cv2.setNumThreads(2)
+    before = blas()
+    with one_thread():
+        assert cv2.getNumThreads() == 1 and set(blas()) == {1}
+        with one_thread():            # nested: the inner exit keeps the limit
+            pass
+        assert cv2.getNumThreads() == 1 and set(blas()) == {1}
+    assert cv2.getNumThreads() == 2 and blas() == before

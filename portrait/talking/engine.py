@@ -15,6 +15,7 @@ from animakit.media import OUTPUT_VIDEO_SUFFIXES, AudioClip, load_image
 from animakit.media.video import VideoReader, VideoWriter
 from animakit.pipeline import Engine, FrameStream
 from animakit.seeding import seed_of
+from animakit.threads import one_thread
 
 from .audio_motion import Blinker, SpeechMotion, frame_features, initial_level
 from .compositor import FaceCompositor
@@ -232,6 +233,19 @@ def driver_panel(job: Job, target: np.ndarray, view: Any, height: int) -> np.nda
     return panel
 
 
+def rendered(job: Job) -> Iterator[tuple[np.ndarray, Any, np.ndarray]]:
+    """(posed landmarks, driver view, (H, W, 3) frame) per frame; each frame is computed
+    on one thread (:func:`animakit.threads.one_thread`); the consumer runs as it likes."""
+    driven = job.targets()
+    while True:
+        with one_thread():
+            item = next(driven, None)
+            if item is None:
+                return
+            frame = job.compositor.render(item[0])
+        yield item[0], item[1], frame
+
+
 class MeshEngine(Engine):
     name = "mesh"
     help = ("weight-free: MediaPipe face mesh, audio / landmark motion model, piecewise-affine "
@@ -242,9 +256,9 @@ class MeshEngine(Engine):
         spool = LandmarkSpool()
 
         def frames() -> Iterator[np.ndarray]:
-            for target, _ in job.targets():
+            for target, _, frame in rendered(job):
                 spool.append(target)
-                yield job.compositor.render(target)
+                yield frame
 
         h, w = job.image.shape[:2]
         side = {"landmarks": lambda path: export_landmarks(job, spool, Path(path)),
@@ -269,8 +283,7 @@ def write_preview(job: Job, path: Path) -> None:
     """Side-by-side video: driver | output (re-renders the same deterministic motion)."""
     h = job.image.shape[0]
     with VideoWriter(path, job.fps, audio=job.audio) as writer:
-        for target, view in job.targets():
-            frame = job.compositor.render(target)
+        for target, view, frame in rendered(job):
             writer.write(np.hstack([driver_panel(job, target, view, h), frame]))
     if writer.frames_written == 0:
         raise MediaError(path, "no frames to preview")

@@ -17,6 +17,7 @@ import numpy as np
 
 from animakit.live import LiveProcessor, LiveSpec
 from animakit.media import load_image
+from animakit.threads import one_thread
 
 from ..landmarks import FaceMesher
 from .audio_motion import Blinker, SpeechMotion, frame_features
@@ -106,11 +107,12 @@ class PortraitLive(LiveProcessor):
     # -- frames ---------------------------------------------------------------------------
     def video(self, frame: np.ndarray | None, t: float) -> np.ndarray:
         self._clock(t)
-        target = self._target(frame)
-        with self.lock:
-            if self.spool is not None:
-                self.spool.append(target / self.scale)
-        return self.comp.render(target)
+        with one_thread():
+            target = self._target(frame)
+            with self.lock:
+                if self.spool is not None:
+                    self.spool.append(target / self.scale)
+            return self.comp.render(target)
 
     def _clock(self, t: float) -> None:
         """Time the filters by the frames' real spacing: a camera delivers irregularly, and
