@@ -209,16 +209,15 @@ def shape_quality(frames: int, size: int) -> dict:
 
 
 def layer_cpu_ms(frames: int, size: int) -> dict:
-    """CPU milliseconds per frame, one OpenCV thread, of the layer path's two passes on the
+    """CPU milliseconds per frame, on one thread, of the layer path's two passes on the
     star clip's in-memory frames: ``track`` (pass 1: the mesh tracker, the plate) and
     ``render`` (pass 2), and the frames per second they allow on one idle core, decoding
     and encoding not included."""
     from animakit.editing.layers import plan_layer, render_layer_frame
     from animakit.editing.regions import find_edit_region
+    from animakit.threads import one_thread
     clip = make_clip(frames, size, edit="star")
-    threads = cv2.getNumThreads()
-    cv2.setNumThreads(1)
-    try:
+    with one_thread():         # as the pipeline runs it: OpenCV and OpenBLAS on one thread
         region = find_edit_region(clip.source[0], clip.truth[0], None, 12.0).region
         c0 = time.process_time()
         plan = plan_layer(iter(clip.source[1:]), clip.source[0], clip.truth[0], region, 6)
@@ -226,8 +225,6 @@ def layer_cpu_ms(frames: int, size: int) -> dict:
         for t, frame in enumerate(clip.source):
             render_layer_frame(frame, plan, t)
         c2 = time.process_time()
-    finally:
-        cv2.setNumThreads(threads)
     track, render = 1000 * (c1 - c0) / (frames - 1), 1000 * (c2 - c1) / frames
     return {"track": round(track, 1), "render": round(render, 1),
             "one_core_fps_projected": round(1000 / (track + render), 1)}

@@ -22,6 +22,7 @@ from animakit.media.partfiles import scratch_dir
 from animakit.errors import InputError
 from animakit.params import param
 from animakit.pipeline import Engine, FrameStream
+from animakit.threads import one_thread
 
 from .colour import ColourTransform, fit_colour_transform
 from .inputs import (check_keyframe_indices, keyframe_sources, load_edit_image, load_mask,
@@ -200,10 +201,13 @@ def _layer_frames(setup: _Setup, first: np.ndarray, region: EditRegion,
         raise InputError("mask", "the edit region is empty: nothing to carry as a layer")
     frames = iter(setup.reader)
     next(frames)
-    plan = plan_layer(frames, first, setup.edits[0], region.region, setup.params.mask_grow)
+    with one_thread():
+        plan = plan_layer(frames, first, setup.edits[0], region.region, setup.params.mask_grow)
     extras.update(plan.stats)
     for t, frame in enumerate(setup.reader):
-        yield render_layer_frame(frame, plan, min(t, len(plan.motions) - 1))
+        with one_thread():
+            out = render_layer_frame(frame, plan, min(t, len(plan.motions) - 1))
+        yield out
 
 
 def _two_sided(frames: "_Frames", start: int, end: int, forward: Propagator,

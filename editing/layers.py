@@ -23,12 +23,12 @@ import cv2
 import numpy as np
 
 from .flow import FlowEstimator, flow_to_map, remap, to_gray
-from .mesh import ObjectMesh
-from .regions import fill_holes
+from .mesh import ObjectMesh, mesh_box
+from .plate import Plate, edited_outline, translation
 
 PHOTO_TOLERANCE = 24.0     # mean abs RGB error above which a flow match is not used
-BACKGROUND_MATCH = 28.0    # max RGB difference of the edited frame from the plate = background
 WORK_SIDE = 256            # long side the object is tracked at
+FINE_SIDE = 384            # long side of the crop around the object its motion is refined on
 ROBUST_PX = 3.0            # vertex residual scale of the robust reweighting
 
 
@@ -39,14 +39,6 @@ def soft_mask(mask: np.ndarray, grow: int) -> np.ndarray:
         k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
         m = cv2.dilate(m, k)
     return np.clip(cv2.GaussianBlur(m.astype(np.float32), (0, 0), max(1.0, grow / 3)), 0, 1)
-
-
-def mesh_box(mask: np.ndarray, margin: int, size: tuple[int, int]) -> tuple[int, int, int, int]:
-    """(x0, y0, x1, y1) bounding box of ``mask`` grown by ``margin``, inside the frame."""
-    ys, xs = np.nonzero(mask)
-    w, h = size
-    return (max(0, xs.min() - margin), max(0, ys.min() - margin),
-            min(w - 1, xs.max() + margin), min(h - 1, ys.max() + margin))
 
 
 @dataclass
@@ -71,13 +63,16 @@ class ObjectTracker:
 
     Tracking runs on copies at most ``work_side`` px on the long side (the mesh is coarse;
     DIS's ``balanced`` preset keeps a small object's motion there: at 256 px the synthetic
-    disc's is found within 1 %); :class:`Motion` is given in the frame's own pixels and
-    :attr:`full_mesh` is the mesh at that size."""
+    disc's is found within 1 %); with ``refine``, each fit is then refined on a crop around
+    the object at up to the frame's own resolution (:class:`CropRefiner`), so a layer's
+    texture does not jitter by the working size's sub-pixel errors. :class:`Motion` is
+    given in the frame's own pixels and :attr:`full_mesh` is the mesh at that size."""
 
     def __init__(self, anchor: np.ndarray, region: np.ndarray, work_side: int = WORK_SIDE,
-                 preset: str = "balanced"):
+                 preset: str = "balanced", refine: bool = True):
         self.size = region.shape[::-1]
         self.scale = min(1.0, work_side / max(self.size))
+        anchor_full, region_full = anchor, region
         anchor, region = self._work(anchor), self._work_mask(region)
         h, w = region.shape
         self.work_size = (w, h)
@@ -99,6 +94,8 @@ class ObjectTracker:
         self._sample = _vertex_sampler(spacing)
         self.grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32),
                                          np.arange(h, dtype=np.float32)), -1)
+        fine = CropRefiner(anchor_full, region_full, self.mesh, self.scale, core) if refine else None
+        self.refiner = fine if fine is not None and fine.worth else None
 
     def _work(self, image: np.ndarray) -> np.ndarray:
         """``image`` at the working size (area-averaged)."""
@@ -117,13 +114,13 @@ class ObjectTracker:
         return Motion(x / self.scale, np.linalg.inv(s) @ hom @ s)
 
     def step(self, frame: np.ndarray) -> Motion:
-        frame = self._work(frame)
+        full, frame = frame, self._work(frame)
         flow = self.flow(self.anchor_gray, to_gray(frame), init=self._predicted_flow())
         trust = self._trust(frame, flow)
         targets, weights = self._sample(flow, trust * self.core, self.mesh.rest)
-        x = self.mesh.fit(targets, weights, self.vertices)
-        resid = np.linalg.norm(x - targets, axis=1)              # reweight outlying vertices
-        x = self.mesh.fit(targets, weights / (1 + (resid / ROBUST_PX) ** 2), x)
+        x = robust_fit(self.mesh, targets, weights, self.vertices)
+        if self.refiner is not None:
+            x = self.refiner.refine(full, x)
         self.homography = self._background_motion(flow, trust)
         self.vertices = x
         return self.to_frame(x.copy(), self.homography.copy())
@@ -147,8 +144,7 @@ class ObjectTracker:
     def _trust(self, frame: np.ndarray, flow: np.ndarray) -> np.ndarray:
         """(H, W) float32 on the anchor: pixels whose colour matches where the flow
         takes them."""
-        err = cv2.absdiff(self.anchor, remap(frame, flow_to_map(flow))).mean(axis=2)
-        return (cv2.blur(err, (5, 5)) < PHOTO_TOLERANCE).astype(np.float32)
+        return photo_trust(self.anchor, remap(frame, flow_to_map(flow)))
 
     def _background_motion(self, flow: np.ndarray, trust: np.ndarray) -> np.ndarray:
         """(3, 3) homography anchor -> frame fitted (RANSAC) to the background's flow."""
@@ -160,6 +156,94 @@ class ObjectTracker:
         dst = src + flow[ys * 8, xs * 8]
         hom, _ = cv2.findHomography(src, dst, cv2.RANSAC, 2.0)
         return self.homography if hom is None else hom
+
+
+def photo_trust(anchor: np.ndarray, landed: np.ndarray) -> np.ndarray:
+    """(H, W) float32 1 / 0: where the anchor's colour matches what the flow lands on (mean
+    absolute RGB difference over 5 x 5 px under PHOTO_TOLERANCE)."""
+    err = cv2.transform(cv2.absdiff(anchor, landed), _MEAN_RGB)          # (H, W) uint8
+    return (cv2.blur(err, (5, 5)) < PHOTO_TOLERANCE).astype(np.float32)
+
+
+_MEAN_RGB = np.full((1, 3), 1 / 3, np.float32)
+
+
+def robust_fit(mesh: ObjectMesh, targets: np.ndarray, weights: np.ndarray,
+               previous: np.ndarray) -> np.ndarray:
+    """(N, 2) ARAP fit of ``mesh`` to ``targets``, refitted with outlying vertices
+    (residual over ROBUST_PX) down-weighted."""
+    x = mesh.fit(targets, weights, previous)
+    resid = np.linalg.norm(x - targets, axis=1)
+    return mesh.fit(targets, weights / (1 + (resid / ROBUST_PX) ** 2), x)
+
+
+class CropRefiner:
+    """Refines a tracker's mesh fit on a crop around the object at up to the frame's own
+    resolution (at most FINE_SIDE px on the crop's long side): the whole-frame flow at the
+    working size finds the motion, a DIS flow on the crop, started from it, finds its last
+    pixel. ``worth`` is False where the crop would not be sharper than the working size.
+
+    Coordinates: "work" px are the tracker's (its mesh), "fine" px are the frame's scaled
+    by ``fine``; the crop's top-left is at ``origin`` (fine px) of the anchor frame."""
+
+    def __init__(self, anchor: np.ndarray, region: np.ndarray, mesh: ObjectMesh,
+                 work_scale: float, core_px: int):
+        h, w = region.shape
+        box = np.array(mesh.box, np.float64) / work_scale                # full-res px
+        margin = 2 * mesh.spacing / work_scale
+        lo = np.maximum(box[:2] - margin, 0)
+        hi = np.minimum(box[2:] + margin, [w, h])
+        self.fine = min(1.0, FINE_SIDE / max(hi - lo))
+        self.k = self.fine / work_scale                                   # fine px per work px
+        self.worth = self.k > 1.25
+        self.mesh, self.origin = mesh, lo * self.fine
+        self.size = (max(8, int(round((hi - lo)[0] * self.fine))),
+                     max(8, int(round((hi - lo)[1] * self.fine))))
+        self.anchor = self._crop(anchor, np.zeros(2))
+        self.anchor_gray = to_gray(self.anchor)
+        inside = self._crop(region.astype(np.float32), np.zeros(2)) > 0.5
+        r = max(1, int(round(core_px * self.k)))
+        core = cv2.erode(inside.astype(np.uint8), np.ones((2 * r + 1,) * 2, np.uint8))
+        self.core = (core if core.sum() > 64 else inside).astype(np.float32)
+        cw, ch = self.size
+        grid = np.stack(np.meshgrid(np.arange(cw, dtype=np.float32),
+                                    np.arange(ch, dtype=np.float32)), -1)
+        self.grid_work = (grid + self.origin.astype(np.float32)) / np.float32(self.k)
+        rest = mesh.rest * self.k - self.origin                            # crop px
+        self.rest_crop = rest
+        self.in_crop = ((rest >= 0) & (rest <= [cw - 1, ch - 1])).all(1)
+        self.flow = FlowEstimator("balanced", 1.0)
+        self._sample = _vertex_sampler(mesh.spacing)
+
+    def _crop(self, image: np.ndarray, shift: np.ndarray) -> np.ndarray:
+        """The crop of a full-res ``image`` at fine scale, moved by ``shift`` (2,) fine px."""
+        ox, oy = self.origin + shift
+        a = np.array([[self.fine, 0, -ox], [0, self.fine, -oy]], np.float64)
+        return cv2.warpAffine(image, a, self.size, flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REPLICATE)
+
+    def refine(self, frame: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """(N, 2) work-px vertices: ``x`` (the coarse fit) refitted to the crop's flow."""
+        disp = self.mesh.displacement(x, self.grid_work) * np.float32(self.k)  # (ch, cw, 2)
+        shift = np.round((x - self.mesh.rest)[self.in_crop].mean(0) * self.k) if self.in_crop.any() \
+            else np.zeros(2)
+        moved = self._crop(frame, shift)
+        flow = self.flow(self.anchor_gray, to_gray(moved),
+                         init=np.ascontiguousarray(disp - shift.astype(np.float32)))
+        trust = photo_trust(self.anchor, remap(moved, flow_to_map(flow)))
+        # vertex averages on an area-reduced copy (the crop at about the working size): the
+        # means keep the fine flow's precision, the blurs cost a k-th squared
+        small = (max(8, round(self.size[0] / self.k)), max(8, round(self.size[1] / self.k)))
+        weight = trust * self.core
+        red = [cv2.resize(a, small, interpolation=cv2.INTER_AREA)
+               for a in (flow[..., 0] * weight, flow[..., 1] * weight, weight)]
+        safe = np.maximum(red[2], 1e-6)
+        mean_flow = np.stack([red[0] / safe, red[1] / safe], -1)            # fine px
+        ratio = np.array(small, np.float64) / np.array(self.size, np.float64)
+        at = (self.rest_crop + 0.5) * ratio - 0.5                           # reduced px
+        moved_to, weights = self._sample(mean_flow, red[2], at)
+        targets = (self.rest_crop + (moved_to - at) + shift + self.origin) / self.k   # work px
+        return robust_fit(self.mesh, targets, np.where(self.in_crop, weights, 0.0), x)
 
 
 def _vertex_sampler(spacing: float):
@@ -192,7 +276,7 @@ class LayerPlan:
     edited: np.ndarray         # (H, W, 3) uint8 the edited anchor frame
     clear: np.ndarray          # (H, W) float32: the area to clear (original object + edit)
     after: np.ndarray          # (H, W) float32: the edited object's soft outline
-    plate: np.ndarray          # (H, W, 3) float32 background plate
+    plate: Plate               # the background, on a canvas reaching past the frame
     stats: dict = field(default_factory=dict)
 
 
@@ -204,24 +288,38 @@ def plan_layer(frames, anchor: np.ndarray, edited: np.ndarray, region: np.ndarra
     tracker = ObjectTracker(anchor, region)
     cover = soft_mask(region, grow + 4)                            # object + margin
     cover_work = tracker._work(cover)
-    plate = np.zeros((h, w, 3), np.float32)
-    known = np.zeros((h, w), bool)
     clear = soft_mask(region, clear_grow(grow))
-    x0, y0, x1, y1 = mesh_box(clear > 0.01, 2, (w, h))      # the plate is needed only here
-    wanted = np.zeros((h, w), bool)
-    wanted[y0:y1 + 1, x0:x1 + 1] = True
+    x0, y0, x1, y1 = mesh_box(clear > 0.01, 2, (w, h))      # inside the frame, needed here
+    plate = Plate((w, h), (x0, y0, x1 + 1, y1 + 1))
     motions = [Motion(tracker.full_mesh.rest.copy(), np.eye(3))]
     for frame in frames:
         m = tracker.step(frame)
         motions.append(m)
-        if (wanted & ~known).any():
+        if plate.wants(m.homography):
             busy = tracker.segment(cover_work) > 0.01                # the object at t
-            add_to_plate(plate, known, frame, ~busy, m.homography, (x0, y0, x1 + 1, y1 + 1))
-    after = edited_outline(anchor, edited, region, plate, known)
-    plate, stats = complete_plate(edited, region, after, plate, known)
+            plate.add(frame, ~busy, m.homography)
+    after = edited_outline(anchor, edited, region, *plate.anchor_view())
+    stats = plate.finish(edited, region, after, sampled_box(motions, tracker.full_mesh, plate))
     stats["frames_tracked"] = len(motions)
     alpha = cv2.GaussianBlur(after.astype(np.float32), (0, 0), 0.6)   # anti-aliased edge
     return LayerPlan(motions, tracker.full_mesh, edited, clear, alpha, plate, stats)
+
+
+def sampled_box(motions: list[Motion], mesh: ObjectMesh, plate: Plate) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) canvas box of everything pass 2 samples from the plate: each frame's
+    deformed mesh box moved back to the anchor by the background's motion."""
+    w, h = plate.size
+    pts = []
+    for m in motions:
+        x0, y0, x1, y1 = mesh.deformed_box(m.vertices, (w, h))
+        corners = np.array([[[x0, y0], [x1, y0], [x0, y1], [x1, y1]]], np.float32)
+        back = plate.from_anchor @ np.linalg.inv(m.homography)
+        pts.append(cv2.perspectiveTransform(corners, back)[0])
+    pts = np.concatenate(pts)
+    ch, cw = plate.known.shape
+    lo = np.clip(np.floor(pts.min(0)).astype(int) - 2, 0, [cw, ch])
+    hi = np.clip(np.ceil(pts.max(0)).astype(int) + 2, 0, [cw, ch])
+    return int(lo[0]), int(lo[1]), int(hi[0]), int(hi[1])
 
 
 def clear_grow(grow: int) -> int:
@@ -229,68 +327,6 @@ def clear_grow(grow: int) -> int:
     the edit's own mask, so parts of the original object that move beyond the mesh's fit
     (an ear as a head turns) are cleared too."""
     return 2 * grow + 8
-
-
-def add_to_plate(plate: np.ndarray, known: np.ndarray, frame: np.ndarray, free: np.ndarray,
-                 homography: np.ndarray, box: tuple[int, int, int, int]) -> None:
-    """Fill the plate's unknown pixels inside ``box`` (anchor coordinates, x0, y0, x1, y1
-    exclusive) with the frame's ``free`` (H, W) bool background pixels, moved back to the
-    anchor by the inverse of ``homography`` (anchor -> frame). In place."""
-    x0, y0, x1, y1 = box
-    back = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64) @ np.linalg.inv(homography)
-    size = (x1 - x0, y1 - y0)
-    seen = cv2.warpPerspective(free.astype(np.uint8), back, size, flags=cv2.INTER_NEAREST) > 0
-    new = seen & ~known[y0:y1, x0:x1]
-    if new.any():
-        warped = cv2.warpPerspective(frame, back, size, flags=cv2.INTER_LINEAR)
-        plate[y0:y1, x0:x1][new] = warped[new]
-        known[y0:y1, x0:x1] |= new
-
-
-def edited_outline(anchor: np.ndarray, edited: np.ndarray, region: np.ndarray,
-                   plate: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """(H, W) bool: the edited object inside ``region``. Where the plate saw the
-    background, the pixels that differ from it; elsewhere GrabCut on the edited frame,
-    with those answers as hard labels and the frame outside the region as background."""
-    diff = cv2.GaussianBlur(np.abs(edited.astype(np.float32) - plate).max(axis=2), (0, 0), 0.7)
-    fg_sure = region & known & (diff > BACKGROUND_MATCH)
-    bg_sure = ~region | (known & (diff <= BACKGROUND_MATCH))
-    unsure = region & ~known
-    if unsure.sum() < 32:
-        return fill_holes(fg_sure)
-    labels = np.where(bg_sure, cv2.GC_BGD, cv2.GC_PR_FGD).astype(np.uint8)
-    labels[fg_sure] = cv2.GC_FGD
-    x0, y0, x1, y1 = mesh_box(region, 24, (region.shape[1], region.shape[0]))
-    crop = labels[y0:y1 + 1, x0:x1 + 1].copy()
-    bgm, fgm = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    if (crop == cv2.GC_BGD).sum() < 32:
-        return region
-    cv2.grabCut(np.ascontiguousarray(edited[y0:y1 + 1, x0:x1 + 1][..., ::-1]), crop, None,
-                bgm, fgm, 4, cv2.GC_INIT_WITH_MASK)
-    out = np.zeros_like(region)
-    out[y0:y1 + 1, x0:x1 + 1] = (crop == cv2.GC_FGD) | (crop == cv2.GC_PR_FGD)
-    out &= region
-    return fill_holes(cv2.morphologyEx(out.astype(np.uint8), cv2.MORPH_OPEN,
-                                       np.ones((3, 3), np.uint8)))
-
-
-def complete_plate(edited: np.ndarray, region: np.ndarray, after: np.ndarray,
-                   plate: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, dict]:
-    """(H, W, 3) float32 background plate and its make-up: the edited frame wherever it
-    shows background (outside the edited object), the later frames' background where the
-    object covered it, inpainting (Telea) where it was never seen."""
-    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
-    obj = cv2.dilate(after.astype(np.uint8), k) > 0
-    out = plate.copy()
-    out[~obj] = edited[~obj]
-    have = known | ~obj
-    holes = (~have).astype(np.uint8)
-    if holes.any():
-        filled = cv2.inpaint(np.clip(out, 0, 255).astype(np.uint8), holes, 5, cv2.INPAINT_TELEA)
-        out[holes > 0] = filled[holes > 0]
-    area = max(int(obj.sum()), 1)
-    return out, {"plate_from_later_frames": round(float((known & obj).sum()) / area, 3),
-                 "plate_inpainted": round(float(holes.sum()) / area, 3)}
 
 
 def render_layer_frame(frame: np.ndarray, plan: LayerPlan, t: int) -> np.ndarray:
@@ -306,8 +342,8 @@ def render_layer_frame(frame: np.ndarray, plan: LayerPlan, t: int) -> np.ndarray
     bmap = plan.mesh.backward_map(m.vertices, (x1 - x0, y1 - y0), origin=(x0, y0))
     clear = remap(plan.clear, bmap)[..., None]
     alpha = remap(plan.after, bmap)[..., None]
-    shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64) @ m.homography
-    plate = cv2.warpPerspective(plan.plate, shift, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
+    shift = translation(-x0, -y0) @ m.homography @ np.linalg.inv(plan.plate.from_anchor)
+    plate = cv2.warpPerspective(plan.plate.image, shift, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_REPLICATE)
     layer = remap(plan.edited, bmap).astype(np.float32)
     crop = frame[y0:y1, x0:x1].astype(np.float32)
@@ -325,7 +361,7 @@ class Confinement:
     turning sleeve say, the object still gets the edit's colour transform)."""
 
     def __init__(self, anchor: np.ndarray, region: np.ndarray, grow: int):
-        self.tracker = ObjectTracker(anchor, region)
+        self.tracker = ObjectTracker(anchor, region, refine=False)   # a mask's edge, not a layer's
         self.outer = self.tracker._work(soft_mask(region, grow + 2))
         inner = cv2.erode(region.astype(np.uint8), np.ones((5, 5), np.uint8))
         self.inner = self.tracker._work(soft_mask(inner, 0))

@@ -152,3 +152,11 @@ class ObjectMesh:
         lo = np.floor(x.min(0)).astype(int) - 2
         hi = np.ceil(x.max(0)).astype(int) + 2
         return (max(0, lo[0]), max(0, lo[1]), min(size[0], hi[0]), min(size[1], hi[1]))
+
+
+def mesh_box(mask: np.ndarray, margin: int, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) bounding box of ``mask`` grown by ``margin``, inside the frame."""
+    ys, xs = np.nonzero(mask)
+    w, h = size
+    return (max(0, xs.min() - margin), max(0, ys.min() - margin),
+            min(w - 1, xs.max() + margin), min(h - 1, ys.max() + margin))

@@ -134,3 +134,30 @@ def test_upload_notes_flag_shape_edits(pipe, star):
     recolour = np.clip(grade(clip.source[0].astype(np.float32), 1.0), 0, 255).astype(np.uint8)
     assert pipe.input_notes({"video": d / "src.mp4", "edited": recolour}) == []
     assert pipe.input_notes({"video": d / "src.mp4"}) == []
+
+
+def test_plate_reaches_past_the_anchor_frame():
+    """A camera panning right shows scene right of the anchor frame: the plate keeps it on
+    its canvas margin (sampling past the plate's edge would smear its last column into
+    streaks), and finish() inpaints only what the layer samples and no frame showed."""
+    from animakit.editing.plate import Plate, translation
+    rng = np.random.default_rng(0)
+    world = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    w, h, ox, oy = 64, 48, 20, 30
+    anchor = world[oy:oy + h, ox:ox + w]
+    frame = world[oy:oy + h, ox + 12:ox + 12 + w]              # panned 12 px right
+    plate = Plate((w, h), (10, 10, 30, 30))
+    hom = translation(-12, 0)                                    # anchor -> frame
+    assert plate.wants(hom)
+    plate.add(frame, np.ones((h, w), bool), hom)
+    px, py = plate.pad
+    past = plate.image[py:py + h, px + w:px + w + 12]            # anchor x in [w, w + 12)
+    assert plate.known[py:py + h, px + w:px + w + 12].all()
+    assert np.abs(past - world[oy:oy + h, ox + w:ox + w + 12]).max() < 1e-3
+    assert not plate.known[py:py + h, :px].any()                  # nothing left of the anchor
+    region = np.zeros((h, w), bool)
+    region[12:28, 12:28] = True
+    stats = plate.finish(anchor, region, region, (px - 6, py, px + w + 12, py + h))
+    assert plate.known[py:py + h, px - 6:px].all()                # sampled, unseen: inpainted
+    assert not plate.known[py:py + h, :px - 6].any()              # not sampled: left alone
+    assert stats["plate_past_the_frame_inpainted_px"] == 6 * h
