@@ -88,6 +88,23 @@ def warp_gradient(clip: np.ndarray, flows: list, valid: list) -> float:
     return float(err) / max(gradient_energy(clip), 1e-9)
 
 
+def edited_region(out: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """(H, W) bool: pixels the edit changed in any frame (over 12 levels), grown by 4 px."""
+    changed = (np.abs(out.astype(np.int16) - source.astype(np.int16)).max(-1) > 12).any(0)
+    return cv2.dilate(changed.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+
+
+def region_warp_gradient(clip: np.ndarray, flows: list, valid: list, region: np.ndarray) -> float:
+    """:func:`warp_gradient` inside ``region`` only: outside an edit both clips hold the same
+    pixels and the same warp error, while a frame-wide gradient energy would still count
+    the edit's change of texture (a plain red shirt for a checked one)."""
+    err = np.mean([warp_error(clip[t], clip[t - 1], flows[t - 1], valid[t - 1] & region)
+                   for t in range(1, len(clip))])
+    f = clip.astype(np.float32)
+    g = (np.diff(f, axis=2)[:, :-1] ** 2 + np.diff(f, axis=1)[:, :, :-1] ** 2).mean(-1)
+    return float(err) / max(float(g[:, region[:-1, :-1]].mean()), 1e-9)
+
+
 def persistence(out: np.ndarray, source: np.ndarray) -> float:
     """Mean abs difference from the source at the last frame over that at the first."""
     d = [float(np.abs(out[i].astype(np.float32) - source[i]).mean()) for i in (0, -1)]
@@ -123,9 +140,14 @@ def measure(name: str, repo: Path, before_python: str | None, tmp: Path) -> tupl
               "propagation": out.extras.get("propagation"), "edit_kind": out.extras.get("edit_kind")}
     for side, frames in sides.items():
         own = warp_gradient(frames, *source_flows(frames)) / src_wg
+        region = edited_region(frames, source)
+        in_edit = (region_warp_gradient(frames, flows, valid, region)
+                   / region_warp_gradient(source, flows, valid, region))
         result[side] = {"persistence": round(persistence(frames, source), 3),
                         "warp_gradient_ratio": round(warp_gradient(frames, flows, valid) / src_wg, 3),
-                        "warp_gradient_ratio_own_flow": round(own, 3)}
+                        "warp_gradient_ratio_own_flow": round(own, 3),
+                        "warp_gradient_ratio_edited_region": round(in_edit, 3),
+                        "edited_region_share": round(float(region.mean()), 3)}
     result["after"]["fps_end_to_end"] = pipeline_fps(video, edited, tmp)
     sides["source"], sides["edited"] = source, load_image(edited, max_side=None)
     return result, sides

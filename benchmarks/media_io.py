@@ -18,6 +18,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from animakit.media import AudioClip, VideoReader, VideoWriter  # noqa: E402
+from animakit.media.video import DEFAULT_CRF, DEFAULT_PRESET  # noqa: E402
 
 
 def frames(n: int, w: int, h: int):
@@ -51,7 +52,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=200)
     args = ap.parse_args()
-    out: dict = {"benchmark": "media_io", "crf": 17, "preset": "medium"}
+    out: dict = {"benchmark": "media_io", "crf": DEFAULT_CRF, "preset": DEFAULT_PRESET,
+                 "writer_input": "yuv420p converted in process (i420_into)"}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         out["512x512"] = measure(args.frames, 512, 512, folder)
