@@ -69,6 +69,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--save-every", type=int, default=250)
     ap.add_argument("--max-minutes", type=float, default=None,
                     help="stop stage 2 (and export) after this much training wall time")
+    ap.add_argument("--init", type=Path, default=None,
+                    help="start stage 2 from a saved DiT folder (model and EMA; a fresh optimizer "
+                         "and schedule): continues a finished run")
     return ap.parse_args(argv)
 
 
@@ -211,6 +214,8 @@ def run_dit_stage(args: argparse.Namespace, device: torch.device, command: str) 
     step, losses, wall = 0, [], 0.0
     if state.exists() and not args.no_resume:
         step, losses, wall = load_state(state, device, model=model, ema=ema, opt=opt)
+    elif args.init is not None:
+        start_from(args.init, model, ema)
     info = {"command": command, "stage": "dit", "preset": args.preset,
             "parameters": sum(p.numel() for p in model.parameters()),
             "config": {k: v for k, v in model.config.items() if not k.startswith("_")},
@@ -218,6 +223,8 @@ def run_dit_stage(args: argparse.Namespace, device: torch.device, command: str) 
             "objective": "rectified flow (velocity), logit-normal sigma, latent space",
             "p_first_frame": P_FIRST, "p_last_frame": P_LAST,
             "hardware": hardware(device, args.threads), "torch": torch.__version__}
+    if args.init is not None:
+        info["init"] = earlier_run(args.init)
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else None
     model.train()
     bar = tqdm(total=args.steps, initial=step, desc="dit", dynamic_ncols=True)
@@ -258,6 +265,22 @@ def run_dit_stage(args: argparse.Namespace, device: torch.device, command: str) 
                             "VideoDiT training loss")
             (args.out / "training.json").write_text(json.dumps(info, indent=2) + "\n")
     bar.close()
+
+
+def start_from(folder: Path, model: VideoDiT, ema: torch.nn.Module) -> None:
+    """Load a saved DiT's weights into ``model`` and ``ema`` (same configuration)."""
+    saved = VideoDiT.from_pretrained(folder, local_files_only=True, use_safetensors=True)
+    model.load_state_dict(saved.state_dict())
+    ema.load_state_dict(saved.state_dict())
+
+
+def earlier_run(folder: Path) -> dict:
+    """What the run that made ``folder`` recorded: its command, steps and wall time."""
+    path = folder / "training.json"
+    if not path.exists():
+        return {"folder": str(folder)}
+    before = json.loads(path.read_text())
+    return {"folder": str(folder), **{k: before.get(k) for k in ("command", "steps", "wall_time_s", "init")}}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -201,6 +201,18 @@ def test_train_cli_runs_both_stages_and_resumes(tmp_path: Path):
     assert info["steps"] == 2
     state = torch.load(tmp_path / "work" / "state.pt", weights_only=True)
     assert int(state["step"]) == 2 and len(state["losses"]) == 2       # resumed, not restarted
+    # --init: a new run (fresh optimizer, new work folder) from the exported weights
+    import shutil
+    from animakit.dit.models import VideoDiT
+    shutil.copytree(tmp_path / "out" / "vae", tmp_path / "more" / "vae")
+    saved = VideoDiT.from_pretrained(tmp_path / "out", local_files_only=True)
+    main(args[4:] + ["--out", str(tmp_path / "more"), "--work", str(tmp_path / "work2"),
+                     "--stage", "dit", "--steps", "1", "--lr", "0", "--init", str(tmp_path / "out")])
+    info = __import__("json").loads((tmp_path / "more" / "training.json").read_text())
+    assert info["init"]["steps"] == 2 and info["steps"] == 1
+    again = VideoDiT.from_pretrained(tmp_path / "more", local_files_only=True)
+    for a, b in zip(saved.parameters(), again.parameters()):   # lr 0: the weights carried over
+        assert torch.equal(a, b)
 
 
 # -- sampler ---------------------------------------------------------------------------------
