@@ -109,14 +109,13 @@ class Plate:
         x0, y0, x1, y1 = needed
         holes = np.zeros(self.known.shape, np.uint8)
         holes[y0:y1, x0:x1] = (self.margin & ~self.known)[y0:y1, x0:x1]
+        stats["plate_past_the_frame_px"] = int((self.margin & self.known).sum())
+        stats["plate_past_the_frame_inpainted_px"] = int(holes.sum())
         if holes.any():
-            have = self.known | ~self.margin
             filled = cv2.inpaint(np.clip(self.image, 0, 255).astype(np.uint8), holes, 5,
                                  cv2.INPAINT_TELEA)
             self.image[holes > 0] = filled[holes > 0]
-            self.known = have | (holes > 0)
-        stats["plate_past_the_frame_px"] = int((self.margin & self.known).sum())
-        stats["plate_past_the_frame_inpainted_px"] = int(holes.sum())
+            self.known |= holes > 0
         return stats
 
 

@@ -5,8 +5,8 @@ Writing converts each frame to yuv420p here (:func:`i420_into`: BT.601 limited r
 the matrix ffmpeg's own rgb24 → yuv420p uses, chroma averaged over 2×2) and pipes it into
 ffmpeg (command built with ffmpeg-python) for H.264: half the bytes of RGB through the
 pipe, and about 2 ms of CPU per 1342² frame instead of the ~12 ms ffmpeg's scaler spends
-on the same conversion. Even dimensions, audio muxed in a second pass, the whole written to a temporary file in
-the destination folder and renamed into place only when complete.
+on the same conversion. Even dimensions, audio muxed in a second pass, the whole written
+to a temporary file in the destination folder and renamed into place only when complete.
 """
 from __future__ import annotations
 
