@@ -248,3 +248,13 @@ def test_rotated_phone_video_reads_upright_and_quietly(tmp_path, caplog):
     plain = np.rot90(list(VideoReader(tmp_path / "plain.mp4"))[3], 1)  # counter-clockwise
     assert np.abs(got[3].astype(int) - plain).mean() < 3
     assert not [rec for rec in caplog.records if "frame size" in rec.getMessage()]
+
+
+def test_bad_image_is_named_once_when_the_caller_passes_its_path(tmp_path):
+    """Callers that pass the path as the name still get one mention of the file."""
+    bad = tmp_path / "broken.png"
+    bad.write_text("not an image")
+    for name in (str(bad), "broken.png"):
+        with pytest.raises(MediaError) as e:
+            load_image(bad, name=name)
+        assert str(e.value).count("broken.png") == 1 and "image is not a readable image" in str(e.value)

@@ -72,6 +72,9 @@ def load_image(source, name: str = "image", max_side: int | None = DEFAULT_MAX_S
     else:
         path = check_readable(source, name)
         label = path
+        # the error names the file; the text says what it was for ("image", "mask"), never
+        # the file again when a caller passed the path as the name
+        role = "image" if name in (str(source), str(path), Path(str(path)).name) else name
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -90,9 +93,9 @@ def load_image(source, name: str = "image", max_side: int | None = DEFAULT_MAX_S
         except ImageTooLargeError:
             raise
         except (UnidentifiedImageError, Image.DecompressionBombError):
-            raise MediaError(path, f"{name} is not a readable image") from None
+            raise MediaError(path, f"{role} is not a readable image") from None
         except (OSError, ValueError, SyntaxError) as e:
-            raise MediaError(path, f"{name} is corrupt or truncated ({e})") from None
+            raise MediaError(path, f"{role} is corrupt or truncated ({e})") from None
     try:
         img = ImageOps.exif_transpose(img)
     except Exception:  # malformed EXIF: keep the pixels as stored
