@@ -111,10 +111,10 @@ def test_the_runner_cancels_the_sessions_render_only(monkeypatch, tmp_path):
     for t in threads:
         t.start()
     time.sleep(0.6)
-    assert runner.cancel("a", SlowPipeline.name)
+    assert runner.cancel("a", SlowPipeline.name, wait=10) == "stopped"
     for t in threads:
         t.join(30)
     assert done["a"] == "cancelled" and done["b"][0].endswith(".mp4")
     assert not list((tmp_path / "session-a").glob("*"))
-    assert not runner.cancel("a", SlowPipeline.name)     # nothing armed any more
+    assert runner.cancel("a", SlowPipeline.name) == "idle"     # nothing armed any more
     registry.refresh()

@@ -118,7 +118,13 @@ def test_progress_then_cancel_stops_the_server_and_keeps_nothing(app, browser):
     busy = cpu_share(pid, 1.5)                        # it is rendering
     t0 = time.time()
     page.locator("#cancel_video_kenburns").click()
-    page.locator("#info_video_kenburns").get_by_text("Cancelled").wait_for(timeout=15_000)
+    info = page.locator("#info_video_kenburns")
+    try:
+        info.get_by_text("Cancelled").wait_for(timeout=15_000)
+    except Exception:
+        raise AssertionError(f"no 'Cancelled' 15 s after Cancel; the info line reads "
+                             f"{info.inner_text()!r}, the server uses "
+                             f"{cpu_share(pid, 1.0):.2f} cores") from None
     said = time.time() - t0
     assert "Error" not in page.locator("#tab_video_kenburns").inner_text()
     time.sleep(1.0)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import ASSETS
-from ..cancel import CancelFlag, cancellable
+from ..cancel import CancelFlag, Cancelled, cancellable
 from ..errors import AnimakitError, InputError
 from ..media import VIDEO_SUFFIXES, VideoReader, checked_audio_info
 from ..registry import load_pipeline
@@ -98,38 +98,57 @@ def _check_limit(name: str, kind: str | None, path: Path, limits: Limits) -> Non
                              f"up to {limits.max_seconds:.0f} s (use the CLI for longer renders)")
 
 
+class RenderFlag(CancelFlag):
+    """A tab's cancel flag that also tells when its render has ended, and whether a cancel
+    ended it: Cancel's own reply can then say the final word instead of racing the render's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ended = threading.Event()
+        self.stopped = False            # ended by Cancel, nothing kept
+
+    def end(self, stopped: bool) -> None:
+        self.stopped = stopped
+        self.ended.set()
+
+
 # (session, pipeline name) -> the flag of that tab's render, running or about to run
-_FLAGS: dict[tuple[str, str], CancelFlag] = {}
+_FLAGS: dict[tuple[str, str], RenderFlag] = {}
 _FLAGS_LOCK = threading.Lock()
 
 
-def arm(session: str | None, name: str) -> CancelFlag:
+def arm(session: str | None, name: str) -> RenderFlag:
     """A fresh cancel flag for the next render of ``name`` in ``session`` (Render was pressed):
     a Cancel pressed before it starts still reaches it."""
     with _FLAGS_LOCK:
-        flag = _FLAGS[(session or "", name)] = CancelFlag()
+        flag = _FLAGS[(session or "", name)] = RenderFlag()
     return flag
 
 
-def cancel(session: str | None, name: str) -> bool:
-    """Ask the render of ``name`` in ``session`` to stop; False when none is armed."""
+def cancel(session: str | None, name: str, wait: float = 0.0) -> str:
+    """Ask the render of ``name`` in ``session`` to stop and wait up to ``wait`` seconds for
+    it to end: "stopped" (it ended by the cancel), "ended" (it finished first), "stopping"
+    (still running) or "idle" (nothing armed)."""
     with _FLAGS_LOCK:
         flag = _FLAGS.get((session or "", name))
     if flag is None:
-        return False
+        return "idle"
     flag.cancel()
-    return True
+    if not flag.ended.wait(wait):
+        return "stopping"
+    return "stopped" if flag.stopped else "ended"
 
 
-def _taken_flag(session: str | None, name: str) -> CancelFlag:
+def _taken_flag(session: str | None, name: str) -> RenderFlag:
     with _FLAGS_LOCK:
-        return _FLAGS.setdefault((session or "", name), CancelFlag())
+        return _FLAGS.setdefault((session or "", name), RenderFlag())
 
 
-def _release_flag(session: str | None, name: str, flag: CancelFlag) -> None:
+def _release_flag(session: str | None, name: str, flag: RenderFlag, stopped: bool) -> None:
     with _FLAGS_LOCK:
         if _FLAGS.get((session or "", name)) is flag:
             del _FLAGS[(session or "", name)]
+    flag.end(stopped)
 
 
 def render(name: str, engine: str | None, inputs: dict[str, Any], params: dict[str, Any],
@@ -147,19 +166,20 @@ def render(name: str, engine: str | None, inputs: dict[str, Any], params: dict[s
     inputs = {k: v for k, v in inputs.items() if v not in (None, "")}
     check_limits(kinds, inputs)
     stem = f"{name.replace('.', '_')}-{time.strftime('%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    flag = _taken_flag(session, name)
+    flag, stopped = _taken_flag(session, name), False
     try:
         with cancellable(flag):
             result = render_file(pipe, folder / f"{stem}.mp4", inputs=inputs, params=params,
                                  engine=engine, seed=seed, progress=True, on_frame=on_frame,
                                  exports={e: folder / f"{stem}-{e}{_suffix(e)}"
                                           for e in exports})
-    except BaseException:
+    except BaseException as e:
+        stopped = isinstance(e, Cancelled)
         for p in folder.glob(f"{stem}*"):       # an export written before the failure
             p.unlink(missing_ok=True)
         raise
     finally:
-        _release_flag(session, name, flag)
+        _release_flag(session, name, flag, stopped)
     side = {e: str(p) for e, p in result.exports.items() if p.exists()}
     with _FLAGS_LOCK:
         shown = _SHOWN.get((session or "", name), set())

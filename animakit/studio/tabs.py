@@ -25,6 +25,7 @@ from .history import build_history
 from .naming import slug
 
 CANCELLED = "**Cancelled**: the render stopped and nothing was kept."
+CANCEL_WAIT_S = 5.0         # how long Cancel's reply waits for the render to stop
 
 
 def gradio_error(e: Exception) -> gr.Error:
@@ -234,8 +235,10 @@ def _wire(ctx: TabContext, run: Callable, run_btn: gr.Button, cancel_btn: gr.But
         runner.arm(getattr(request, "session_hash", None), name)
 
     def cancel(request: gr.Request):
-        runner.cancel(getattr(request, "session_hash", None), name)
-        return "Cancelling…"
+        # the render's own reply and this one race to the info line, so when the render
+        # ends within the wait both say the same; a render that finished first keeps its own
+        said = runner.cancel(getattr(request, "session_hash", None), name, wait=CANCEL_WAIT_S)
+        return {"stopped": CANCELLED, "stopping": "Cancelling…"}.get(said, gr.skip())
 
     event = run_btn.click(armed, None, None, queue=False, api_visibility="private").then(
         run, ctx.all_controls(), ctx.outputs(), api_name=f"run_{slug(name)}")
