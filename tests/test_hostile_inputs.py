@@ -236,6 +236,47 @@ def test_cli_video_without_frames_exit_2(odd_videos, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.fixture(scope="module")
+def cut_videos(tmp_path_factory) -> dict[str, Path]:
+    """The editing example with its index up front (as phones and web encoders write it),
+    that file cut at 60 % of its bytes (a broken download), and a clip whose soundtrack runs
+    a second past its picture (short video, nothing damaged)."""
+    d = tmp_path_factory.mktemp("cut")
+    whole, cut, long_audio = d / "whole.mp4", d / "cut.mp4", d / "long_audio.mp4"
+    ffmpeg("-i", str(ASSETS / "editing" / "source.mp4"), "-c", "copy", "-movflags", "+faststart",
+           str(whole))
+    cut.write_bytes(whole.read_bytes()[:int(whole.stat().st_size * 0.6)])
+    ffmpeg("-i", str(ASSETS / "editing" / "source.mp4"), "-f", "lavfi", "-i", "sine=d=4",
+           "-map", "0:v", "-map", "1:a", "-c:v", "copy", str(long_audio))
+    return {"whole": whole, "cut": cut, "long_audio": long_audio}
+
+
+def test_a_cut_off_video_is_refused_not_rendered_short(cut_videos, tmp_path):
+    from animakit.media import VideoReader
+    total = len(list(VideoReader(cut_videos["whole"])))
+    exe = Path(sys.executable).parent / "animakit"
+    proc = subprocess.run([str(exe), "run", "editing.first_frame", "-q",
+                           "-i", f"video={cut_videos['cut']}",
+                           "-i", f"edited={ASSETS / 'editing' / 'edited_first_frame.png'}",
+                           "-o", str(tmp_path / "o.mp4")], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert proc.returncode == 2, proc.stderr
+    line = proc.stderr.strip()
+    assert line.startswith(f"animakit: error: {cut_videos['cut']}: video is damaged or "
+                           f"incomplete: its frames stop after ") and f" of {total} (" in line, line
+    assert "\n" not in line and list(tmp_path.iterdir()) == []
+
+
+def test_a_soundtrack_longer_than_the_picture_is_not_damage(cut_videos, tmp_path):
+    from animakit.media import VideoReader
+    reader = VideoReader(cut_videos["long_audio"])
+    assert reader.duration * reader.fps > len(list(VideoReader(cut_videos["whole"]))) + 5
+    result = animakit.render("editing.first_frame", tmp_path / "o.mp4", progress=False,
+                             inputs={"video": str(cut_videos["long_audio"]),
+                                     "edited": str(ASSETS / "editing" / "edited_first_frame.png")})
+    assert result.frames == len(list(VideoReader(cut_videos["whole"])))
+
+
 def test_video_bounded_from_its_header(odd_videos, monkeypatch):
     from animakit.media import VideoReader, video
     w, h = VideoReader(odd_videos["fps1000"]).size

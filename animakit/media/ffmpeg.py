@@ -22,6 +22,22 @@ def describe_input(path: Path) -> str:
     return proc.stderr.decode("utf-8", "replace")
 
 
+def decode_errors(path: Path, start: float = 0.0) -> str:
+    """The first problem ffmpeg's decoder reports in the video of ``path`` from ``start``
+    seconds on ("partial file", "Invalid NAL unit size ..."), without its "[h264 @ 0x..]"
+    prefix; empty when the video decodes cleanly."""
+    import re
+    import subprocess
+    proc = subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error",
+                           "-ss", f"{max(0.0, start):.3f}", "-i", str(path), "-map", "0:v:0",
+                           "-f", "null", "-"], capture_output=True)
+    lines = [re.sub(r"^(\[[^]]*\]\s*)+", "", line).strip()
+             for line in proc.stderr.decode("utf-8", "replace").splitlines()]
+    lines = [line for line in lines if line]
+    # a container cut short says so in words; prefer that to the codec's symptoms
+    return next((line for line in lines if "partial file" in line), lines[0] if lines else "")
+
+
 def check_readable(source: str | Path, name: str = "input") -> Path:
     """The path, if it names a non-empty regular file; else a :class:`MediaError`."""
     path = Path(source).expanduser()

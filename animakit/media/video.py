@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import MediaError
 from .audio import AudioClip, has_audio, load_audio
-from .ffmpeg import check_readable, describe_input, ffmpeg_exe, publish
+from .ffmpeg import check_readable, decode_errors, describe_input, ffmpeg_exe, publish
 from .partfiles import part_prefix
 
 DEFAULT_CRF = 17
@@ -127,7 +127,21 @@ class VideoReader:
             gen.close()
         if count == 0:
             raise MediaError(self.path, f"{self.name} has no decodable frames")
+        self._check_complete(count)
         self._num_frames = count
+
+    def _check_complete(self, count: int) -> None:
+        """Refuse a file whose frames stop well short of its header's duration where the
+        decoder reports damage (a cut-off download or copy): a render of the frames that did
+        decode would pass for the whole video. A short video stream without decoder errors
+        (audio running past the picture) is fine."""
+        expected = int(round(self.duration * self.fps))
+        if count >= expected - max(2, expected // 50):
+            return
+        problem = decode_errors(self.path, start=(count - 1) / self.fps - 1.0)
+        if problem:
+            raise MediaError(self.path, f"{self.name} is damaged or incomplete: its frames stop "
+                                        f"after {count} of {expected} ({problem[:80]})")
 
     def read_all(self, max_frames: int | None = None) -> list[np.ndarray]:
         """Every frame (or the first ``max_frames``) in memory; refused from the header when
