@@ -14,7 +14,9 @@ interpreter whose ``animakit`` is e.g. the main branch), "after" is this tree's 
   gradient, over the same for the source (1 = as steady as the source once the texture's
   contrast is accounted for); ``..._own_flow``: the same with the flow estimated on the
   output itself (a carried layer moves as its mesh does, not as the source's pixels: the
-  source's flow misjudges it where the new outline differs);
+  source's flow misjudges it where the new outline differs); ``..._excess_share_in_24px_border``:
+  how much of the output's warp error over the source's lies within 24 px of the frame's
+  edges (18 % of a 512² frame's area);
 - ``fps``: frames per second of the whole pipeline, mp4 in, mp4 out (best of two).
 
 Writes a figure of frames 0/5/10/15 (before above after, per demo) with ``--figure`` and
@@ -39,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from animakit.editing.flow import FlowEstimator, fb_consistency  # noqa: E402
 from animakit.media import load_image, open_video, save_image  # noqa: E402
-from benchmarks.groundtruth.editing_clip import gradient_energy, warp_error  # noqa: E402
+from benchmarks.groundtruth.editing_clip import gradient_energy, warp, warp_error  # noqa: E402
 
 DEMOS = {   # name: (clip, edited first frame), as in AnyV2V's demo folder
     "shirt_red": ("Man Walking", "change his clothes to red"),
@@ -86,6 +88,24 @@ def warp_gradient(clip: np.ndarray, flows: list, valid: list) -> float:
     err = np.mean([warp_error(clip[t], clip[t - 1], flows[t - 1], valid[t - 1])
                    for t in range(1, len(clip))])
     return float(err) / max(gradient_energy(clip), 1e-9)
+
+
+def border_excess_share(clip: np.ndarray, source: np.ndarray, flows: list, valid: list,
+                        px: int = 24) -> float:
+    """Share of ``clip``'s warp error in excess of the source's (each over its gradient
+    energy, as :func:`warp_gradient`) that lies within ``px`` of the frame's edges: where
+    carried texture slides at the border rather than flickers inside the frame."""
+    excess = np.zeros(source.shape[1:3], np.float64)
+    for c, sign in ((clip, 1.0), (source, -1.0)):
+        g = max(gradient_energy(c), 1e-9)
+        for t in range(1, len(c)):
+            wb = warp(c[t - 1], flows[t - 1]).astype(np.float32)
+            d = np.mean((c[t].astype(np.float32) - wb) ** 2, -1) * valid[t - 1]
+            excess += sign * d / g
+    border = np.ones(excess.shape, bool)
+    border[px:-px, px:-px] = False
+    total = excess.sum()
+    return float(excess[border].sum() / total) if total > 0 else 0.0
 
 
 def edited_region(out: np.ndarray, source: np.ndarray) -> np.ndarray:
@@ -147,6 +167,8 @@ def measure(name: str, repo: Path, before_python: str | None, tmp: Path) -> tupl
                         "warp_gradient_ratio": round(warp_gradient(frames, flows, valid) / src_wg, 3),
                         "warp_gradient_ratio_own_flow": round(own, 3),
                         "warp_gradient_ratio_edited_region": round(in_edit, 3),
+                        "warp_excess_share_in_24px_border": round(
+                            border_excess_share(frames, source, flows, valid), 3),
                         "edited_region_share": round(float(region.mean()), 3)}
     result["after"]["fps_end_to_end"] = pipeline_fps(video, edited, tmp)
     sides["source"], sides["edited"] = source, load_image(edited, max_side=None)
