@@ -20,10 +20,12 @@ _APPLY_BITS = 5         # table resolution when applying (32 levels per channel:
 
 @dataclass
 class ColourTransform:
-    """``T(rgb) = rgb @ matrix.T + bias + lut[q(rgb)]`` on float RGB in 0-255.
+    """``T(rgb) = rgb @ matrix.T + bias + lut(rgb)`` on float RGB in 0-255.
 
-    ``matrix`` (3, 3), ``bias`` (3,), ``lut`` (32**3, 3) float32 residual table indexed by the
-    top 5 bits of each channel."""
+    ``matrix`` (3, 3), ``bias`` (3,), ``lut`` (32**3, 3) float32 residual table, flat index
+    (r * 32 + g) * 32 + b, its entries at the centres of 8-level colour bins and read with
+    trilinear interpolation: read bin by bin, a colour drifting across a bin edge from one
+    frame to the next would jump by the difference of two entries and flicker."""
     matrix: np.ndarray
     bias: np.ndarray
     lut: np.ndarray
@@ -37,12 +39,20 @@ class ColourTransform:
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         """(..., 3) float32 transformed colours (not clipped) for uint8 ``rgb`` (..., 3)."""
         rgb = np.ascontiguousarray(rgb)
-        flat = rgb.reshape(-1, 1, 3)
+        n = rgb.size // 3
+        img = rgb if rgb.ndim == 3 and max(rgb.shape[:2]) < 32767 else _as_image(rgb.reshape(-1, 3))
         affine = np.concatenate([self.matrix, self.bias[:, None]], axis=1).astype(np.float32)
-        out = cv2.transform(flat.astype(np.float32), affine).reshape(-1, 3)
+        out = cv2.transform(img.astype(np.float32), affine)
         if self._has_residual():
-            out += np.take(self.lut, _table_index(flat.reshape(-1, 3)), axis=0)
-        return out.reshape(rgb.shape[:-1] + (3,))
+            out += _trilinear(self._texture(), img)
+        return out.reshape(-1, 3)[:n].reshape(rgb.shape[:-1] + (3,))
+
+    def _texture(self) -> np.ndarray:
+        """The table as an (m, m * m, 3) image: row r, column g * m + b (m = 32)."""
+        if not hasattr(self, "_tex"):
+            m = 1 << _APPLY_BITS
+            self._tex = np.ascontiguousarray(self.lut.reshape(m, m * m, 3))
+        return self._tex
 
     def _has_residual(self) -> bool:
         """False when the LUT correction is below a hundredth of a grey level everywhere
@@ -52,13 +62,36 @@ class ColourTransform:
         return self._residual
 
 
-def _table_index(rgb_u8: np.ndarray) -> np.ndarray:
-    """Flat LUT index (N,) from (N, 3) uint8 colours: _APPLY_BITS bits per channel."""
-    q = (rgb_u8 >> (8 - _APPLY_BITS)).astype(np.int32)
-    idx = q[:, 0] << (2 * _APPLY_BITS)
-    idx |= q[:, 1] << _APPLY_BITS
-    idx |= q[:, 2]
-    return idx
+def _as_image(rgb: np.ndarray, cols: int = 4096) -> np.ndarray:
+    """(N, 3) colours as an (rows, cols, 3) image, zero-padded (OpenCV's remap takes
+    images under 32767 pixels a side); read back with ``.reshape(-1, 3)[:N]``."""
+    n = len(rgb)
+    cols = max(1, min(cols, n))
+    rows = -(-n // cols)
+    img = np.zeros((rows * cols, 3), np.uint8)
+    img[:n] = rgb
+    return img.reshape(rows, cols, 3)
+
+
+def _trilinear(tex: np.ndarray, rgb_u8: np.ndarray) -> np.ndarray:
+    """(H, W, 3) float32 residual at each colour of ``rgb_u8`` (H, W, 3), trilinear in the
+    table ``tex`` (:meth:`ColourTransform._texture`). Two bilinear remaps do it: each reads
+    (r, b) inside one g slice of the texture, and the two slices are mixed by g."""
+    m = tex.shape[0]
+    f = rgb_u8.astype(np.float32)
+    cv2.multiply(f, m / 256.0, dst=f)
+    cv2.subtract(f, 0.5, dst=f)                 # bin coordinates: entries at bin centres
+    fr, fg, fb = cv2.split(f)
+    for c, top in ((fr, m - 1), (fb, m - 1), (fg, m - 1.0001)):
+        cv2.max(c, 0, dst=c)
+        cv2.min(c, top, dst=c)
+    g0 = np.floor(fg)                           # the lower g slice, at most m - 2
+    wg = fg - g0
+    x = cv2.scaleAdd(g0, float(m), fb)          # column g0 * m + b: b stays in its slice
+    lo = cv2.remap(tex, x, fr, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    x += m
+    hi = cv2.remap(tex, x, fr, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.blendLinear(hi, lo, wg, 1 - wg)
 
 
 def fit_colour_transform(source: np.ndarray, edited: np.ndarray,

@@ -18,7 +18,8 @@ refines that map by direct DIS flow against the anchor every ``refine_every`` fr
 come back), and checks it with forward-backward consistency and the source frames'
 photometric agreement. Pixels the anchor cannot supply take the previous frame's layer
 where that is consistent, and otherwise are *revealed*: they get the payload of a pure
-colour edit (the source pixels through T), never a smear.
+colour edit (the source pixels through T), never a smear. What pans in past the frame's
+edge is revealed so and then carried; it is never matched back to the anchor.
 """
 from __future__ import annotations
 
@@ -91,6 +92,15 @@ def _ramp(err: np.ndarray, lo: float, hi: float) -> np.ndarray:
 _CHANNEL_MEAN = np.full((1, 3), 1 / 3, np.float32)
 
 
+def inside(coords: np.ndarray, margin: float = 0.5) -> np.ndarray:
+    """(H, W) float32: 1 where the positions ``coords`` (H, W, 2) fall inside the frame
+    (within ``margin`` px of it), else 0."""
+    h, w = coords.shape[:2]
+    x, y = coords[..., 0], coords[..., 1]
+    return ((x >= -margin) & (x <= w - 1 + margin) & (y >= -margin)
+            & (y <= h - 1 + margin)).astype(np.float32)
+
+
 def _photo_error(a: np.ndarray, b_warped: np.ndarray) -> np.ndarray:
     """(H, W) float32 locally averaged mean abs RGB difference."""
     d = cv2.transform(cv2.absdiff(a, b_warped), _CHANNEL_MEAN)       # uint8 channel mean
@@ -144,6 +154,7 @@ class Propagator:
         self._anchor_gray = to_gray(source)
         self._coords = identity_map(h, w)
         self._valid = np.ones((h, w), np.float32)
+        self._entered = np.zeros((h, w), np.float32)   # came in past the frame's edge
         self._since_refine = 0
 
     def step(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -190,6 +201,7 @@ class Propagator:
         pmap = flow_to_map(back)
         self._coords = remap(self._coords, pmap)
         self._valid = cv2.multiply(remap(self._valid, pmap), cons)
+        self._entered = cv2.max(remap(self._entered, pmap, border="constant"), 1 - inside(pmap))
         self._since_refine += 1
         if s.refine_every and self._since_refine >= s.refine_every:
             err_a = self._refine(gray, frame)
@@ -240,8 +252,11 @@ class Propagator:
         err_new = _photo_error(frame, remap(self._anchor, new))
         err_chain = _photo_error(frame, remap(self._anchor, self._coords))
         err_old = err_chain + (1 - self._valid) * 1e3
-        # pixels the chain lost come back only when the direct flow explains them well
-        take = (err_new < err_old) & ((self._valid > 0.5) | (err_new < 0.5 * s.photo_lo))
+        # pixels the chain lost come back only when the direct flow explains them well, and
+        # never what came in past the frame's edge: the anchor never showed it, so a match
+        # there is a look-alike, a different one each frame, and the carried edit would boil
+        take = ((err_new < err_old) & ((self._valid > 0.5) | (err_new < 0.5 * s.photo_lo))
+                & (self._entered < 0.5))
         self._coords = np.where(take[..., None], new, self._coords)
         # a pixel the chain lost (occluded on the way) is trusted again once the direct
         # flow explains it; the photometric ramp in blend() still judges it
