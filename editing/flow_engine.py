@@ -113,26 +113,30 @@ def _fit_colour(setup: _Setup, sources: dict[int, np.ndarray],
     return fit_colour_transform(src, edt, (w > 0.5).astype(np.float32))
 
 
-def _read_keyframe_sources(setup: _Setup) -> dict[int, np.ndarray]:
-    """Source frames at the keyframe indices (one extra decode pass when there are keyframes)."""
-    wanted = set(setup.edits)
-    out = {}
-    for i, frame in enumerate(setup.reader):
+def _read_keyframe_sources(setup: _Setup, frames: "_Frames") -> dict[int, np.ndarray]:
+    """Source frames at the keyframe indices. The first comes from ``frames`` (and is pushed
+    back for the render); later keyframes cost one extra decode pass."""
+    first = next(frames).copy()
+    frames.pending = first
+    out = {0: first}
+    wanted = set(setup.edits) - {0}
+    for i, frame in enumerate(setup.reader if wanted else ()):
         if i in wanted:
             out[i] = frame.copy()
-            if len(out) == len(wanted):
+            if len(out) == len(wanted) + 1:
                 break
     return out
 
 
 def _frames(setup: _Setup, extras: dict) -> Iterator[np.ndarray]:
     p = setup.params
-    sources = _read_keyframe_sources(setup)
+    frames = _Frames(setup.reader)
+    sources = _read_keyframe_sources(setup, frames)
     regions = _anchor_regions(setup, sources)
     route = choose_propagation(p.propagation, regions[0], len(setup.edits) > 1)
     extras["propagation"], extras["edit_kind"] = route, regions[0].kind
     if route == "layer":
-        yield from _layer_frames(setup, sources[0], regions[0], extras)
+        yield from _layer_frames(setup, frames, regions[0], extras)
         return
     masks = _anchor_masks(setup, sources, regions)
     colour = _fit_colour(setup, sources, masks)
@@ -148,7 +152,6 @@ def _frames(setup: _Setup, extras: dict) -> Iterator[np.ndarray]:
     extras["keyframes"] = keys
     extras["edit_mask_coverage"] = float(masks[0].mean())
     fast, precise = setup.estimators()
-    frames = _Frames(setup.reader)
     for k, start in enumerate(keys):
         end = keys[k + 1] if k + 1 < len(keys) else None
         first = next(frames).copy()
@@ -193,14 +196,14 @@ def _confined(prop: Propagator, frames: Iterator[np.ndarray], confine: Confineme
             yield compose(frame, Confinement.apply(layer, seg), colour, transfer)
 
 
-def _layer_frames(setup: _Setup, first: np.ndarray, region: EditRegion,
+def _layer_frames(setup: _Setup, frames: "_Frames", region: EditRegion,
                   extras: dict) -> Iterator[np.ndarray]:
-    """The clip with the first frame's edit carried as a layer: pass 1 tracks the object
-    and builds the background plate, pass 2 renders (the video is decoded twice)."""
+    """The clip with the first frame's edit carried as a layer: pass 1 (``frames``, the
+    first one still to come) tracks the object and builds the background plate, pass 2
+    renders (the video is decoded twice)."""
     if not region.region.any():
         raise InputError("mask", "the edit region is empty: nothing to carry as a layer")
-    frames = iter(setup.reader)
-    next(frames)
+    first = next(frames)
     with one_thread():
         plan = plan_layer(frames, first, setup.edits[0], region.region, setup.params.mask_grow)
     extras.update(plan.stats)
