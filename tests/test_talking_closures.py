@@ -165,3 +165,66 @@ def test_a_loud_low_sound_between_vowels_is_not_a_closure():
     x = np.concatenate(parts).astype(np.float32)
     feats = np.array(list(frame_features([x], SR, FPS, int(len(x) / SR * FPS), closures=True)))
     assert feats[:, 4].max() == 0.0
+
+
+def _murmur_utterance(second: float, rng) -> np.ndarray:
+    """Four vowels with three 80 ms murmurs between them (from 0.6 s on, every 0.38 s): a
+    strong first resonance at 250 Hz, a second at ``second`` Hz and a broad floor, no
+    antiresonance (synthetic voices and some speakers show none)."""
+    vowel = lambda n: _normed(_resonate(_glottal(n, rng), VOWEL), 0.1)
+
+    def murmur(n):
+        g = _glottal(n, rng)
+        return _normed(_resonate(g, ((250, 60),)) + 2 * _resonate(g, ((second, 120),))
+                       + _resonate(g, ((900, 900),)), 0.035)
+
+    parts = [1e-4 * rng.standard_normal(int(0.3 * SR))]
+    for _ in range(3):
+        parts += [vowel(int(0.3 * SR)), murmur(int(0.08 * SR))]
+    parts += [vowel(int(0.3 * SR)), 1e-4 * rng.standard_normal(int(0.3 * SR))]
+    return np.concatenate(parts).astype(np.float32)
+
+
+def test_an_m_murmur_without_antiresonance_closes_by_its_resonances():
+    """/m/'s resonances (250 Hz, about 1100 Hz) close the lips even where its murmur lacks
+    the 600-1300 Hz dip the energy test asks for; /n/'s (second near 1700 Hz) are not /m/'s."""
+    from animakit.portrait.talking.closures import (fine_features, labial_resonances,
+                                                    nasal_frames)
+    rng = np.random.default_rng(3)
+    m = _murmur_utterance(1100, rng)
+    fm = fine_features(m, SR)
+    assert not nasal_frames(fm).any()                 # the energy cues alone miss it
+    found = nasal_frames(fm, m, SR)
+    assert len(np.flatnonzero(np.diff(found.astype(int)) == 1)) == 3 and found.sum() >= 15
+    n = _murmur_utterance(1700, rng)
+    assert labial_resonances(m, SR, 61, 66) and not labial_resonances(n, SR, 61, 66)
+
+
+def test_a_slow_fall_of_the_highs_is_not_a_closure():
+    """Closed lips cut the 1-4 kHz sound off within 30 ms; a glide (/w/) or a rounded vowel
+    lowers it over 50-100 ms, and that is not a closure."""
+    from animakit.portrait.talking.closures import abrupt
+    cut = np.r_[np.zeros(10), np.full(6, -20.0), np.zeros(10)]
+    slow = np.r_[np.zeros(4), np.linspace(0, -20, 7)[1:], np.full(6, -20.0),
+                 np.linspace(-20, 0, 7)[:-1], np.zeros(4)]
+    assert abrupt(cut, 10, 16)
+    assert not abrupt(slow, 10, 16)
+
+
+def test_a_murmur_with_the_dip_but_n_resonances_is_not_a_closure():
+    """A murmur with a deep 600-1300 Hz dip passes the energy test whatever its resonances;
+    one whose second resonance is /n/'s (1700 Hz, as espeak-ng's /n/ and Mandarin codas
+    give) is vetoed by it, while /m/'s (1100 Hz) still closes."""
+    from animakit.portrait.talking.closures import fine_features, nasal_frames
+    for second, closes in ((1100, True), (1700, False)):
+        rng = np.random.default_rng(4)
+        parts = [1e-4 * rng.standard_normal(int(0.3 * SR))]
+        for _ in range(3):
+            parts.append(_normed(_resonate(_glottal(int(0.3 * SR), rng), VOWEL), 0.1))
+            hum = _resonate(_glottal(int(0.08 * SR), rng), ((250, 60), (second, 200)))
+            parts.append(_normed(hum, 0.035))
+        parts.append(_normed(_resonate(_glottal(int(0.3 * SR), rng), VOWEL), 0.1))
+        x = np.concatenate(parts).astype(np.float32)
+        f = fine_features(x, SR)
+        assert nasal_frames(f).sum() >= 15, second          # the energy test alone
+        assert (nasal_frames(f, x, SR).sum() >= 15) == closes, second

@@ -3,7 +3,12 @@
 No phoneme model: classic rule-based cues on a fine grid (30 ms windows, 10 ms hop).
 
 - Nasal murmur (/m/): voiced, periodic frames whose 1-4 kHz energy has fallen far below the
-  neighbouring vowels' while the low band (80-500 Hz) stays strong, for 40-150 ms.
+  neighbouring vowels' while the low band (80-500 Hz) stays strong, for 40-150 ms, with
+  /m/'s antiresonance (600-1300 Hz far under 80-500 Hz). A murmur that falls less far or
+  lacks that dip still counts when its resonances are /m/'s: the first near 250-400 Hz and
+  the second near 1000-1200 Hz (closed lips lengthen the resonating tube), where /n/ and
+  /ng/ have their second resonance at 1500-2000 Hz (Fujimura 1962). Resonances come from
+  linear prediction, only on the runs the energy cues found.
 - Stop closure (/p/, /b/): a 30-150 ms dip of the energy above 500 Hz (a /b/ voice bar
   stays below) inside speech, with speech before it and a sharp broadband onset after it.
 
@@ -20,6 +25,11 @@ NASAL_MID_DROP_DB = 18.0       # 1-4 kHz energy under the neighbouring vowels' b
 NASAL_LOW_KEEP_DB = 12.0       # ... while 80-500 Hz stays within this of theirs
 NASAL_QUIETER_DB = 5.0         # a murmur is quieter than its vowels (a back vowel hardly is)
 NASAL_ANTI_DB = 15.0           # /m/'s antiresonance: 600-1300 Hz this far under 80-500 Hz
+LABIAL_MID_DROP_DB = 12.0      # ... or, with /m/'s resonances, a 1-4 kHz fall of this much
+LABIAL_F1_MAX_HZ = 450.0       # /m/'s murmur: first resonance under this
+LABIAL_F2_MAX_HZ = 1350.0      # ... and second under this (/n/, /ng/: 1500-2000 Hz)
+ALVEOLAR_F2_MIN_HZ = 1500.0    # a murmur resonating above this is /n/ or /ng/, not /m/
+ABRUPT_DB = 8.0                # ... entered and left within 30 ms by this much (a glide is slower)
 DIP_DB = 20.0                  # a stop closure's >500 Hz energy under both sides by this
 STOP_QUIETER_DB = 10.0         # ... and its whole band (a /b/ voice bar) under the loudest
                                # frame within +-150 ms by this: a closure silences the vowel
@@ -66,20 +76,93 @@ def _window_max(x: np.ndarray, before: int, after: int) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(pad, before + after + 1).max(1)
 
 
-def nasal_frames(f: np.ndarray) -> np.ndarray:
-    """(n,) bool: fine frames in a nasal murmur, from (n, 6) :func:`fine_features`."""
+def nasal_frames(f: np.ndarray, seg: np.ndarray | None = None, sr: int = 16000) -> np.ndarray:
+    """(n,) bool: fine frames in a nasal murmur, from (n, 6) :func:`fine_features` (and the
+    samples ``seg`` they came from, for the murmur's resonances)."""
     loud = _window_max(f[:, 0], 30, 30)
     vowel_mid = _window_max(f[:, 2], 15, 15)
     vowel_low = _window_max(f[:, 1], 15, 15)
     near_loud = _window_max(f[:, 0], 15, 15)
-    cand = ((f[:, 4] > 0.5) & (f[:, 0] > loud - SPEECH_DB - 10)
-            & (f[:, 0] < near_loud - NASAL_QUIETER_DB) & (f[:, 1] - f[:, 5] > NASAL_ANTI_DB)
-            & (f[:, 2] < vowel_mid - NASAL_MID_DROP_DB) & (f[:, 1] > vowel_low - NASAL_LOW_KEEP_DB))
+    murmur = ((f[:, 4] > 0.5) & (f[:, 0] > loud - SPEECH_DB - 10)
+              & (f[:, 0] < near_loud - NASAL_QUIETER_DB) & (f[:, 1] > vowel_low - NASAL_LOW_KEEP_DB))
+    drop = vowel_mid - f[:, 2]
+    by_anti = murmur & (f[:, 1] - f[:, 5] > NASAL_ANTI_DB) & (drop > NASAL_MID_DROP_DB)
     out = np.zeros(len(f), bool)
-    for a, b in _runs(cand):
-        if MIN_RUN <= b - a <= NASAL_MAX_RUN:
+    for a, b in _runs(by_anti):
+        if MIN_RUN <= b - a <= NASAL_MAX_RUN and (seg is None or not alveolar(seg, sr, a, b)):
+            out[a:b] = True
+    if seg is None:
+        return out
+    for a, b in _runs(murmur & (drop > LABIAL_MID_DROP_DB) & ~out):
+        if (MIN_RUN <= b - a <= NASAL_MAX_RUN and abrupt(f[:, 2], a, b)
+                and labial_resonances(seg, sr, a, b)):
             out[a:b] = True
     return out
+
+
+def abrupt(mid: np.ndarray, a: int, b: int) -> bool:
+    """Whether the 1-4 kHz level ``mid`` (dB per fine frame) falls into run [a, b) and rises
+    out of it by ABRUPT_DB within 30 ms on both sides: lips that close and open cut the
+    sound off at once, where a glide (/w/) or a rounded vowel moves over 50-100 ms."""
+    if a < 3 or b + 3 > len(mid):
+        return False
+    inside = mid[a:b].min()
+    return bool(mid[a - 3:a].max() - inside > ABRUPT_DB and mid[b:b + 3].max() - inside > ABRUPT_DB)
+
+
+def labial_resonances(seg: np.ndarray, sr: int, a: int, b: int) -> bool:
+    """Whether fine frames [a, b) of ``seg`` resonate as an /m/ murmur: median first and
+    second resonances (linear prediction) under LABIAL_F1_MAX_HZ and LABIAL_F2_MAX_HZ."""
+    res = _run_resonances(seg, sr, a, b)
+    return res is not None and res[0] < LABIAL_F1_MAX_HZ and res[1] < LABIAL_F2_MAX_HZ
+
+
+def _run_resonances(seg: np.ndarray, sr: int, a: int, b: int) -> tuple[float, float] | None:
+    """Median (first, second) resonance over fine frames [a, b) of ``seg``; None if unknown."""
+    win, hop = int(round(WIN_S * sr)), int(round(HOP_S * sr))
+    res = np.array([resonances(seg[j * hop:j * hop + win], sr) for j in range(a, b)])
+    if not len(res) or np.isnan(res).all(axis=0).any():
+        return None
+    f1, f2 = np.nanmedian(res, axis=0)
+    return float(f1), float(f2)
+
+
+def alveolar(seg: np.ndarray, sr: int, a: int, b: int) -> bool:
+    """Whether fine frames [a, b) of ``seg`` resonate as /n/ or /ng/ do: a median second
+    resonance above ALVEOLAR_F2_MIN_HZ (some voices give /n/ a 600-1300 Hz dip too)."""
+    res = _run_resonances(seg, sr, a, b)
+    return res is not None and res[1] > ALVEOLAR_F2_MIN_HZ
+
+
+def resonances(frame: np.ndarray, sr: int) -> tuple[float, float]:
+    """(first, second) resonance in Hz of one window of samples: the angles of the
+    all-pole fit's (autocorrelation method, order 2 + sr / 1 kHz) narrow poles above 200 Hz;
+    NaN where there are not two."""
+    x = np.asarray(frame, np.float64)
+    x = np.append(x[0], x[1:] - 0.97 * x[:-1]) * np.hamming(len(x))      # pre-emphasis
+    order = 2 + int(sr // 1000)
+    r = np.correlate(x, x, "full")[len(x) - 1:len(x) + order]
+    if r[0] <= 1e-12:
+        return float("nan"), float("nan")
+    a = _levinson(r, order)
+    poles = [z for z in np.roots(a) if z.imag > 0]
+    freq = np.angle(poles) * sr / (2 * np.pi)
+    bandwidth = -np.log(np.abs(poles)) * sr / np.pi
+    found = np.sort(freq[(freq > 200) & (bandwidth < 500)])
+    return (float(found[0]), float(found[1])) if len(found) >= 2 else (float("nan"),) * 2
+
+
+def _levinson(r: np.ndarray, order: int) -> np.ndarray:
+    """(order + 1,) prediction polynomial [1, a1, ...] from autocorrelation ``r``."""
+    a = np.zeros(order + 1)
+    a[0], err = 1.0, r[0]
+    for i in range(1, order + 1):
+        k = -(r[i] + a[1:i] @ r[i - 1:0:-1]) / err
+        a[1:i + 1] += k * np.concatenate([a[i - 1:0:-1], [1.0]])
+        err *= 1.0 - k * k
+        if err <= 0:
+            break
+    return a
 
 
 def stop_frames(f: np.ndarray) -> np.ndarray:
@@ -108,7 +191,7 @@ def closure_frames(seg: np.ndarray, sr: int) -> np.ndarray:
     f = fine_features(seg, sr)
     if len(f) == 0:
         return np.zeros(0, bool)
-    return nasal_frames(f) | stop_frames(f)
+    return nasal_frames(f, seg, sr) | stop_frames(f)
 
 
 def frame_closures(buf: np.ndarray, start: int, centers: np.ndarray, sr: int,
