@@ -141,7 +141,7 @@ def resonances(frame: np.ndarray, sr: int) -> tuple[float, float]:
     x = np.asarray(frame, np.float64)
     x = np.append(x[0], x[1:] - 0.97 * x[:-1]) * np.hamming(len(x))      # pre-emphasis
     order = 2 + int(sr // 1000)
-    r = np.correlate(x, x, "full")[len(x) - 1:len(x) + order]
+    r = np.array([x[:len(x) - k] @ x[k:] for k in range(order + 1)])
     if r[0] <= 1e-12:
         return float("nan"), float("nan")
     a = _levinson(r, order)
