@@ -224,13 +224,17 @@ def test_video_without_frames_is_one_clear_line(kind, odd_videos, tmp_path):
     assert runner.describe_error(studio.value) == f"{kind}.mp4: has no video frames"
 
 
-def test_cli_video_without_frames_exit_2(odd_videos, tmp_path):
+def cli_edit(video: Path, out: Path) -> subprocess.CompletedProcess:
+    """``animakit run editing.first_frame`` on ``video`` with the shipped edited frame."""
     exe = Path(sys.executable).parent / "animakit"
-    proc = subprocess.run([str(exe), "run", "editing.first_frame", "-q",
-                           "-i", f"video={odd_videos['audio_only']}",
+    return subprocess.run([str(exe), "run", "editing.first_frame", "-q", "-i", f"video={video}",
                            "-i", f"edited={ASSETS / 'editing' / 'edited_first_frame.png'}",
-                           "-o", str(tmp_path / "o.mp4")], capture_output=True, text=True,
+                           "-o", str(out)], capture_output=True, text=True,
                           timeout=300, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+
+
+def test_cli_video_without_frames_exit_2(odd_videos, tmp_path):
+    proc = cli_edit(odd_videos["audio_only"], tmp_path / "o.mp4")
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip() == f"animakit: error: {odd_videos['audio_only']}: has no video frames"
     assert list(tmp_path.iterdir()) == []
@@ -254,12 +258,7 @@ def cut_videos(tmp_path_factory) -> dict[str, Path]:
 def test_a_cut_off_video_is_refused_not_rendered_short(cut_videos, tmp_path):
     from animakit.media import VideoReader
     total = len(list(VideoReader(cut_videos["whole"])))
-    exe = Path(sys.executable).parent / "animakit"
-    proc = subprocess.run([str(exe), "run", "editing.first_frame", "-q",
-                           "-i", f"video={cut_videos['cut']}",
-                           "-i", f"edited={ASSETS / 'editing' / 'edited_first_frame.png'}",
-                           "-o", str(tmp_path / "o.mp4")], capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    proc = cli_edit(cut_videos["cut"], tmp_path / "o.mp4")
     assert proc.returncode == 2, proc.stderr
     line = proc.stderr.strip()
     assert line.startswith(f"animakit: error: {cut_videos['cut']}: video is damaged or "
