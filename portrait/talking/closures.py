@@ -7,8 +7,10 @@ No phoneme model: classic rule-based cues on a fine grid (30 ms windows, 10 ms h
   /m/'s antiresonance (600-1300 Hz far under 80-500 Hz). A murmur that falls less far or
   lacks that dip still counts when its resonances are /m/'s: the first near 250-400 Hz and
   the second near 1000-1200 Hz (closed lips lengthen the resonating tube), where /n/ and
-  /ng/ have their second resonance at 1500-2000 Hz (Fujimura 1962). Resonances come from
-  linear prediction, only on the runs the energy cues found.
+  /ng/ have their second resonance at 1500-2000 Hz (Fujimura 1962); such a run must also
+  be entered and left within 30 ms (a glide is slower). A murmur with the dip but /n/'s
+  resonances is not /m/ (some voices, and Mandarin codas, give /n/ that dip too).
+  Resonances come from linear prediction, only on the runs the energy cues found.
 - Stop closure (/p/, /b/): a 30-150 ms dip of the energy above 500 Hz (a /b/ voice bar
   stays below) inside speech, with speech before it and a sharp broadband onset after it.
 
@@ -28,8 +30,8 @@ NASAL_ANTI_DB = 15.0           # /m/'s antiresonance: 600-1300 Hz this far under
 LABIAL_MID_DROP_DB = 12.0      # ... or, with /m/'s resonances, a 1-4 kHz fall of this much
 LABIAL_F1_MAX_HZ = 450.0       # /m/'s murmur: first resonance under this
 LABIAL_F2_MAX_HZ = 1350.0      # ... and second under this (/n/, /ng/: 1500-2000 Hz)
-ALVEOLAR_F2_MIN_HZ = 1500.0    # a murmur resonating above this is /n/ or /ng/, not /m/
 ABRUPT_DB = 8.0                # ... entered and left within 30 ms by this much (a glide is slower)
+ALVEOLAR_F2_MIN_HZ = 1500.0    # a murmur resonating above this is /n/ or /ng/, not /m/
 DIP_DB = 20.0                  # a stop closure's >500 Hz energy under both sides by this
 STOP_QUIETER_DB = 10.0         # ... and its whole band (a /b/ voice bar) under the loudest
                                # frame within +-150 ms by this: a closure silences the vowel
