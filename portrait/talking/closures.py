@@ -19,6 +19,8 @@ close the lips too; the figures in docs/portrait_talking.md say how often this f
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 WIN_S, HOP_S = 0.03, 0.01      # fine analysis grid
@@ -122,7 +124,9 @@ def labial_resonances(seg: np.ndarray, sr: int, a: int, b: int) -> bool:
 def _run_resonances(seg: np.ndarray, sr: int, a: int, b: int) -> tuple[float, float] | None:
     """Median (first, second) resonance over fine frames [a, b) of ``seg``; None if unknown."""
     win, hop = int(round(WIN_S * sr)), int(round(HOP_S * sr))
-    res = np.array([resonances(seg[j * hop:j * hop + win], sr) for j in range(a, b)])
+    res = np.array([_cached_resonances(np.ascontiguousarray(seg[j * hop:j * hop + win],
+                                                            np.float32).tobytes(), sr)
+                    for j in range(a, b)])
     if not len(res) or np.isnan(res).all(axis=0).any():
         return None
     f1, f2 = np.nanmedian(res, axis=0)
@@ -134,6 +138,14 @@ def alveolar(seg: np.ndarray, sr: int, a: int, b: int) -> bool:
     resonance above ALVEOLAR_F2_MIN_HZ (some voices give /n/ a 600-1300 Hz dip too)."""
     res = _run_resonances(seg, sr, a, b)
     return res is not None and res[1] > ALVEOLAR_F2_MIN_HZ
+
+
+@functools.lru_cache(maxsize=2048)
+def _cached_resonances(window: bytes, sr: int) -> tuple[float, float]:
+    """:func:`resonances` of a float32 window given as bytes. Each video frame decides on
+    its own +-0.4 s of audio, aligned to absolute time, so a run is seen by some 20 frames
+    in the very same samples: each window is fitted once."""
+    return resonances(np.frombuffer(window, np.float32), sr)
 
 
 def resonances(frame: np.ndarray, sr: int) -> tuple[float, float]:
