@@ -169,7 +169,6 @@ def fb_consistency(flow_fw: np.ndarray, flow_bw: np.ndarray, alpha: float = 0.01
     flow ``b -> a`` (Sundaram et al. 2010): ``|fw + bw(x + fw)|^2 < alpha (|fw|^2 +
     |bw(x + fw)|^2) + beta``. False marks occluded or mismatched pixels, and pixels whose
     flow leaves the frame."""
-    h, w = flow_fw.shape[:2]
     target = flow_to_map(flow_fw)
     bw_at = remap(flow_bw, target)
     fx, fy = cv2.split(flow_fw)
@@ -178,6 +177,13 @@ def fb_consistency(flow_fw: np.ndarray, flow_bw: np.ndarray, alpha: float = 0.01
     err = sx * sx + sy * sy
     mag = fx * fx + fy * fy + bx * bx + by * by
     ok = err < alpha * mag + beta
-    tx, ty = cv2.split(target)
-    inside = (tx >= -0.5) & (tx <= w - 0.5) & (ty >= -0.5) & (ty <= h - 0.5)
-    return ok & inside
+    return ok & (inside(target) > 0)
+
+
+def inside(coords: np.ndarray, margin: float = 0.5) -> np.ndarray:
+    """(H, W) float32: 1 where the positions ``coords`` (H, W, 2) fall inside the frame
+    (within ``margin`` px of it), else 0."""
+    h, w = coords.shape[:2]
+    x, y = coords[..., 0], coords[..., 1]
+    return ((x >= -margin) & (x <= w - 1 + margin) & (y >= -margin)
+            & (y <= h - 1 + margin)).astype(np.float32)

@@ -123,7 +123,7 @@ def _read_keyframe_sources(setup: _Setup, frames: "_Frames") -> dict[int, np.nda
     for i, frame in enumerate(setup.reader if wanted else ()):
         if i in wanted:
             out[i] = frame.copy()
-            if len(out) == len(wanted) + 1:
+            if wanted <= out.keys():
                 break
     return out
 

@@ -32,7 +32,7 @@ from typing import Iterable, Iterator
 import cv2
 import numpy as np
 
-from .flow import (FlowEstimator, fb_consistency, flow_to_map, identity_map,
+from .flow import (FlowEstimator, fb_consistency, flow_to_map, identity_map, inside,
                            map_to_flow, remap, to_gray)
 
 from .colour import ColourTransform
@@ -90,15 +90,6 @@ def _ramp(err: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
 
 _CHANNEL_MEAN = np.full((1, 3), 1 / 3, np.float32)
-
-
-def inside(coords: np.ndarray, margin: float = 0.5) -> np.ndarray:
-    """(H, W) float32: 1 where the positions ``coords`` (H, W, 2) fall inside the frame
-    (within ``margin`` px of it), else 0."""
-    h, w = coords.shape[:2]
-    x, y = coords[..., 0], coords[..., 1]
-    return ((x >= -margin) & (x <= w - 1 + margin) & (y >= -margin)
-            & (y <= h - 1 + margin)).astype(np.float32)
 
 
 def _photo_error(a: np.ndarray, b_warped: np.ndarray) -> np.ndarray:
