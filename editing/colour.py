@@ -42,9 +42,10 @@ class ColourTransform:
         n = rgb.size // 3
         img = rgb if rgb.ndim == 3 and max(rgb.shape[:2]) < 32767 else _as_image(rgb.reshape(-1, 3))
         affine = np.concatenate([self.matrix, self.bias[:, None]], axis=1).astype(np.float32)
-        out = cv2.transform(img.astype(np.float32), affine)
+        pixels = img.astype(np.float32)
+        out = cv2.transform(pixels, affine)
         if self._has_residual():
-            out += _trilinear(self._texture(), img)
+            out += _trilinear(self._texture(), pixels)
         return out.reshape(-1, 3)[:n].reshape(rgb.shape[:-1] + (3,))
 
     def _texture(self) -> np.ndarray:
@@ -73,13 +74,13 @@ def _as_image(rgb: np.ndarray, cols: int = 4096) -> np.ndarray:
     return img.reshape(rows, cols, 3)
 
 
-def _trilinear(tex: np.ndarray, rgb_u8: np.ndarray) -> np.ndarray:
-    """(H, W, 3) float32 residual at each colour of ``rgb_u8`` (H, W, 3), trilinear in the
-    table ``tex`` (:meth:`ColourTransform._texture`). Two bilinear remaps do it: each reads
-    (r, b) inside one g slice of the texture, and the two slices are mixed by g."""
+def _trilinear(tex: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) float32 residual at each colour of ``rgb`` (H, W, 3) float32 in 0-255,
+    trilinear in the table ``tex`` (:meth:`ColourTransform._texture`). Two bilinear remaps
+    do it: each reads (r, b) inside one g slice of the texture, and the two slices are mixed
+    by g."""
     m = tex.shape[0]
-    f = rgb_u8.astype(np.float32)
-    cv2.multiply(f, m / 256.0, dst=f)
+    f = cv2.multiply(rgb, m / 256.0)
     cv2.subtract(f, 0.5, dst=f)                 # bin coordinates: entries at bin centres
     fr, fg, fb = cv2.split(f)
     for c, top in ((fr, m - 1), (fb, m - 1), (fg, m - 1.0001)):
