@@ -215,6 +215,22 @@ def test_train_cli_runs_both_stages_and_resumes(tmp_path: Path):
         assert torch.equal(a, b)
 
 
+def test_worker_rendered_batches_are_the_loops_own():
+    """--workers renders the same clips, in the same order, as the training loop would."""
+    from argparse import Namespace
+    from animakit.dit.train import ClipBatches, clip_batches
+    args = Namespace(batch_size=2, seed=7, workers=1)
+    ahead = clip_batches(args, 5, torch.device("cpu"))
+    for k in (5, 6, 7):
+        clips, specs = next(ahead)
+        own, own_specs = ClipBatches(2, 7)[k]
+        assert torch.equal(clips, own) and specs == own_specs
+        assert clips.dtype == torch.float16 and clips.shape == (2, 16, 3, 32, 32)
+    fresh, _, _ = make_batch(2, np.random.default_rng([7, 5]))
+    first, _ = ClipBatches(2, 7)[5]
+    assert (first.float() - fresh).abs().max() < 1e-3         # float16 keeps the clips
+
+
 # -- sampler ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("prediction_type", ["velocity", "sample"])
