@@ -33,7 +33,8 @@ from animakit.dit.classifier import ClipClassifier, real_accuracy  # noqa: E402
 from animakit.dit.data import ATTRIBUTES, LABELS, Spec, make_batch, random_spec, to_uint8  # noqa: E402
 from animakit.dit.pipeline import grid_frames, load_model  # noqa: E402
 from animakit.dit.sample import frame_condition, sample_latents  # noqa: E402
-from animakit.dit.settings import DEFAULT_GUIDANCE, DEFAULT_SHIFT, DEFAULT_STEPS  # noqa: E402
+from animakit.dit.settings import (DEFAULT_GUIDANCE, DEFAULT_GUIDANCE_MIN_NOISE, DEFAULT_SHIFT,  # noqa: E402
+                                   DEFAULT_STEPS)
 from animakit.dit.text import requested, token_batch  # noqa: E402
 from benchmarks.groundtruth.dit_measures import matches, measure_clip, pooled_seam_ratio  # noqa: E402
 
@@ -116,7 +117,7 @@ def given_frames(model, vae, judge, specs: list[Spec], sampler: dict) -> dict:
 
 
 SCREEN = ({}, {"steps": 8}, {"steps": 12}, {"steps": 24}, {"guidance_scale": 2.0},
-          {"guidance_scale": 6.0}, {"shift": 3.0})
+          {"guidance_scale": 6.0}, {"guidance_min_noise": 0.0}, {"shift": 3.0})
 
 
 def screen(model, vae, judge, n: int, sampler: dict) -> list[dict]:
@@ -269,6 +270,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     ap.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE)
     ap.add_argument("--shift", type=float, default=DEFAULT_SHIFT, help="scheduler time shift")
+    ap.add_argument("--guidance-min-noise", type=float, default=DEFAULT_GUIDANCE_MIN_NOISE,
+                    help="guide only at noise levels >= this")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--speed-batch", type=int, default=8)
     ap.add_argument("--speed-rounds", type=int, default=5)
@@ -281,7 +284,8 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     model, vae = load_model(args.weights)
-    sampler = {"steps": args.steps, "guidance_scale": args.guidance, "shift": args.shift}
+    sampler = {"steps": args.steps, "guidance_scale": args.guidance, "shift": args.shift,
+               "guidance_min_noise": args.guidance_min_noise}
     result: dict = {"checkpoint": args.weights, "device": "cpu", "torch_threads": args.threads,
                     "parameters": sum(p.numel() for p in model.parameters()),
                     "autoencoder_parameters": sum(p.numel() for p in vae.parameters()),

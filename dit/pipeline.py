@@ -27,7 +27,7 @@ from animakit.render import SHOW_PROGRESS
 from animakit.seeding import torch_generator
 
 from .data import LABELS, NUM_FRAMES, SIZE, to_uint8
-from .settings import DEFAULT_GUIDANCE, DEFAULT_STEPS
+from .settings import DEFAULT_GUIDANCE, DEFAULT_GUIDANCE_MIN_NOISE, DEFAULT_STEPS
 from .text import PromptError, tokenize
 
 if TYPE_CHECKING:
@@ -52,6 +52,9 @@ class DiTParams:
     steps: int = param(DEFAULT_STEPS, "flow-matching Euler steps", min=1, max=200, advanced=True)
     guidance_scale: float = param(DEFAULT_GUIDANCE, "classifier-free guidance on the prompt "
                                   "(1 = off)", min=0.0, max=20.0, advanced=True)
+    guidance_min_noise: float = param(DEFAULT_GUIDANCE_MIN_NOISE, "guide only while the noise "
+                                      "level is at least this (0 = every step)", min=0.0, max=1.0,
+                                      advanced=True)
     num_clips: int = param(1, "clips to generate, laid out as a grid in each frame "
                            "('all' makes one per label)", min=1, max=64)
     fps: float = param(8.0, "output frame rate", min=1, max=60, advanced=True)
@@ -174,6 +177,7 @@ class DiTEngine(Engine):
             from .text import token_batch
             latents = sample_latents(model, token_batch(prompts), cond, steps=params.steps,
                                      guidance_scale=params.guidance_scale, generator=gen,
+                                     guidance_min_noise=params.guidance_min_noise,
                                      progress=SHOW_PROGRESS.get())
             with torch.no_grad():
                 extras["clips"] = to_uint8(decode_clips(vae, latents))      # (N, F, h, w, 3)

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from animakit.cancel import check as check_cancelled
 
 from .models import VideoDiT
-from .settings import DEFAULT_GUIDANCE, DEFAULT_SHIFT, DEFAULT_STEPS
+from .settings import DEFAULT_GUIDANCE, DEFAULT_GUIDANCE_MIN_NOISE, DEFAULT_SHIFT, DEFAULT_STEPS
 from .text import NULL
 
 
@@ -62,6 +62,7 @@ def sample_latents(model: VideoDiT, prompt_ids: torch.Tensor, condition: torch.T
                    *, steps: int = DEFAULT_STEPS, guidance_scale: float = DEFAULT_GUIDANCE,
                    generator: torch.Generator | None = None, progress: bool = False,
                    shift: float = DEFAULT_SHIFT, pin_given: bool = True,
+                   guidance_min_noise: float = DEFAULT_GUIDANCE_MIN_NOISE,
                    callback_on_step_end: Callable[[int, float, torch.Tensor], None] | None = None
                    ) -> torch.Tensor:
     """Latent clips (B, F, C, h, w) (float32, on CPU) for prompt ids (B, M).
@@ -69,6 +70,8 @@ def sample_latents(model: VideoDiT, prompt_ids: torch.Tensor, condition: torch.T
     ``condition`` (B, F, C + 1, h, w) holds the latents of given frames and their mask (see
     :func:`frame_condition`); with ``pin_given`` the given frames are also held on their
     noisy path at every step, as inpainting samplers do, so they come out as given.
+    Guidance applies only at noise levels >= ``guidance_min_noise`` (guidance in a limited
+    interval, Kynkäänniemi et al. 2024); the later steps run the prompt's branch alone.
     ``generator`` seeds the initial noise (drawn on CPU so a seed gives the same clip on any
     device). ``callback_on_step_end(step_index, timestep, latents)`` runs after each step.
     """
@@ -92,11 +95,12 @@ def sample_latents(model: VideoDiT, prompt_ids: torch.Tensor, condition: torch.T
     for i, t in enumerate(tqdm(scheduler.timesteps, disable=not progress, desc="dit sampling")):
         check_cancelled()               # sampling comes before the first frame
         sigma = float(t) / 1000
-        xin = torch.cat([x, x]) if guided else x
-        out = model(xin.to(dtype), t.expand(len(xin)), None, cin,
-                    prompt_features=prompts).sample.float()
+        both = guided and sigma >= guidance_min_noise
+        xin = torch.cat([x, x]) if both else x
+        out = model(xin.to(dtype), t.expand(len(xin)), None, cin[:len(xin)],
+                    prompt_features=tuple(f[:len(xin)] for f in prompts)).sample.float()
         v = velocity(out, xin, sigma, kind)
-        if guided:
+        if both:
             v_cond, v_uncond = v.chunk(2)
             v = v_uncond + guidance_scale * (v_cond - v_uncond)
         x = scheduler.step(v, t, x).prev_sample

@@ -271,6 +271,28 @@ def test_sampler_pins_given_frames_and_is_seeded():
     assert not torch.allclose(run(pin_given=False)[:, 0], given[:, 0], atol=1e-3)
 
 
+def test_guidance_runs_only_down_to_its_noise_level():
+    """Steps at noise levels >= guidance_min_noise run both branches; later ones the prompt's
+    alone, as unguided sampling does."""
+    model = randomised(tiny_model())
+    batches = []
+    model.register_forward_pre_hook(lambda m, a: batches.append((round(float(a[1][0]) / 1000, 3),
+                                                                  len(a[0]))))
+
+    def run(**kw):
+        return sample_latents(model, ids("a red disk"), steps=4, guidance_scale=4.0,
+                              generator=torch.Generator().manual_seed(0), **kw)
+    halfway = run(guidance_min_noise=0.5)
+    assert [n for _, n in batches] == [2, 2, 1, 1]          # noise levels 1, 0.67, 0.33, 0.001
+    assert all((n == 2) == (sigma >= 0.5) for sigma, n in batches)
+    batches.clear()
+    assert not torch.equal(halfway, run(guidance_min_noise=0.0))
+    assert [n for _, n in batches] == [2, 2, 2, 2]
+    unguided = sample_latents(model, ids("a red disk"), steps=4, guidance_scale=1.0,
+                              generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(run(guidance_min_noise=1.01), unguided, atol=1e-6)
+
+
 # -- measures --------------------------------------------------------------------------------
 
 def test_pixel_measures_read_real_clips():
@@ -383,9 +405,10 @@ def test_studio_canvas_helpers_and_the_drawn_example():
 @pytest.mark.skipif(not (SHIPPED / "vae" / "config.json").is_file(),
                     reason="shipped checkpoint not present")
 def test_shipped_checkpoint_follows_prompts_and_given_frames():
-    """A floor under the shipped checkpoint, well below its benchmark figures (docs/dit.md) as
-    12 clips are few, and well above chance (1 in 288 for a whole prompt): colour and the whole
-    prompt by the evaluator, one-piece objects, and given first frames kept."""
+    """A floor under the shipped checkpoint, below its benchmark figures (docs/dit.md) as 12
+    clips are few, and far above chance (1 in 288 for a whole prompt): colour and the whole
+    prompt by the evaluator, one-piece objects, motion the way asked (by the pixels), and
+    given first frames kept."""
     from animakit.dit.classifier import ClipClassifier
     from animakit.dit.pipeline import load_model
     model, vae = load_model(SHIPPED)
@@ -403,8 +426,9 @@ def test_shipped_checkpoint_follows_prompts_and_given_frames():
     read = judge.predict(clips)
     whole = np.mean([r == s for r, s in zip(read, specs)])
     colour = np.mean([r.colour == s.colour for r, s in zip(read, specs)])
-    assert whole >= 0.25 and colour >= 0.9, (whole, colour)
+    assert whole >= 0.75 and colour >= 0.9, (whole, colour)
     measures = [measure_clip(c) for c in to_uint8(clips)]
-    assert np.mean([m.one_piece for m in measures]) >= 0.7
+    assert np.mean([m.one_piece for m in measures]) >= 0.9
+    assert np.mean([m.read.direction == s.direction for m, s in zip(measures, specs)]) >= 0.75
     first = ((clips[::2, 0] - real[::2, 0]) ** 2).mean().item()
     assert 10 * np.log10(4 / first) >= 30
