@@ -213,8 +213,8 @@ class DiTGeneratePipeline(Pipeline):
     examples = (
         {"label": "a small green triangle moving left fast, 4 clips", "inputs": {},
          "params": {"prompt": "a small green triangle moving left fast", "num_clips": 4, "seed": 3}},
-        {"label": "a drawn triangle, animated: moving up slow", "inputs": {"image": "dit/drawn_triangle.png"},
-         "params": {"prompt": "moving up slow", "num_clips": 4, "seed": 1}},
+        {"label": "a drawn triangle, animated: a triangle moving up slow", "inputs": {"image": "dit/drawn_triangle.png"},
+         "params": {"prompt": "a triangle moving up slow", "num_clips": 4, "seed": 1}},
         {"label": "in-between a first and a last frame", "inputs": {
             "image": "dit/tween_first.png", "last_image": "dit/tween_last.png"},
          "params": {"prompt": "", "num_clips": 4, "seed": 2}},
