@@ -69,13 +69,17 @@ def quality(clips: torch.Tensor, prompts: list[str], judge: ClipClassifier) -> d
         per = {k: float(np.mean([h[k] for h in hits if k in h])) for k in ATTRIBUTES
                if any(k in h for h in hits)}
         return {"all_asked_attributes": float(np.mean([all(h.values()) for h in hits])), **per}
+    shape_hits = [m.box_fill_shape == a["shape"] for m, a in zip(measures, asked) if "shape" in a]
     return {"clips": len(prompts),
             "one_piece_frames": float(np.mean([m.one_piece for m in measures])),
             "solidity": float(np.mean([m.solidity for m in measures])),
+            "turned_frames": float(np.mean([m.turned for m in measures])),
             "moves_as_prompted": float(np.mean([h.get("direction", True) for h in by_pixels])),
             "seam_ratio": pooled_seam_ratio(measures),
             "median_path_residual_px": float(np.nanmedian([m.path_residual_px for m in measures])),
             "prompt_accuracy_by_pixels": accuracy(by_pixels),
+            # the bounding-box fill, the shape reading used before the fit to ideal shapes
+            **({"shape_by_box_fill": float(np.mean(shape_hits))} if shape_hits else {}),
             "prompt_accuracy_by_evaluator": accuracy(by_judge)}
 
 
@@ -116,8 +120,9 @@ def given_frames(model, vae, judge, specs: list[Spec], sampler: dict) -> dict:
     return out
 
 
-SCREEN = ({}, {"steps": 8}, {"steps": 12}, {"steps": 24}, {"guidance_scale": 2.0},
-          {"guidance_scale": 6.0}, {"guidance_min_noise": 0.0}, {"shift": 3.0})
+SCREEN = ({}, {"steps": 8}, {"steps": 12}, {"steps": 16}, {"steps": 20}, {"steps": 24},
+          {"guidance_scale": 2.0}, {"guidance_scale": 4.0}, {"guidance_min_noise": 0.0},
+          {"shift": 3.0})
 
 
 def screen(model, vae, judge, n: int, sampler: dict) -> list[dict]:
@@ -132,6 +137,7 @@ def screen(model, vae, judge, n: int, sampler: dict) -> list[dict]:
         rows.append({"change": change or "default", "s_per_clip": round((time.perf_counter() - t0) / n, 3),
                      **{k: q[k] for k in ("one_piece_frames", "solidity", "moves_as_prompted", "seam_ratio")},
                      "all_attributes_by_pixels": q["prompt_accuracy_by_pixels"]["all_asked_attributes"],
+                     "shape_by_pixels": q["prompt_accuracy_by_pixels"]["shape"],
                      "all_attributes_by_evaluator": q["prompt_accuracy_by_evaluator"]["all_asked_attributes"]})
     return rows
 

@@ -85,12 +85,17 @@ def background(rng: np.random.Generator, size: int = SIZE) -> np.ndarray:
     return np.clip(img, 0, 1)
 
 
-def shape_coverage(shape: str, cx: np.ndarray, cy: np.ndarray, r: float,
-                   size: int = SIZE) -> np.ndarray:
-    """Anti-aliased coverage (F, size, size) in [0, 1] of ``shape`` centred at (cx[f], cy[f])."""
+def shape_coverage(shape: str, cx: np.ndarray, cy: np.ndarray, r: float | np.ndarray,
+                   size: int = SIZE, angle: float = 0.0) -> np.ndarray:
+    """Anti-aliased coverage (F, size, size) in [0, 1] of ``shape`` centred at (cx[f], cy[f]),
+    of radius ``r`` (one for all, or one per frame shaped (F, 1, 1)), turned by ``angle``
+    radians (the data's shapes are never turned)."""
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
     dx = xs[None] - cx[:, None, None]
     dy = ys[None] - cy[:, None, None]
+    if angle:
+        c, s = np.float32(np.cos(angle)), np.float32(np.sin(angle))
+        dx, dy = c * dx + s * dy, c * dy - s * dx
     if shape == "disk":
         sdf = np.sqrt(dx ** 2 + dy ** 2) - r
     elif shape == "square":

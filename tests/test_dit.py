@@ -19,7 +19,8 @@ from animakit.dit.sample import flow_matching_target, frame_condition, sample_la
 from animakit.dit.text import MAX_TOKENS, NULL, PromptError, requested, token_batch, tokenize
 from animakit.dit.train import flow_loss
 from animakit.errors import ParamError, WeightsNotFoundError
-from benchmarks.groundtruth.dit_measures import measure_clip, pooled_seam_ratio, seam_ratio, track
+from benchmarks.groundtruth.dit_measures import (measure_clip, pooled_seam_ratio, seam_ratio,
+                                                 shape_fit, track)
 
 torch.set_num_threads(1)
 SHIPPED = animakit.ASSETS / "dit"
@@ -305,6 +306,44 @@ def test_pixel_measures_read_real_clips():
         m = measure_clip(clip)
         assert m.read == spec, (m.read, spec)
         assert m.one_piece == 1.0 and m.solidity > 0.85
+
+
+def box_mask(half: float, aspect: float = 1.0, rounding: float = 0.0, saturation: float = 1.0,
+             centre: tuple[float, float] = (16.3, 15.7), turn_deg: float = 0.0) -> np.ndarray:
+    """(32, 32) bool object mask of a green box drawn as the data draws its shapes: half side
+    ``half`` px, width / height ``aspect``, corners rounded by ``rounding`` x the half side
+    (1 = a disk), turned by ``turn_deg``, on a data background."""
+    from animakit.dit.data import background
+    from benchmarks.groundtruth.dit_measures import object_masks
+    ys, xs = np.mgrid[0:32, 0:32].astype(np.float32) + 0.5
+    c, s = np.cos(np.radians(turn_deg)), np.sin(np.radians(turn_deg))
+    dx, dy = xs - centre[0], ys - centre[1]
+    dx, dy = c * dx + s * dy, c * dy - s * dx
+    hx, hy, rad = half * np.sqrt(aspect), half / np.sqrt(aspect), rounding * half
+    qx, qy = np.abs(dx) - (hx - rad), np.abs(dy) - (hy - rad)
+    sdf = np.hypot(np.maximum(qx, 0), np.maximum(qy, 0)) + np.minimum(np.maximum(qx, qy), 0) - rad
+    cover = np.clip(0.5 - sdf, 0, 1)[..., None]
+    colour = np.array([1 - saturation, 1.0, 1 - saturation], np.float32)
+    frame = background(np.random.default_rng(0)) * (1 - cover) + colour * cover
+    return object_masks((frame[None] * 255).round().astype(np.uint8))[0] > 0.5
+
+
+@pytest.mark.parametrize("half", [2.975, 3.4, 5.1, 5.95])   # 0.85 x the data's radii 3.5-7
+def test_shape_reading_fits_the_ideal_shapes(half):
+    """Squares read as squares wherever they sit and however saturated, and turned by 10
+    degrees (which the fit reports); a box with its corners rounded by under half reads as a
+    square and by most of its half side as a disk; a box 1.5x wider than tall is no square
+    (the bounding-box fill, read before, passed it)."""
+    for centre in ((16.0, 16.0), (16.3, 15.7), (15.5, 16.5)):
+        for saturation in (0.75, 1.0):
+            assert shape_fit(box_mask(half, saturation=saturation, centre=centre))[0] == "square"
+    if half > 5:                                   # a small square turned is a pixel blob
+        turned = shape_fit(box_mask(half, turn_deg=10.0))
+        assert turned.shape == "square" and turned.turn_deg != 0, turned
+    assert shape_fit(box_mask(half, rounding=0.3))[0] == "square"
+    assert shape_fit(box_mask(half, rounding=0.9))[0] == "disk"
+    assert shape_fit(box_mask(half, aspect=1.5))[0] != "square"
+    assert shape_fit(np.zeros((32, 32), bool)) == ("?", 0.0, 0.0)
 
 
 def test_seam_ratio_sees_a_patch_grid():

@@ -7,7 +7,12 @@ construction, see :mod:`dit.data`), so per frame it is the set of pixels whose c
 
 - one piece: the mask is exactly one 8-connected component;
 - solidity: pixels of the largest component / pixels of its filled convex hull;
-- fill: pixels / bounding-box pixels (disk ~0.8, square ~1, triangle ~0.55): the shape;
+- shape: per frame, of the data's three ideal shapes (:func:`animakit.dit.data.shape_coverage`)
+  the one that overlaps the mask best (intersection over union, centroids aligned, radius and
+  a turn of up to 15 degrees searched; under :data:`MIN_SHAPE_IOU` no shape); the clip's shape
+  is the one :data:`SHAPE_AGREEMENT` of its frames fit. The fill of the bounding box (disk
+  ~0.8, square ~1, triangle ~0.55), the reading this replaced, is kept for comparison: it
+  passes 2:1 rectangles as squares and fails squares that miss a corner pixel;
 - centre and area per frame: the direction and speed of a straight-line fit, and the size;
 - colour: the hue of the object's mean colour, nearest of the data's named hues.
 
@@ -18,17 +23,24 @@ from __future__ import annotations
 
 import colorsys
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import cv2
 import numpy as np
 
-from animakit.dit.data import COLOURS, DIRECTION_VECTORS, DIRECTIONS, Spec
+from animakit.dit.data import COLOURS, DIRECTION_VECTORS, DIRECTIONS, SHAPES, Spec, shape_coverage
 
 CHROMA_THRESHOLD = 0.42        # object chroma >= 0.64, background chroma <= ~0.3 (in [0, 1])
 MIN_TRAVEL_PX = 3.0            # a slow clip travels 6 px, a fast one 15 px
 FAST_TRAVEL_PX = 10.5          # halfway between the two speeds' travel
 GRID = 8                       # pixels per patch of the grid the seams are measured on
 SHAPE_FILL = {"triangle": (0.0, 0.705), "disk": (0.705, 0.915), "square": (0.915, 1.01)}
+TEMPLATE_RADII = np.arange(3.5, 7.01, 0.125, dtype=np.float32)[:, None, None]   # the data's radii
+# a shape turned a little is still that shape: the prompt named it, the turn is a flaw of the
+# drawing (the data never turns its shapes)
+TEMPLATE_ANGLES = np.radians([0.0, -15.0, -10.0, -5.0, 5.0, 10.0, 15.0])
+MIN_SHAPE_IOU = 0.75           # real clips' frames overlap their shape by >= 0.8
+SHAPE_AGREEMENT = 0.75         # share of a clip's frames that must read as its shape
 LARGE_AREA = {"disk": 82.0, "square": 78.0, "triangle": 46.0}   # px, between small and large
 
 
@@ -85,6 +97,51 @@ def frame_shape_stats(mask: np.ndarray) -> tuple[int, float, float]:
     return n - 1, area / max(int(hull.sum()), area), area / box
 
 
+def _ideal_masks(shape: str, cx: float, cy: float, size: int, angle: float) -> np.ndarray:
+    """(R, size, size) bool: ``shape`` turned by ``angle`` at every radius of
+    :data:`TEMPLATE_RADII`, each moved so that its pixels' centroid is (cx, cy) (a
+    triangle's centroid is not its centre)."""
+    n = len(TEMPLATE_RADII)
+    xs, ys = np.full(n, cx, np.float32), np.full(n, cy, np.float32)
+    first = shape_coverage(shape, xs, ys, TEMPLATE_RADII, size, angle) > 0.5
+    grid_y, grid_x = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
+    count = np.maximum(first.sum(axis=(1, 2)), 1)
+    xs = xs + cx - (first * grid_x).sum(axis=(1, 2)) / count
+    ys = ys + cy - (first * grid_y).sum(axis=(1, 2)) / count
+    return shape_coverage(shape, xs, ys, TEMPLATE_RADII, size, angle) > 0.5
+
+
+class ShapeFit(NamedTuple):
+    shape: str                   # the best-fitting ideal shape, "?" when none fits
+    iou: float
+    turn_deg: float              # how far that ideal shape is turned
+
+
+def shape_fit(mask: np.ndarray) -> ShapeFit:
+    """The ideal shape overlapping the binary mask (H, W) best; ``"?"`` when the mask is
+    empty or no shape overlaps it by :data:`MIN_SHAPE_IOU`."""
+    ys, xs = np.nonzero(mask)
+    if len(xs) < 3:
+        return ShapeFit("?", 0.0, 0.0)
+    cx, cy = xs.mean() + 0.5, ys.mean() + 0.5
+    best = ShapeFit("?", 0.0, 0.0)
+    for shape in SHAPES:
+        for angle in (0.0,) if shape == "disk" else TEMPLATE_ANGLES:
+            ideal = _ideal_masks(shape, cx, cy, mask.shape[0], angle)
+            iou = float(((ideal & mask).sum(axis=(1, 2)) / (ideal | mask).sum(axis=(1, 2))).max())
+            if iou > best.iou:
+                best = ShapeFit(shape, iou, float(np.degrees(angle)))
+    return best if best.iou >= MIN_SHAPE_IOU else best._replace(shape="?")
+
+
+def clip_shape(fits: list[ShapeFit]) -> str:
+    """The shape that at least :data:`SHAPE_AGREEMENT` of a clip's frames fit, else ``"?"``:
+    an object that turns from one shape into another has no one shape."""
+    votes = [f.shape for f in fits]
+    top = max(set(votes), key=votes.count)
+    return top if votes.count(top) >= SHAPE_AGREEMENT * len(votes) else "?"
+
+
 def object_colour(frames: np.ndarray, weight: np.ndarray) -> str | None:
     """The named colour nearest (in hue) to the object's mean colour, or None if unseen."""
     total = weight.sum()
@@ -124,15 +181,21 @@ class ClipMeasures:
     one_piece: float             # fraction of frames whose object mask is one component
     solidity: float              # median over frames
     read: Spec                   # the attributes read from the pixels ("?" where unreadable)
+    box_fill_shape: str          # the shape the bounding box's fill reads (SHAPE_FILL)
+    turned: float                # fraction of frames whose shape fits best turned (askew)
     seams: tuple[float, float]   # seam_energies (on the grid, elsewhere)
     path_residual_px: float      # RMS distance of centres from their straight-line fit
     travel_px: float
 
 
-def read_spec(frames: np.ndarray, centres: np.ndarray, area: np.ndarray, fill: float) -> Spec:
-    """The attributes of a clip as its pixels show them."""
+def box_fill_shape(fill: float) -> str:
+    """The shape a bounding-box fill reads as, by :data:`SHAPE_FILL`."""
+    return next((s for s, (lo, hi) in SHAPE_FILL.items() if lo <= fill < hi), "?")
+
+
+def read_spec(frames: np.ndarray, centres: np.ndarray, area: np.ndarray, shape: str) -> Spec:
+    """The attributes of a clip as its pixels show them, its shape read already."""
     weight = object_masks(frames)
-    shape = next((s for s, (lo, hi) in SHAPE_FILL.items() if lo <= fill < hi), "?")
     v = line_fit(centres)
     travel = float("nan") if v is None else float(np.hypot(*v) * (len(centres) - 1))
     speed = "?" if not np.isfinite(travel) else ("fast" if travel > FAST_TRAVEL_PX else "slow")
@@ -144,7 +207,9 @@ def read_spec(frames: np.ndarray, centres: np.ndarray, area: np.ndarray, fill: f
 def measure_clip(frames: np.ndarray) -> ClipMeasures:
     """Measures of one clip (F, H, W, 3) uint8."""
     centres, area = track(frames)
-    stats = [frame_shape_stats(m > 0.5) for m in object_masks(frames)]
+    masks = object_masks(frames) > 0.5
+    stats = [frame_shape_stats(m) for m in masks]
+    fits = [shape_fit(m) for m in masks]
     counts, solid, fill = (np.array(v, np.float64) for v in zip(*stats))
     ok = ~np.isnan(centres).any(axis=1)
     residual = travel = float("nan")
@@ -153,10 +218,12 @@ def measure_clip(frames: np.ndarray) -> ClipMeasures:
         fit = np.stack([np.polyval(np.polyfit(t, centres[ok, i], 1), t) for i in range(2)], 1)
         residual = float(np.sqrt(((centres[ok] - fit) ** 2).sum(1).mean()))
         travel = float(np.hypot(*(fit[-1] - fit[0])) * (len(centres) - 1) / max(t[-1] - t[0], 1))
-    read = read_spec(frames, centres, area, float(np.nanmedian(fill)) if np.isfinite(fill).any() else -1)
+    fill = float(np.nanmedian(fill)) if np.isfinite(fill).any() else -1.0
     return ClipMeasures(float(np.mean(counts == 1)),
                         float(np.nanmedian(solid)) if np.isfinite(solid).any() else 0.0,
-                        read, seam_energies(frames), residual, travel)
+                        read_spec(frames, centres, area, clip_shape(fits)), box_fill_shape(fill),
+                        float(np.mean([f.shape != "?" and f.turn_deg != 0 for f in fits])),
+                        seam_energies(frames), residual, travel)
 
 
 def matches(read: Spec, asked: dict[str, str]) -> dict[str, bool]:
