@@ -17,6 +17,10 @@ interpreter whose ``animakit`` is e.g. the main branch), "after" is this tree's 
   source's flow misjudges it where the new outline differs); ``..._excess_share_in_24px_border``:
   how much of the output's warp error over the source's lies within 24 px of the frame's
   edges (18 % of a 512² frame's area);
+- ``recolour_reference_warp_gradient_ratio`` (appearance edits): the same measure of the
+  source recoloured by the edit's colour transform where the output differs from the
+  source, carrying no detail (:func:`recolour_reference`): how far the measure moves with
+  the edit's change of contrast alone;
 - ``fps``: frames per second of the whole pipeline, mp4 in, mp4 out (best of two).
 
 Writes a figure of frames 0/5/10/15 (before above after, per demo) with ``--figure`` and
@@ -125,6 +129,23 @@ def region_warp_gradient(clip: np.ndarray, flows: list, valid: list, region: np.
     return float(err) / max(float(g[:, region[:-1, :-1]].mean()), 1e-9)
 
 
+def recolour_reference(source: np.ndarray, edited: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """(T, H, W, 3) uint8: each source frame through the edit's colour transform (fitted as
+    the flow engine fits it, on the first frame's grown edit region), blended in where
+    ``out`` differs from the source. It carries no detail, so it is as steady as the source
+    but for the transform's change of contrast: what a pure recolour in the output's own
+    region scores on :func:`warp_gradient`."""
+    from animakit.editing.colour import fit_colour_transform
+    from animakit.editing.flow_engine import region_mask
+    from animakit.editing.regions import find_edit_region
+    region = find_edit_region(source[0], edited, None, threshold=12.0)
+    colour = fit_colour_transform(source[0], edited, (region_mask(region, 6) > 0.5).astype(np.float32))
+    frames = source.astype(np.float32)
+    weight = np.clip(np.abs(out.astype(np.float32) - frames).max(-1, keepdims=True) / 24, 0, 1)
+    graded = np.stack([colour(f) for f in source])
+    return np.clip(frames + weight * (graded - frames) + 0.5, 0, 255).astype(np.uint8)
+
+
 def persistence(out: np.ndarray, source: np.ndarray) -> float:
     """Mean abs difference from the source at the last frame over that at the first."""
     d = [float(np.abs(out[i].astype(np.float32) - source[i]).mean()) for i in (0, -1)]
@@ -170,8 +191,12 @@ def measure(name: str, repo: Path, before_python: str | None, tmp: Path) -> tupl
                         "warp_excess_share_in_24px_border": round(
                             border_excess_share(frames, source, flows, valid), 3),
                         "edited_region_share": round(float(region.mean()), 3)}
-    result["after"]["fps_end_to_end"] = pipeline_fps(video, edited, tmp)
     sides["source"], sides["edited"] = source, load_image(edited, max_side=None)
+    if result["edit_kind"] == "appearance":        # a recolour: what a pure one would score
+        reference = recolour_reference(source, sides["edited"], sides["after"])
+        result["after"]["recolour_reference_warp_gradient_ratio"] = round(
+            warp_gradient(reference, flows, valid) / src_wg, 3)
+    result["after"]["fps_end_to_end"] = pipeline_fps(video, edited, tmp)
     return result, sides
 
 
