@@ -30,6 +30,11 @@ PHOTO_TOLERANCE = 24.0     # mean abs RGB error above which a flow match is not 
 WORK_SIDE = 256            # long side the object is tracked at
 FINE_SIDE = 384            # long side of the crop around the object its motion is refined on
 ROBUST_PX = 3.0            # vertex residual scale of the robust reweighting
+# weight of the flow against as-rigid-as-possible in the fit of a confinement's mesh, 4x a
+# layer's (ObjectMesh's 0.5): a segment's edge has no texture to keep from warping, and a
+# stiffer mesh lags where clothing bends (shoulders, sleeves, a collar), cutting the edit
+# there in some frames and not others
+SEGMENT_DATA_WEIGHT = 2.0
 
 
 def soft_mask(mask: np.ndarray, grow: int) -> np.ndarray:
@@ -66,10 +71,11 @@ class ObjectTracker:
     disc's is found within 1 %); with ``refine``, each fit is then refined on a crop around
     the object at up to the frame's own resolution (:class:`CropRefiner`), so a layer's
     texture does not jitter by the working size's sub-pixel errors. :class:`Motion` is
-    given in the frame's own pixels and :attr:`full_mesh` is the mesh at that size."""
+    given in the frame's own pixels and :attr:`full_mesh` is the mesh at that size.
+    ``data_weight`` is the mesh fit's weight of the flow against rigidity (:class:`ObjectMesh`)."""
 
     def __init__(self, anchor: np.ndarray, region: np.ndarray, work_side: int = WORK_SIDE,
-                 preset: str = "balanced", refine: bool = True):
+                 preset: str = "balanced", refine: bool = True, data_weight: float = 0.5):
         self.size = region.shape[::-1]
         self.scale = min(1.0, work_side / max(self.size))
         anchor_full, region_full = anchor, region
@@ -78,7 +84,7 @@ class ObjectTracker:
         self.work_size = (w, h)
         area = max(float(region.sum()), 1.0)
         spacing = float(np.clip(np.sqrt(area) / 8, 8, 48))
-        self.mesh = ObjectMesh(mesh_box(region, int(spacing), self.work_size), spacing)
+        self.mesh = ObjectMesh(mesh_box(region, int(spacing), self.work_size), spacing, data_weight)
         self.full_mesh = self.mesh.scaled(1 / self.scale)
         self.flow = FlowEstimator(preset, 1.0)
         self.anchor, self.anchor_gray = anchor, to_gray(anchor)
@@ -361,7 +367,8 @@ class Confinement:
     turning sleeve say, the object still gets the edit's colour transform)."""
 
     def __init__(self, anchor: np.ndarray, region: np.ndarray, grow: int):
-        self.tracker = ObjectTracker(anchor, region, refine=False)   # a mask's edge, not a layer's
+        self.tracker = ObjectTracker(anchor, region, refine=False,   # a mask's edge, not a layer's
+                                     data_weight=SEGMENT_DATA_WEIGHT)
         self.outer = self.tracker._work(soft_mask(region, grow + 2))
         inner = cv2.erode(region.astype(np.uint8), np.ones((5, 5), np.uint8))
         self.inner = self.tracker._work(soft_mask(inner, 0))
