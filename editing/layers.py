@@ -72,10 +72,13 @@ class ObjectTracker:
     the object at up to the frame's own resolution (:class:`CropRefiner`), so a layer's
     texture does not jitter by the working size's sub-pixel errors. :class:`Motion` is
     given in the frame's own pixels and :attr:`full_mesh` is the mesh at that size.
-    ``data_weight`` is the mesh fit's weight of the flow against rigidity (:class:`ObjectMesh`)."""
+    ``data_weight`` is the mesh fit's weight of the flow against rigidity (:class:`ObjectMesh`);
+    without ``background`` the background's homography is not fitted (it stays the identity:
+    a confinement moves only the object's segment)."""
 
     def __init__(self, anchor: np.ndarray, region: np.ndarray, work_side: int = WORK_SIDE,
-                 preset: str = "balanced", refine: bool = True, data_weight: float = 0.5):
+                 preset: str = "balanced", refine: bool = True, data_weight: float = 0.5,
+                 background: bool = True):
         self.size = region.shape[::-1]
         self.scale = min(1.0, work_side / max(self.size))
         anchor_full, region_full = anchor, region
@@ -97,6 +100,7 @@ class ObjectTracker:
         self.near = soft_mask(region, int(spacing)) > 0.01
         self.vertices = self.mesh.rest.copy()
         self.homography = np.eye(3)
+        self.track_background = background
         self._sample = _vertex_sampler(spacing)
         self.grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32),
                                          np.arange(h, dtype=np.float32)), -1)
@@ -127,13 +131,15 @@ class ObjectTracker:
         x = robust_fit(self.mesh, targets, weights, self.vertices)
         if self.refiner is not None:
             x = self.refiner.refine(full, x)
-        self.homography = self._background_motion(flow, trust)
+        if self.track_background:
+            self.homography = self._background_motion(flow, trust)
         self.vertices = x
         return self.to_frame(x.copy(), self.homography.copy())
 
     def segment(self, mask: np.ndarray) -> np.ndarray:
-        """(H, W) float32: the anchor's ``mask`` (working size, float) moved to where the
-        object is in the last frame stepped, at the frame's size."""
+        """(H, W[, C]) float32: the anchor's ``mask`` (working size, float; C <= 4 masks
+        stacked share one map) moved to where the object is in the last frame stepped, at
+        the frame's size."""
         moved = remap(mask, self.mesh.backward_map(self.vertices, self.work_size))
         return cv2.resize(moved, tuple(self.size), interpolation=cv2.INTER_LINEAR)
 
@@ -368,10 +374,10 @@ class Confinement:
 
     def __init__(self, anchor: np.ndarray, region: np.ndarray, grow: int):
         self.tracker = ObjectTracker(anchor, region, refine=False,   # a mask's edge, not a layer's
-                                     data_weight=SEGMENT_DATA_WEIGHT)
-        self.outer = self.tracker._work(soft_mask(region, grow + 2))
+                                     data_weight=SEGMENT_DATA_WEIGHT, background=False)
         inner = cv2.erode(region.astype(np.uint8), np.ones((5, 5), np.uint8))
-        self.inner = self.tracker._work(soft_mask(inner, 0))
+        self.masks = np.dstack([self.tracker._work(soft_mask(region, grow + 2)),   # outer
+                                self.tracker._work(soft_mask(inner, 0))])           # inner
 
     def __call__(self, frame: np.ndarray, layer: np.ndarray) -> np.ndarray:
         return self.apply(layer, self.segments(frame))
@@ -380,7 +386,8 @@ class Confinement:
         """(outer, inner) (H, W) float32 segments of the object in ``frame`` (the next one
         in order): needs only the source frames, so it may run ahead of the layer."""
         self.tracker.step(frame)
-        return self.tracker.segment(self.outer), self.tracker.segment(self.inner)
+        both = self.tracker.segment(self.masks)
+        return both[..., 0], both[..., 1]
 
     @staticmethod
     def apply(layer: np.ndarray, segments: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
