@@ -137,10 +137,12 @@ def recolour_reference(source: np.ndarray, edited: np.ndarray, out: np.ndarray) 
     but for the transform's change of contrast: what a pure recolour in the output's own
     region scores on :func:`warp_gradient`."""
     from animakit.editing.colour import fit_colour_transform
-    from animakit.editing.flow_engine import region_mask
+    from animakit.editing.flow_engine import FlowEditParams, region_mask
     from animakit.editing.regions import find_edit_region
-    region = find_edit_region(source[0], edited, None, threshold=12.0)
-    colour = fit_colour_transform(source[0], edited, (region_mask(region, 6) > 0.5).astype(np.float32))
+    p = FlowEditParams()                                  # the engine's defaults
+    region = find_edit_region(source[0], edited, None, p.mask_threshold)
+    mask = region_mask(region, p.mask_grow) > 0.5
+    colour = fit_colour_transform(source[0], edited, mask.astype(np.float32))
     frames = source.astype(np.float32)
     weight = np.clip(np.abs(out.astype(np.float32) - frames).max(-1, keepdims=True) / 24, 0, 1)
     graded = np.stack([colour(f) for f in source])

@@ -193,9 +193,10 @@ def box_fill_shape(fill: float) -> str:
     return next((s for s, (lo, hi) in SHAPE_FILL.items() if lo <= fill < hi), "?")
 
 
-def read_spec(frames: np.ndarray, centres: np.ndarray, area: np.ndarray, shape: str) -> Spec:
-    """The attributes of a clip as its pixels show them, its shape read already."""
-    weight = object_masks(frames)
+def read_spec(frames: np.ndarray, weight: np.ndarray, centres: np.ndarray, area: np.ndarray,
+              shape: str) -> Spec:
+    """The attributes of a clip as its pixels show them, given its :func:`object_masks`
+    weight (F, H, W) and its shape read already."""
     v = line_fit(centres)
     travel = float("nan") if v is None else float(np.hypot(*v) * (len(centres) - 1))
     speed = "?" if not np.isfinite(travel) else ("fast" if travel > FAST_TRAVEL_PX else "slow")
@@ -207,7 +208,8 @@ def read_spec(frames: np.ndarray, centres: np.ndarray, area: np.ndarray, shape: 
 def measure_clip(frames: np.ndarray) -> ClipMeasures:
     """Measures of one clip (F, H, W, 3) uint8."""
     centres, area = track(frames)
-    masks = object_masks(frames) > 0.5
+    weight = object_masks(frames)
+    masks = weight > 0.5
     stats = [frame_shape_stats(m) for m in masks]
     fits = [shape_fit(m) for m in masks]
     counts, solid, fill = (np.array(v, np.float64) for v in zip(*stats))
@@ -221,7 +223,8 @@ def measure_clip(frames: np.ndarray) -> ClipMeasures:
     fill = float(np.nanmedian(fill)) if np.isfinite(fill).any() else -1.0
     return ClipMeasures(float(np.mean(counts == 1)),
                         float(np.nanmedian(solid)) if np.isfinite(solid).any() else 0.0,
-                        read_spec(frames, centres, area, clip_shape(fits)), box_fill_shape(fill),
+                        read_spec(frames, weight, centres, area, clip_shape(fits)),
+                        box_fill_shape(fill),
                         float(np.mean([f.shape != "?" and f.turn_deg != 0 for f in fits])),
                         seam_energies(frames), residual, travel)
 
