@@ -17,6 +17,7 @@ object's motion as one piece, instead of being re-sampled from the source's per-
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import cv2
@@ -136,11 +137,12 @@ class ObjectTracker:
         self.vertices = x
         return self.to_frame(x.copy(), self.homography.copy())
 
-    def segment(self, mask: np.ndarray) -> np.ndarray:
+    def segment(self, mask: np.ndarray, vertices: np.ndarray | None = None) -> np.ndarray:
         """(H, W[, C]) float32: the anchor's ``mask`` (working size, float; C <= 4 masks
-        stacked share one map) moved to where the object is in the last frame stepped, at
-        the frame's size."""
-        moved = remap(mask, self.mesh.backward_map(self.vertices, self.work_size))
+        stacked share one map) moved by the mesh at ``vertices`` (work px; default: where
+        the object is in the last frame stepped), at the frame's size."""
+        x = self.vertices if vertices is None else vertices
+        moved = remap(mask, self.mesh.backward_map(x, self.work_size))
         return cv2.resize(moved, tuple(self.size), interpolation=cv2.INTER_LINEAR)
 
     def _predicted_flow(self) -> np.ndarray:
@@ -304,12 +306,21 @@ def plan_layer(frames, anchor: np.ndarray, edited: np.ndarray, region: np.ndarra
     x0, y0, x1, y1 = mesh_box(clear > 0.01, 2, (w, h))      # inside the frame, needed here
     plate = Plate((w, h), (x0, y0, x1 + 1, y1 + 1))
     motions = [Motion(tracker.full_mesh.rest.copy(), np.eye(3))]
-    for frame in frames:
-        m = tracker.step(frame)
-        motions.append(m)
+
+    def fill_plate(frame: np.ndarray, m: Motion) -> None:
         if plate.wants(m.homography):
-            busy = tracker.segment(cover_work) > 0.01                # the object at t
+            busy = tracker.segment(cover_work, m.vertices * tracker.scale) > 0.01  # object at t
             plate.add(frame, ~busy, m.homography)
+
+    # the tracker chains from frame to frame on this thread; the plate is filled (in order)
+    # on a worker, overlapping the next frames' tracking
+    with ThreadPoolExecutor(1) as worker:
+        filled = []
+        for frame in frames:
+            motions.append(tracker.step(frame))
+            filled.append(worker.submit(fill_plate, frame, motions[-1]))
+        for job in filled:
+            job.result()
     after = edited_outline(anchor, edited, region, *plate.anchor_view())
     stats = plate.finish(edited, region, after, sampled_box(motions, tracker.full_mesh, plate))
     stats["frames_tracked"] = len(motions)

@@ -18,6 +18,7 @@ from .mesh import mesh_box
 from .regions import fill_holes
 
 BACKGROUND_MATCH = 28.0    # max RGB difference of the edited frame from the plate = background
+GRABCUT_SIDE = 192         # long side GrabCut works at (its answer is upsampled)
 PAD_SHARE = 0.25           # the canvas reaches this share of the frame's side past each edge
 
 
@@ -133,17 +134,38 @@ def edited_outline(anchor: np.ndarray, edited: np.ndarray, region: np.ndarray,
     labels = np.where(bg_sure, cv2.GC_BGD, cv2.GC_PR_FGD).astype(np.uint8)
     labels[fg_sure] = cv2.GC_FGD
     x0, y0, x1, y1 = mesh_box(region, 24, (region.shape[1], region.shape[0]))
-    crop = labels[y0:y1 + 1, x0:x1 + 1].copy()
-    bgm, fgm = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    crop = labels[y0:y1 + 1, x0:x1 + 1]
     if (crop == cv2.GC_BGD).sum() < 32:
         return region
-    cv2.grabCut(np.ascontiguousarray(edited[y0:y1 + 1, x0:x1 + 1][..., ::-1]), crop, None,
-                bgm, fgm, 4, cv2.GC_INIT_WITH_MASK)
     out = np.zeros_like(region)
-    out[y0:y1 + 1, x0:x1 + 1] = (crop == cv2.GC_FGD) | (crop == cv2.GC_PR_FGD)
+    out[y0:y1 + 1, x0:x1 + 1] = grabcut_foreground(edited[y0:y1 + 1, x0:x1 + 1], crop)
     out &= region
     return fill_holes(cv2.morphologyEx(out.astype(np.uint8), cv2.MORPH_OPEN,
                                        np.ones((3, 3), np.uint8)))
+
+
+def grabcut_foreground(image: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """(h, w) bool foreground of GrabCut (4 iterations) on ``image`` (h, w, 3) RGB started
+    from ``labels`` (h, w) of cv2.GC_*, run on a copy at most GRABCUT_SIDE px on the long
+    side (its cost grows with the area, and the colour models need no more); the answer is
+    brought back to full size, where the hard labels are kept as given."""
+    h, w = labels.shape
+    scale = min(1.0, GRABCUT_SIDE / max(h, w))
+    img, lab = image, labels.copy()
+    if scale < 1.0:
+        size = (max(8, round(w * scale)), max(8, round(h * scale)))
+        img = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        lab = cv2.resize(labels, size, interpolation=cv2.INTER_NEAREST)
+    bgm, fgm = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.grabCut(np.ascontiguousarray(img[..., ::-1]), lab, None, bgm, fgm, 4,
+                cv2.GC_INIT_WITH_MASK)
+    fg = ((lab == cv2.GC_FGD) | (lab == cv2.GC_PR_FGD)).astype(np.float32)
+    if scale < 1.0:
+        fg = cv2.resize(fg, (w, h), interpolation=cv2.INTER_LINEAR)
+    out = fg > 0.5
+    out[labels == cv2.GC_FGD] = True
+    out[labels == cv2.GC_BGD] = False
+    return out
 
 
 def complete_plate(edited: np.ndarray, region: np.ndarray, after: np.ndarray,
