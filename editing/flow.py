@@ -180,10 +180,14 @@ def fb_consistency(flow_fw: np.ndarray, flow_bw: np.ndarray, alpha: float = 0.01
     return ok & (inside(target) > 0)
 
 
-def inside(coords: np.ndarray, margin: float = 0.5) -> np.ndarray:
-    """(H, W) float32: 1 where the positions ``coords`` (H, W, 2) fall inside the frame
-    (within ``margin`` px of it), else 0."""
+def inside(coords: np.ndarray, margin: float = 0.5,
+           size: tuple[int, int] | None = None) -> np.ndarray:
+    """(H, W) float32: 1 where the positions ``coords`` (H, W, 2) fall inside a frame of
+    ``size`` = (width, height) (default: the positions' own grid), within ``margin`` px of
+    it, else 0."""
     h, w = coords.shape[:2]
+    if size is not None:
+        w, h = size
     x, y = coords[..., 0], coords[..., 1]
     return ((x >= -margin) & (x <= w - 1 + margin) & (y >= -margin)
             & (y <= h - 1 + margin)).astype(np.float32)

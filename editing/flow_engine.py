@@ -28,7 +28,8 @@ from .colour import ColourTransform, fit_colour_transform
 from .inputs import (check_keyframe_indices, keyframe_sources, load_edit_image, load_mask,
                      open_source_video)
 from .layers import Confinement, plan_layer, render_layer_frame, soft_mask
-from .propagate import PropagationSettings, Propagator, compose, initial_layer
+from .propagate import (PropagationSettings, Propagator, compose, compose_window,
+                        initial_layer)
 from .regions import WHOLE_FRAME_FRACTION, EditRegion, find_edit_region
 
 FULL_FRAME_FRACTION = WHOLE_FRAME_FRACTION   # an automatic mask above this share = whole frame
@@ -156,12 +157,13 @@ def _frames(setup: _Setup, extras: dict) -> Iterator[np.ndarray]:
         end = keys[k + 1] if k + 1 < len(keys) else None
         first = next(frames).copy()
         yield compose(first, layers[start], colour, p.transfer)
-        prop = Propagator(first, layers[start], colour, setup.settings, fast, precise)
+        confine = _confinement(first, regions[start], p) if end is None else None
+        prop = Propagator(first, layers[start], colour, setup.settings, fast, precise,
+                          window=confine.window if confine else None)
         if end is None:
             prop.confidence = False
-            confine = _confinement(first, regions[start], p)
             if confine is None:
-                for frame, layer, _ in prop.run(frames):
+                for frame, layer, _, _ in prop.run(frames):
                     yield compose(frame, layer, colour, p.transfer)
             else:
                 yield from _confined(prop, frames, confine, colour, p.transfer)
@@ -182,18 +184,18 @@ def _confinement(first: np.ndarray, region: EditRegion, p: "FlowEditParams"):
 def _confined(prop: Propagator, frames: Iterator[np.ndarray], confine: Confinement,
               colour: ColourTransform, transfer: str) -> Iterator[np.ndarray]:
     """The propagator's frames with each layer kept to its object. The object's tracker
-    needs only source frames: it runs on its own thread on each frame as the propagator
-    takes it in, so its segments are ready (or nearly) when that frame's layer is."""
-    pending: deque = deque()
-    with ThreadPoolExecutor(1) as pool:
-        def taken() -> Iterator[np.ndarray]:
-            for frame in frames:
-                pending.append(pool.submit(confine.segments, frame))
-                yield frame
+    needs only source frames: it runs on the propagator's flows thread, ahead of the
+    layer, and its segment gives the window the propagator works on (the object and a
+    margin: nothing outside it can show the edit)."""
+    segments: deque = deque()
 
-        for frame, layer, _ in prop.run(taken()):
-            seg = pending.popleft().result()
-            yield compose(frame, Confinement.apply(layer, seg), colour, transfer)
+    def window_of(frame: np.ndarray):
+        segments.append(confine.segments(frame))
+        return confine.window
+
+    for frame, layer, _, window in prop.run(frames, window_of):
+        cut = Confinement.apply(layer, segments.popleft(), window)
+        yield compose_window(frame, cut, window, colour, transfer)
 
 
 def _layer_frames(setup: _Setup, frames: "_Frames", region: EditRegion,
@@ -204,13 +206,10 @@ def _layer_frames(setup: _Setup, frames: "_Frames", region: EditRegion,
     if not region.region.any():
         raise InputError("mask", "the edit region is empty: nothing to carry as a layer")
     first = next(frames)
-    with one_thread():
-        plan = plan_layer(frames, first, setup.edits[0], region.region, setup.params.mask_grow)
+    plan = plan_layer(frames, first, setup.edits[0], region.region, setup.params.mask_grow)
     extras.update(plan.stats)
     for t, frame in enumerate(setup.reader):
-        with one_thread():
-            out = render_layer_frame(frame, plan, min(t, len(plan.motions) - 1))
-        yield out
+        yield render_layer_frame(frame, plan, min(t, len(plan.motions) - 1))
 
 
 def _two_sided(frames: "_Frames", start: int, end: int, forward: Propagator,
@@ -312,4 +311,9 @@ class FlowEditEngine(Engine):
 
 
 def _generate(setup: _Setup, extras: dict) -> Iterator[np.ndarray]:
-    yield from _frames(setup, extras)
+    # OpenCV and OpenBLAS on one thread for the whole stream, suspended or not: its stages
+    # run on threads of their own (flows, tracking, blending, the decoder's and encoder's
+    # processes), which already fill the cores; splitting each call across them only adds
+    # hand-offs (the shirt demo: 108 -> 76 ms of CPU a frame)
+    with one_thread():
+        yield from _frames(setup, extras)

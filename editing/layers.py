@@ -36,6 +36,9 @@ ROBUST_PX = 3.0            # vertex residual scale of the robust reweighting
 # stiffer mesh lags where clothing bends (shoulders, sleeves, a collar), cutting the edit
 # there in some frames and not others
 SEGMENT_DATA_WEIGHT = 2.0
+# px around a confined object's segment that its propagation works on (more than an object
+# moves between two frames: what a window's pixel carries comes from the last window)
+WINDOW_MARGIN = 32
 
 
 def soft_mask(mask: np.ndarray, grow: int) -> np.ndarray:
@@ -381,29 +384,53 @@ class Confinement:
     its (H, W, 4) layer. The object's segment is moved by an :class:`ObjectTracker`; the
     layer's mask is cut to the segment grown by ``grow`` px (no bleed onto what moves past
     the object) and raised to 1 on the segment itself (where the flow lost the edit, on a
-    turning sleeve say, the object still gets the edit's colour transform)."""
+    turning sleeve say, the object still gets the edit's colour transform). :attr:`window`
+    is the box of the last frame's grown segment with WINDOW_MARGIN px around it: the
+    only part of the frame the edit can show in."""
 
     def __init__(self, anchor: np.ndarray, region: np.ndarray, grow: int):
         self.tracker = ObjectTracker(anchor, region, refine=False,   # a mask's edge, not a layer's
                                      data_weight=SEGMENT_DATA_WEIGHT, background=False)
         inner = cv2.erode(region.astype(np.uint8), np.ones((5, 5), np.uint8))
-        self.masks = np.dstack([self.tracker._work(soft_mask(region, grow + 2)),   # outer
-                                self.tracker._work(soft_mask(inner, 0))])           # inner
+        outer = soft_mask(region, grow + 2)
+        self.masks = np.dstack([self.tracker._work(outer),                   # outer
+                                self.tracker._work(soft_mask(inner, 0))])    # inner
+        self.window = self._window_of(outer, (0, 0, *self.tracker.size))
 
     def __call__(self, frame: np.ndarray, layer: np.ndarray) -> np.ndarray:
         return self.apply(layer, self.segments(frame))
 
     def segments(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(outer, inner) (H, W) float32 segments of the object in ``frame`` (the next one
-        in order): needs only the source frames, so it may run ahead of the layer."""
+        in order): needs only the source frames, so it may run ahead of the layer. Moves
+        :attr:`window` to the frame."""
         self.tracker.step(frame)
         both = self.tracker.segment(self.masks)
-        return both[..., 0], both[..., 1]
+        outer, inner = both[..., 0], both[..., 1]
+        self.window = self._window_of(outer, self.window)
+        return outer, inner
 
     @staticmethod
-    def apply(layer: np.ndarray, segments: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        """``layer`` (H, W, 4) with its mask cut to ``outer`` and raised to ``inner``."""
+    def _window_of(outer: np.ndarray, last: tuple) -> tuple[int, int, int, int]:
+        """(x0, y0, x1, y1) box of ``outer`` > 0 grown by WINDOW_MARGIN, inside the frame
+        (``last`` when the segment is empty: the object is out of view)."""
+        pts = cv2.findNonZero((outer > 0.01).astype(np.uint8))
+        if pts is None:
+            return last
+        x, y, w, h = cv2.boundingRect(pts)
+        m = WINDOW_MARGIN
+        return (max(0, x - m), max(0, y - m), min(outer.shape[1], x + w + m),
+                min(outer.shape[0], y + h + m))
+
+    @staticmethod
+    def apply(layer: np.ndarray, segments: tuple[np.ndarray, np.ndarray],
+              window: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """``layer`` (h, w, 4; the window's, default the whole frame) with its mask cut to
+        the ``outer`` segment and raised to the ``inner`` one ((H, W) each)."""
         outer, inner = segments
+        if window is not None:
+            x0, y0, x1, y1 = window
+            outer, inner = outer[y0:y1, x0:x1], inner[y0:y1, x0:x1]
         out = layer.copy()
         alpha = out[..., 3]
         alpha *= outer

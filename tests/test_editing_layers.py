@@ -82,6 +82,57 @@ def test_recolour_stays_on_its_object(pipe, star, tmp_path):
         assert np.abs(frame[inside] - want).mean() < 12, t           # the edit holds
 
 
+def test_windowed_propagation_matches_the_whole_frame(star):
+    """A propagator working on a window around the object (a confined edit's) carries the
+    edit as the whole-frame one does, and leaves everything outside the window alone; a
+    window that jumps away from the last one loses what it carried (revealed: the colour
+    edit only) instead of reading stale pixels."""
+    from animakit.editing.colour import fit_colour_transform
+    from animakit.editing.flow import FlowEstimator
+    from animakit.editing.propagate import (PropagationSettings, Propagator, compose_window,
+                                            initial_layer)
+    clip, _ = star
+    src = clip.source
+    disc = disc_distance(0) < RADIUS - 1
+    edited = src[0].copy()
+    edited[disc] = np.clip(grade(edited[disc].astype(np.float32), 1.0), 0, 255).astype(np.uint8)
+    mask = (disc_distance(0) < RADIUS + 4).astype(np.float32)
+    colour = fit_colour_transform(src[0], edited, disc.astype(np.float32))
+    layer = initial_layer(src[0], edited, mask, colour, "detail")
+
+    def window(t):
+        (cx, cy), r = disc_centre(t), RADIUS + 24
+        return (max(0, int(cx - r)), max(0, int(cy - r)), min(SIZE, int(cx + r) + 1),
+                min(SIZE, int(cy + r) + 1))
+
+    def run(windowed):
+        prop = Propagator(src[0], layer, colour, PropagationSettings(), FlowEstimator("fast"),
+                          FlowEstimator("balanced"), window=window(0) if windowed else None)
+        out = []
+        for t in range(1, N):
+            win = window(t) if windowed else (0, 0, SIZE, SIZE)
+            lay, _ = prop.step(src[t], window=win)
+            assert lay.shape[:2] == (win[3] - win[1], win[2] - win[0])
+            out.append(compose_window(src[t], lay, win, colour, "detail"))
+        return out
+
+    whole, windowed = run(False), run(True)
+    for t in (1, 7, N - 1):
+        inside = disc_distance(t) < RADIUS - 6
+        want = np.clip(grade(src[t][inside].astype(np.float32), 1.0), 0, 255)
+        err = [np.abs(out[t - 1][inside] - want).mean() for out in (whole, windowed)]
+        assert err[1] < err[0] + 1.0, (t, err)     # levels off the truth inside the disc
+        x0, y0, x1, y1 = window(t)
+        outside = np.ones((SIZE, SIZE), bool)
+        outside[y0:y1, x0:x1] = False
+        assert (windowed[t - 1][outside] == src[t][outside]).all()
+    # a window with nothing in common with the last: every pixel's history is lost
+    prop = Propagator(src[0], layer, colour, PropagationSettings(refine_every=0),
+                      FlowEstimator("fast"), window=(0, 0, 64, 64))
+    lay, _ = prop.step(src[1], window=(SIZE - 64, SIZE - 64, SIZE, SIZE))
+    assert np.abs(lay[..., :3]).max() == 0       # detail payload: revealed = the colour edit
+
+
 def test_auto_choice_and_override():
     clip = make_clip(4, 128, seed=1, edit="star")
     shape = find_edit_region(clip.source[0], clip.truth[0], None, 12)
