@@ -29,7 +29,7 @@ from .plate import Plate, edited_outline, translation
 
 PHOTO_TOLERANCE = 24.0     # mean abs RGB error above which a flow match is not used
 WORK_SIDE = 256            # long side the object is tracked at
-FINE_SIDE = 384            # long side of the crop around the object its motion is refined on
+FINE_SIDE = 320            # long side of the crop around the object its motion is refined on
 ROBUST_PX = 3.0            # vertex residual scale of the robust reweighting
 # weight of the flow against as-rigid-as-possible in the fit of a confinement's mesh, 4x a
 # layer's (ObjectMesh's 0.5): a segment's edge has no texture to keep from warping, and a
