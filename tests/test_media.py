@@ -10,7 +10,7 @@ from PIL import Image
 
 from animakit.errors import ImageTooLargeError, MediaError
 from animakit.media import (AudioClip, VideoReader, VideoWriter, load_audio, load_image,
-                            stream_audio, write_video)
+                            open_video, stream_audio, write_video)
 
 from conftest import moving_square_frames, sine
 
@@ -37,6 +37,18 @@ def test_round_trip_frames_fps_duration_audio(video_with_audio):
     src = moving_square_frames(n)
     err = np.abs(frames[10].astype(float) - src[10]).mean()
     assert err < 3.0
+
+def test_counted_at_open_matches_the_decoded_frames(video_with_audio, tmp_path):
+    """``count=True`` counts the frames while the header is read; the count and the audio
+    check (run beside it) agree with what decoding finds, with or without audio."""
+    path, n, fps, _ = video_with_audio
+    r = open_video(path, count=True)
+    assert r._num_frames == n and r.has_audio
+    assert len(r.read_all()) == n
+    silent = write_video(tmp_path / "silent.mp4", moving_square_frames(7), 10)
+    r = open_video(silent, count=True)
+    assert r._num_frames == 7 and not r.has_audio and r.audio() is None
+
 
 
 def test_colours_survive_the_in_process_yuv_conversion(tmp_path):

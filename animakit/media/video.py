@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -54,14 +55,22 @@ class VideoReader:
     """Metadata up front (``fps``, ``size``, ``duration``, ``num_frames``, ``has_audio``),
     frames streamed by iteration. Raises :class:`MediaError` for a file that is not video."""
 
-    def __init__(self, source: str | Path, name: str = "video"):
+    def __init__(self, source: str | Path, name: str = "video", count: bool = False):
         self.path = check_readable(source, name)
         self.name = name
-        self._probe()
         self._num_frames: int | None = None
+        # each ffmpeg run costs ~70 ms of start-up: the audio check (and the exact frame
+        # count, when asked for) run beside the header's read instead of after it
+        with ThreadPoolExecutor(2) as pool:
+            audio = pool.submit(has_audio, self.path)
+            counted = pool.submit(self._exact_count) if count else None
+            self._probe(audio)
+            if counted is not None:
+                self._num_frames = self._or_estimate(counted.result())
 
-    def _probe(self) -> None:
-        """Size, rate and duration from the header; refuses what cannot or must not be read."""
+    def _probe(self, audio: Future) -> None:
+        """Size, rate and duration from the header; refuses what cannot or must not be read.
+        ``audio``: :func:`has_audio` of the file, running."""
         import imageio_ffmpeg
         try:
             gen = imageio_ffmpeg.read_frames(str(self.path))
@@ -84,7 +93,7 @@ class VideoReader:
         if self.size[0] * self.size[1] > MAX_FRAME_PIXELS:
             raise MediaError(self.path, f"{self.name} frames are {self.size[0]}x{self.size[1]}; "
                                         f"the limit is {MAX_FRAME_PIXELS / 1e6:.0f} MP a frame")
-        self.has_audio = bool(meta.get("audio_codec")) or has_audio(self.path)
+        self.has_audio = bool(meta.get("audio_codec")) or audio.result()
 
     @property
     def width(self) -> int:
@@ -96,15 +105,22 @@ class VideoReader:
 
     @property
     def num_frames(self) -> int:
-        """Exact frame count (decodes the stream once, cached)."""
+        """Exact frame count (demuxes the stream once, cached; counted while the header
+        was read when the reader was opened with ``count``)."""
         if self._num_frames is None:
-            import imageio_ffmpeg
-            try:
-                n, _ = imageio_ffmpeg.count_frames_and_secs(str(self.path))
-            except (OSError, RuntimeError):
-                n = int(round(self.duration * self.fps))
-            self._num_frames = int(n)
+            self._num_frames = self._or_estimate(self._exact_count())
         return self._num_frames
+
+    def _exact_count(self) -> int | None:
+        """The stream's frames as ffmpeg counts them; None if it cannot."""
+        import imageio_ffmpeg
+        try:
+            return int(imageio_ffmpeg.count_frames_and_secs(str(self.path))[0])
+        except (OSError, RuntimeError):
+            return None
+
+    def _or_estimate(self, count: int | None) -> int:
+        return int(round(self.duration * self.fps)) if count is None else count
 
     @property
     def estimated_frames(self) -> int:
@@ -177,8 +193,10 @@ def _header_fps(description: str) -> float:
     return 0.0 if m is None else float(m[1]) * (1000 if m[2] else 1)
 
 
-def open_video(source, name: str = "video") -> VideoReader:
-    return source if isinstance(source, VideoReader) else VideoReader(source, name)
+def open_video(source, name: str = "video", count: bool = False) -> VideoReader:
+    """A :class:`VideoReader` of ``source`` (a path, or a reader returned as is); ``count``
+    counts its frames exactly while the header is read (``num_frames`` is then free)."""
+    return source if isinstance(source, VideoReader) else VideoReader(source, name, count)
 
 
 def even_frame(frame: np.ndarray) -> np.ndarray:
