@@ -73,7 +73,7 @@ def propagate(source: np.ndarray, edited: np.ndarray, p: FlowEditParams) -> list
     it (the pipeline adds only video decoding around it)."""
     prop, colour, first = _propagator(source, edited, p)
     out = [first]
-    for frame, layer, _ in prop.run(source[1:]):
+    for frame, layer, _, _ in prop.run(source[1:]):
         out.append(compose(frame, layer, colour, p.transfer))
     return out
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from .flow import FlowEstimator, flow_to_map, remap, to_gray
 from .mesh import ObjectMesh, mesh_box
+from .colour_model import ColourModel
 from .plate import Plate, edited_outline, translation
 
 PHOTO_TOLERANCE = 24.0     # mean abs RGB error above which a flow match is not used
@@ -39,6 +40,10 @@ SEGMENT_DATA_WEIGHT = 2.0
 # px around a confined object's segment that its propagation works on (more than an object
 # moves between two frames: what a window's pixel carries comes from the last window)
 WINDOW_MARGIN = 32
+REACH_PX = 24        # how far past its moved segment a confined object's newly seen parts reach
+SEEN_FEATHER = 5.0   # px (Gaussian sigma) the edge of such parts is feathered over
+OBJECT_ODDS = 1.0    # log-likelihood ratio over which a colour counts as the object's
+RING_PX = 40         # background ring around the edit whose colours the object's are told from
 
 
 def soft_mask(mask: np.ndarray, grow: int) -> np.ndarray:
@@ -396,6 +401,8 @@ class Confinement:
         self.masks = np.dstack([self.tracker._work(outer),                   # outer
                                 self.tracker._work(soft_mask(inner, 0))])    # inner
         self.window = self._window_of(outer, (0, 0, *self.tracker.size))
+        ring = (soft_mask(region, RING_PX) > 0.5) & ~(outer > 0.01)
+        self.colours = ColourModel(anchor, inner > 0, ring) if ring.sum() >= 64 else None
 
     def __call__(self, frame: np.ndarray, layer: np.ndarray) -> np.ndarray:
         return self.apply(layer, self.segments(frame))
@@ -408,7 +415,30 @@ class Confinement:
         both = self.tracker.segment(self.masks)
         outer, inner = both[..., 0], both[..., 1]
         self.window = self._window_of(outer, self.window)
+        if self.colours is not None:
+            x0, y0, x1, y1 = self.window
+            part = (slice(y0, y1), slice(x0, x1))
+            seen = self._come_into_view(frame[part], outer[part], inner[part])
+            np.maximum(outer[part], seen, out=outer[part])
+            np.maximum(inner[part], seen, out=inner[part])
         return outer, inner
+
+    def _come_into_view(self, frame: np.ndarray, outer: np.ndarray,
+                        inner: np.ndarray) -> np.ndarray:
+        """(h, w) float32 soft mask of the object's parts the moved segment misses (they
+        came into view after the anchor): pixels within REACH_PX of the segment whose
+        colours are e (2.7) times likelier the object's than its surroundings'
+        (:class:`ColourModel`), joined to the segment's core."""
+        core = (inner > 0.5).astype(np.uint8)
+        near = cv2.dilate((outer > 0.5).astype(np.uint8), _disc(REACH_PX)) > 0
+        looks = near & (self.colours.ratio(frame) > OBJECT_ODDS) & (core == 0)
+        # specks and threads of look-alike background go: what is left joins the core broadly
+        looks = cv2.morphologyEx(looks.astype(np.uint8), cv2.MORPH_OPEN, _disc(4)) > 0
+        if not looks.any():
+            return np.zeros(inner.shape, np.float32)
+        _, labels = cv2.connectedComponents((looks | (core > 0)).astype(np.uint8))
+        joined = np.isin(labels, np.unique(labels[core > 0])) & looks
+        return cv2.GaussianBlur(joined.astype(np.float32), (0, 0), SEEN_FEATHER)
 
     @staticmethod
     def _window_of(outer: np.ndarray, last: tuple) -> tuple[int, int, int, int]:
@@ -436,3 +466,7 @@ class Confinement:
         alpha *= outer
         np.maximum(alpha, inner, out=alpha)
         return out
+
+
+def _disc(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
