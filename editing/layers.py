@@ -39,7 +39,7 @@ ROBUST_PX = 3.0            # vertex residual scale of the robust reweighting
 SEGMENT_DATA_WEIGHT = 2.0
 # px around a confined object's segment that its propagation works on (more than an object
 # moves between two frames: what a window's pixel carries comes from the last window)
-WINDOW_MARGIN = 32
+WINDOW_MARGIN = 24
 REACH_PX = 24        # how far past its moved segment a confined object's newly seen parts reach
 SEEN_FEATHER = 5.0   # px (Gaussian sigma) the edge of such parts is feathered over
 OBJECT_ODDS = 1.0    # log-likelihood ratio over which a colour counts as the object's
@@ -430,7 +430,8 @@ class Confinement:
         colours are e (2.7) times likelier the object's than its surroundings'
         (:class:`ColourModel`), joined to the segment's core."""
         core = (inner > 0.5).astype(np.uint8)
-        near = cv2.dilate((outer > 0.5).astype(np.uint8), _disc(REACH_PX)) > 0
+        away = cv2.distanceTransform((outer <= 0.5).astype(np.uint8), cv2.DIST_L2, 3)
+        near = away <= REACH_PX
         looks = near & (self.colours.ratio(frame) > OBJECT_ODDS) & (core == 0)
         # specks and threads of look-alike background go: what is left joins the core broadly
         looks = cv2.morphologyEx(looks.astype(np.uint8), cv2.MORPH_OPEN, _disc(4)) > 0

@@ -59,7 +59,7 @@ def crop(image: np.ndarray, window: Window) -> np.ndarray:
 
 def _moved(coords: np.ndarray, dx: float, dy: float) -> np.ndarray:
     """Positions ``coords`` (h, w, 2) moved by (dx, dy) (the same array when both are 0)."""
-    return coords if dx == 0 and dy == 0 else coords + np.float32([dx, dy])
+    return coords if dx == 0 and dy == 0 else cv2.add(coords, (float(dx), float(dy), 0.0, 0.0))
 
 
 @dataclass
