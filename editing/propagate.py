@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 
 from .flow import (FlowEstimator, fb_consistency, flow_to_map, identity_map, inside,
-                   map_to_flow, remap, to_gray)
+                   map_to_flow, remap, sample_map, to_gray)
 
 from .colour import ColourTransform
 
@@ -140,10 +140,10 @@ class Tracked:
     float32 maps and weights over its window."""
     frame: np.ndarray          # (H, W, 3) uint8 source frame t
     window: Window             # the part of frame t worked on
-    pmap: np.ndarray           # map window of frame t -> frame t-1 (frame px)
-    prev_map: np.ndarray       # the same map into the previous frame's window (its px)
+    pmap: tuple                # map window of frame t -> frame t-1 (frame px; sample_map's)
+    prev_map: tuple            # the same map into the previous frame's window (its px)
     cons: np.ndarray           # consistency of that flow (0 / 1; 0 from outside that window)
-    coords: np.ndarray         # map frame t -> anchor
+    coords: tuple              # map frame t -> anchor (sample_map's)
     valid: np.ndarray          # chain validity of ``coords``
     err_anchor: np.ndarray     # photometric error of ``coords`` against the anchor
     new_anchor: bool = False   # frame t becomes the anchor once its layer is known
@@ -251,17 +251,22 @@ class Propagator:
         prev_map = _moved(pmap, -px, -py)                # px of the previous window
         if self._window != full_window(frame):          # carried from outside it: lost
             cons = cv2.multiply(cons, inside(prev_map, size=(px1 - px, py1 - py)))
-        self._coords = remap(self._coords, prev_map)
-        self._valid = cv2.multiply(remap(self._valid, prev_map), cons)
-        self._entered = cv2.max(remap(self._entered, prev_map, border="constant"),
+        to_prev = sample_map(prev_map)                  # converted once, used five times
+        self._coords = remap(self._coords, to_prev)
+        self._valid = cv2.multiply(remap(self._valid, to_prev), cons)
+        self._entered = cv2.max(remap(self._entered, to_prev, border="constant"),
                                 1 - inside(pmap, size=self.size))
         self._since_refine += 1
         here = crop(frame, window)
         if s.refine_every and self._since_refine >= s.refine_every:
             err_a = self._refine(gray, here, window)
+            to_anchor = sample_map(self._coords)
         else:
-            err_a = _photo_error(here, remap(self._anchor, self._coords))
-        out = Tracked(frame, window, pmap, prev_map, cons, self._coords, self._valid, err_a)
+            to_anchor = sample_map(self._coords)
+            err_a = _photo_error(here, remap(self._anchor, to_anchor))
+        to_prev_frame = to_prev if pmap is prev_map else sample_map(pmap)
+        out = Tracked(frame, window, to_prev_frame, to_prev, cons, to_anchor, self._valid,
+                      err_a)
         coverage = float(np.mean(self._valid * _ramp(err_a, s.photo_lo, s.photo_hi)))
         if coverage < s.min_coverage:                   # anchor mostly out of view: move it
             self._set_anchor(frame, window)
@@ -350,11 +355,13 @@ class Propagator:
         # there is a look-alike, a different one each frame, and the carried edit would boil
         take = ((err_new < err_old) & ((self._valid > 0.5) | (err_new < 0.5 * s.photo_lo))
                 & (self._entered < 0.5))
-        self._coords = np.where(take[..., None], new, self._coords)
+        # in place: this frame's chained maps and errors are new arrays nothing else holds
+        np.copyto(self._coords, new, where=take[..., None])
         # a pixel the chain lost (occluded on the way) is trusted again once the direct
         # flow explains it; the photometric ramp in blend() still judges it
-        self._valid = np.where(take, np.float32(1.0), self._valid)
-        return np.where(take, err_new, err_chain)
+        np.copyto(self._valid, np.float32(1.0), where=take)
+        np.copyto(err_chain, err_new, where=take)
+        return err_chain
 
     def _feather(self, weight: np.ndarray) -> np.ndarray:
         k = self.settings.feather
