@@ -10,7 +10,6 @@ stretch), then the forward pass blends the two by confidence and distance.
 from __future__ import annotations
 
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -314,6 +313,6 @@ def _generate(setup: _Setup, extras: dict) -> Iterator[np.ndarray]:
     # OpenCV and OpenBLAS on one thread for the whole stream, suspended or not: its stages
     # run on threads of their own (flows, tracking, blending, the decoder's and encoder's
     # processes), which already fill the cores; splitting each call across them only adds
-    # hand-offs (the shirt demo: 108 -> 76 ms of CPU a frame)
+    # hand-offs, and OpenBLAS's idle workers spin
     with one_thread():
         yield from _frames(setup, extras)
