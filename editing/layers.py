@@ -445,13 +445,11 @@ class Confinement:
     def _window_of(outer: np.ndarray, last: tuple) -> tuple[int, int, int, int]:
         """(x0, y0, x1, y1) box of ``outer`` > 0 grown by WINDOW_MARGIN, inside the frame
         (``last`` when the segment is empty: the object is out of view)."""
-        pts = cv2.findNonZero((outer > 0.01).astype(np.uint8))
-        if pts is None:
+        seen = outer > 0.01
+        if not seen.any():
             return last
-        x, y, w, h = cv2.boundingRect(pts)
-        m = WINDOW_MARGIN
-        return (max(0, x - m), max(0, y - m), min(outer.shape[1], x + w + m),
-                min(outer.shape[0], y + h + m))
+        x0, y0, x1, y1 = mesh_box(seen, WINDOW_MARGIN, seen.shape[::-1])    # x1, y1 inside
+        return x0, y0, x1 + 1, y1 + 1
 
     @staticmethod
     def apply(layer: np.ndarray, segments: tuple[np.ndarray, np.ndarray],

@@ -258,11 +258,10 @@ class Propagator:
                                 1 - inside(pmap, size=self.size))
         self._since_refine += 1
         here = crop(frame, window)
-        if s.refine_every and self._since_refine >= s.refine_every:
-            err_a = self._refine(gray, here, window)
-            to_anchor = sample_map(self._coords)
-        else:
-            to_anchor = sample_map(self._coords)
+        refine = s.refine_every and self._since_refine >= s.refine_every
+        err_a = self._refine(gray, here, window) if refine else None
+        to_anchor = sample_map(self._coords)
+        if err_a is None:
             err_a = _photo_error(here, remap(self._anchor, to_anchor))
         to_prev_frame = to_prev if pmap is prev_map else sample_map(pmap)
         out = Tracked(frame, window, to_prev_frame, to_prev, cons, to_anchor, self._valid,
