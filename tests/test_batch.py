@@ -234,25 +234,30 @@ def test_job_file_type_errors_are_one_line_naming_file_and_job(tmp_path, toml, n
 
 
 def test_twenty_thousand_jobs_validate_in_linear_time(tmp_path):
-    """Checking the parsed file (types, paths, duplicates) costs well under 2 s of CPU for
-    20,000 jobs; 4x the jobs cost at most about 4x the time (no quadratic step)."""
+    """Checking the parsed file (types, paths, duplicates) of 20,000 jobs costs less CPU
+    than 1.5x reading the TOML they came in (on any machine: both are plain Python, and
+    the check's cost sits near 0.9x the parse's); 4x the jobs cost at most about 4x the
+    time (no quadratic step)."""
     import tomllib
     from animakit.jobfile import jobs_from_toml
 
-    def data(n: int) -> dict:
-        return tomllib.loads("[defaults.params]\nwidth = 64\n" + "".join(
+    def text(n: int) -> str:
+        return "[defaults.params]\nwidth = 64\n" + "".join(
             f'[[job]]\npipeline = "video.kenburns"\noutput = "out/o{i}.mp4"\n'
-            f'inputs = {{ image = "p.png" }}\nparams = {{ duration = 0.4 }}\n' for i in range(n)))
+            f'inputs = {{ image = "p.png" }}\nparams = {{ duration = 0.4 }}\n' for i in range(n))
 
     def cpu_seconds(d: dict) -> float:
         t0 = time.process_time()
         assert len(jobs_from_toml(d, tmp_path / "jobs.toml")) == len(d["job"])
         return time.process_time() - t0
 
-    small, big = data(5000), data(20000)
+    small, big_text = tomllib.loads(text(5000)), text(20000)
+    t0 = time.process_time()
+    big = tomllib.loads(big_text)
+    t_parse = time.process_time() - t0
     cpu_seconds(small)                                         # warm
     t_small, t_big = cpu_seconds(small), cpu_seconds(big)
-    assert t_big < 2.0 and t_big < 8 * t_small + 0.05, (t_small, t_big)
+    assert t_big < 1.5 * t_parse and t_big < 8 * t_small + 0.05, (t_parse, t_small, t_big)
 
 
 def test_resume_needs_the_manifest_and_every_file_to_match(tmp_path):

@@ -106,6 +106,7 @@ def test_progress_then_cancel_stops_the_server_and_keeps_nothing(app, browser):
     page.goto(url, wait_until="load", timeout=120_000)
     long_kenburns(page)
     page.wait_for_timeout(1500)                       # the upload lands
+    before = cpu_share(pid, 1.5)                      # the server idle, the page open
     page.locator("#render_video_kenburns").click()
     # the page's progress bar counts frames
     page.get_by_text("frames", exact=False).locator("visible=true").first.wait_for(
@@ -129,10 +130,13 @@ def test_progress_then_cancel_stops_the_server_and_keeps_nothing(app, browser):
     assert "Error" not in page.locator("#tab_video_kenburns").inner_text()
     time.sleep(1.0)
     idle = cpu_share(pid, 2.0)
-    print(f"\ncancel: 'Cancelled' shown after {said:.2f} s; server tree CPU {busy:.2f} cores "
-          f"rendering, {idle:.2f} cores 1 s after Cancel")
-    assert idle < 0.15 and idle < busy / 3, (
-        f"the server uses {idle:.0%} of a core after Cancel ({busy:.0%} while rendering)")
+    print(f"\ncancel: 'Cancelled' shown after {said:.2f} s; server tree CPU {before:.2f} "
+          f"cores idle before, {busy:.2f} rendering, {idle:.2f} 1 s after Cancel")
+    # back to what it used before the render (a slow machine's idle server and page
+    # polling cost more of a core than a fast one's)
+    assert idle < before + 0.1 and idle < busy / 3, (
+        f"the server uses {idle:.0%} of a core after Cancel ({before:.0%} before the "
+        f"render, {busy:.0%} while rendering)")
     assert said < 5.0
     left = [p.name for p in out.rglob("*") if p.is_file() and p.suffix in (".mp4", ".part")
             or ".part" in p.name]
@@ -251,8 +255,12 @@ def test_every_tab_works_at_phone_width(app, browser):
     page.wait_for_timeout(1500)
     for name in pipeline_classes():
         slug = name.replace(".", "_")
-        # every tab sits in the bar (wrapped), none behind a menu
-        assert page.locator(f"#tab_{slug}-button").is_visible(), name
+        # every tab sits in the bar (wrapped), none behind a menu (a slow machine may
+        # still be laying the page out: waited for, up to 30 s)
+        try:
+            page.locator(f"#tab_{slug}-button").wait_for(state="visible", timeout=30_000)
+        except Exception:
+            raise AssertionError(f"{name}: its tab is not in the tab bar") from None
         open_tab(page, name)
         page.evaluate("() => window.scrollTo(0, 0)")
         box = page.locator(f"#render_{slug}").bounding_box()
