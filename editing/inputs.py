@@ -105,8 +105,9 @@ def keyframe_sources(keyframes: Any) -> dict[int, Any]:
 
 
 def open_source_video(source: Any):
-    """The :class:`VideoReader` and its exact frame count; at least two frames required."""
-    reader = open_video(source, name="video", count=True)
+    """The :class:`VideoReader` and its exact frame count; at least two frames required.
+    Every caller reads the frames next: the header's decoder is kept for that."""
+    reader = open_video(source, name="video", count=True, keep_decoder=True)
     n = reader.num_frames
     if n == 0:
         raise MediaError(reader.path, "video has no decodable frames")

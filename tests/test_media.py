@@ -51,6 +51,51 @@ def test_counted_at_open_matches_the_decoded_frames(video_with_audio, tmp_path):
 
 
 
+def _ffmpeg_children() -> list[int]:
+    """Pids of this process's running (not zombie) ffmpeg children, from /proc."""
+    import os
+    from pathlib import Path
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, rest = stat.read_text().rsplit(")", 1)
+        except OSError:
+            continue
+        state, ppid = rest.split()[:2]
+        if int(ppid) == os.getpid() and "ffmpeg" in name and state != "Z":
+            out.append(int(stat.parent.name))
+    return out
+
+
+def test_a_kept_decoder_reads_the_first_pass_and_then_stops(tmp_path):
+    """``keep_decoder``: the ffmpeg that read the header decodes the first pass (the same
+    frames a fresh one gives), a second pass starts its own, and none is left running
+    after a pass, at ``close()`` or when an unread reader is dropped."""
+    import gc
+    frames = moving_square_frames(9)
+    path = write_video(tmp_path / "clip.mp4", frames, 10)
+    plain = VideoReader(path).read_all()
+    assert _ffmpeg_children() == []
+    r = VideoReader(path, keep_decoder=True)
+    assert len(_ffmpeg_children()) == 1                       # the header's, waiting
+    first = [f.copy() for f in r]
+    assert _ffmpeg_children() == []
+    second = [f.copy() for f in r]
+    assert len(first) == len(second) == len(plain) == 9
+    assert all(np.array_equal(a, b) and np.array_equal(a, c)
+               for a, b, c in zip(first, second, plain))
+    partial = VideoReader(path, keep_decoder=True)
+    assert next(iter(partial)).shape == frames[0].shape       # one frame, then dropped
+    gc.collect()
+    assert _ffmpeg_children() == []
+    unread = VideoReader(path, keep_decoder=True)
+    unread.close()
+    assert _ffmpeg_children() == [] and len(unread.read_all()) == 9
+    VideoReader(path, keep_decoder=True)                      # dropped unread
+    gc.collect()
+    assert _ffmpeg_children() == []
+
+
 def test_colours_survive_the_in_process_yuv_conversion(tmp_path):
     """The writer converts to I420 itself: flat patches of saturated and grey colours come
     back within a few levels (a wrong matrix or range would shift them by tens)."""

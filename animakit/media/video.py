@@ -55,33 +55,48 @@ class VideoReader:
     """Metadata up front (``fps``, ``size``, ``duration``, ``num_frames``, ``has_audio``),
     frames streamed by iteration. Raises :class:`MediaError` for a file that is not video."""
 
-    def __init__(self, source: str | Path, name: str = "video", count: bool = False):
+    def __init__(self, source: str | Path, name: str = "video", count: bool = False,
+                 keep_decoder: bool = False):
         self.path = check_readable(source, name)
         self.name = name
         self._num_frames: int | None = None
+        self._decoder: Iterator | None = None     # the header read's ffmpeg, still running
         # each ffmpeg run costs ~70 ms of start-up: the audio check (and the exact frame
         # count, when asked for) run beside the header's read instead of after it
         with ThreadPoolExecutor(2) as pool:
             audio = pool.submit(has_audio, self.path)
             counted = pool.submit(self._exact_count) if count else None
-            self._probe(audio)
+            self._probe(audio, keep_decoder)
             if counted is not None:
                 self._num_frames = self._or_estimate(counted.result())
 
-    def _probe(self, audio: Future) -> None:
+    def _probe(self, audio: Future, keep_decoder: bool) -> None:
         """Size, rate and duration from the header; refuses what cannot or must not be read.
-        ``audio``: :func:`has_audio` of the file, running."""
+        ``audio``: :func:`has_audio` of the file, running. The header comes from a decoder
+        (ffmpeg decoding to RGB, as :meth:`__iter__` reads), kept for the first pass with
+        ``keep_decoder``."""
         import imageio_ffmpeg
         try:
-            gen = imageio_ffmpeg.read_frames(str(self.path))
+            gen = imageio_ffmpeg.read_frames(str(self.path), pix_fmt="rgb24")
             meta = next(gen)
-            gen.close()
         except (OSError, RuntimeError, StopIteration) as e:
             if _is_frameless(describe_input(self.path)):   # audio-only, 0 frames
                 raise MediaError(self.path, "has no video frames") from None
             msg = str(e).strip().splitlines()
             raise MediaError(self.path, f"{self.name} is not a readable video"
                              f"{' (' + msg[-1][:120] + ')' if msg else ''}") from None
+        try:
+            self._take_header(meta, audio)
+        except BaseException:
+            gen.close()
+            raise
+        if keep_decoder:
+            self._decoder = gen
+        else:
+            gen.close()
+
+    def _take_header(self, meta: dict, audio: Future) -> None:
+        """Size, rate, duration and audio from imageio-ffmpeg's reading of the header."""
         self.size = tuple(int(v) for v in meta["size"])   # (width, height), rotation applied
         # imageio-ffmpeg reads rates such as ffmpeg's "1k fps" (1000 fps) as 0: ask the header
         self.fps = float(meta.get("fps") or 0.0) or _header_fps(describe_input(self.path))
@@ -126,13 +141,21 @@ class VideoReader:
     def estimated_frames(self) -> int:
         return self._num_frames or max(1, int(round(self.duration * self.fps)))
 
+    def close(self) -> None:
+        """Stop the decoder kept from opening (``keep_decoder``) if no pass has read it."""
+        if self._decoder is not None:
+            self._decoder.close()
+            self._decoder = None
+
     def __iter__(self) -> Iterator[np.ndarray]:
         import imageio_ffmpeg
         w, h = self.size
-        gen = imageio_ffmpeg.read_frames(str(self.path), pix_fmt="rgb24")
+        gen, self._decoder = self._decoder, None     # the first pass: the kept decoder
         count = 0
         try:
-            next(gen)
+            if gen is None:
+                gen = imageio_ffmpeg.read_frames(str(self.path), pix_fmt="rgb24")
+                next(gen)                             # its header
             for buf in gen:
                 count += 1
                 yield np.frombuffer(buf, dtype=np.uint8).reshape(h, w, 3)
@@ -140,7 +163,8 @@ class VideoReader:
             if count == 0:
                 raise MediaError(self.path, f"{self.name} has no decodable frames ({e})") from None
         finally:
-            gen.close()
+            if gen is not None:
+                gen.close()
         if count == 0:
             raise MediaError(self.path, f"{self.name} has no decodable frames")
         self._check_complete(count)
@@ -193,10 +217,17 @@ def _header_fps(description: str) -> float:
     return 0.0 if m is None else float(m[1]) * (1000 if m[2] else 1)
 
 
-def open_video(source, name: str = "video", count: bool = False) -> VideoReader:
+def open_video(source, name: str = "video", count: bool = False,
+               keep_decoder: bool = False) -> VideoReader:
     """A :class:`VideoReader` of ``source`` (a path, or a reader returned as is); ``count``
-    counts its frames exactly while the header is read (``num_frames`` is then free)."""
-    return source if isinstance(source, VideoReader) else VideoReader(source, name, count)
+    counts its frames exactly while the header is read (``num_frames`` is then free);
+    ``keep_decoder``, for a caller that reads the frames next, keeps the ffmpeg that read
+    the header for the first pass (one ffmpeg start fewer before the first frame; it
+    stops when that pass ends, at :meth:`VideoReader.close` or when the reader is
+    dropped)."""
+    if isinstance(source, VideoReader):
+        return source
+    return VideoReader(source, name, count, keep_decoder)
 
 
 def even_frame(frame: np.ndarray) -> np.ndarray:
