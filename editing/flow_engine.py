@@ -10,6 +10,7 @@ stretch), then the forward pass blends the two by confidence and distance.
 from __future__ import annotations
 
 from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -32,6 +33,7 @@ from .propagate import (PropagationSettings, Propagator, compose, compose_window
 from .regions import WHOLE_FRAME_FRACTION, EditRegion, find_edit_region
 
 FULL_FRAME_FRACTION = WHOLE_FRAME_FRACTION   # an automatic mask above this share = whole frame
+KEEP_DECODED_BYTES = 256 * 2**20     # a layer's pass 1 keeps the frames for pass 2 up to this
 
 
 def auto_mask(source: np.ndarray, edited: np.ndarray, threshold: float, grow: int) -> np.ndarray:
@@ -138,6 +140,8 @@ def _frames(setup: _Setup, extras: dict) -> Iterator[np.ndarray]:
     if route == "layer":
         yield from _layer_frames(setup, frames, regions[0], extras)
         return
+    # without keyframes the one stretch's confinement is built on a worker meanwhile
+    confining = _confinement_soon(sources[0], regions[0], p) if len(setup.edits) == 1 else None
     masks = _anchor_masks(setup, sources, regions)
     colour = _fit_colour(setup, sources, masks)
     layers = {i: initial_layer(sources[i], setup.edits[i], masks[i], colour, p.transfer)
@@ -156,7 +160,12 @@ def _frames(setup: _Setup, extras: dict) -> Iterator[np.ndarray]:
         end = keys[k + 1] if k + 1 < len(keys) else None
         first = next(frames).copy()
         yield compose(first, layers[start], colour, p.transfer)
-        confine = _confinement(first, regions[start], p) if end is None else None
+        if end is not None:
+            confine = None
+        elif confining is not None:                      # start == 0: built meanwhile
+            confine = confining.result()
+        else:
+            confine = _confinement(first, regions[start], p)
         prop = Propagator(first, layers[start], colour, setup.settings, fast, precise,
                           window=confine.window if confine else None)
         if end is None:
@@ -178,6 +187,15 @@ def _confinement(first: np.ndarray, region: EditRegion, p: "FlowEditParams"):
     if region.whole_frame or not region.region.any():
         return None
     return Confinement(first, region.region, p.mask_grow)
+
+
+def _confinement_soon(first: np.ndarray, region: EditRegion, p: "FlowEditParams") -> Future:
+    """:func:`_confinement` of the first frame, being built on a worker thread (its object
+    tracker's set-up overlaps the colour fit and the first frame's composing)."""
+    pool = ThreadPoolExecutor(1, thread_name_prefix="animakit-confinement")
+    future = pool.submit(_confinement, first, region, p)
+    pool.shutdown(wait=False)                    # the worker ends with its one task
+    return future
 
 
 def _confined(prop: Propagator, frames: Iterator[np.ndarray], confine: Confinement,
@@ -205,10 +223,33 @@ def _layer_frames(setup: _Setup, frames: "_Frames", region: EditRegion,
     if not region.region.any():
         raise InputError("mask", "the edit region is empty: nothing to carry as a layer")
     first = next(frames)
-    plan = plan_layer(frames, first, setup.edits[0], region.region, setup.params.mask_grow)
+    kept = _Kept(frames, first, KEEP_DECODED_BYTES)
+    plan = plan_layer(kept, first, setup.edits[0], region.region, setup.params.mask_grow)
     extras.update(plan.stats)
-    for t, frame in enumerate(setup.reader):
+    for t, frame in enumerate(kept.frames or setup.reader):
         yield render_layer_frame(frame, plan, min(t, len(plan.motions) - 1))
+
+
+class _Kept:
+    """Iterates ``frames`` (pass 1), keeping a copy of each, after ``first``, while they
+    fit in ``budget`` bytes: :attr:`frames` is then the whole clip for pass 2 (a short
+    clip is decoded once), else None (pass 2 decodes again)."""
+
+    def __init__(self, frames: Iterator[np.ndarray], first: np.ndarray, budget: int):
+        self._frames = frames
+        self._kept: list[np.ndarray] | None = [first.copy()]
+        self._budget = budget
+        self.frames: list[np.ndarray] | None = None
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for frame in self._frames:
+            if self._kept is not None:
+                if (len(self._kept) + 1) * frame.nbytes <= self._budget:
+                    self._kept.append(frame.copy())
+                else:
+                    self._kept = None                   # too long: pass 2 decodes again
+            yield frame
+        self.frames, self._kept = self._kept, None
 
 
 def _two_sided(frames: "_Frames", start: int, end: int, forward: Propagator,

@@ -157,6 +157,9 @@ def grabcut_foreground(image: np.ndarray, labels: np.ndarray) -> np.ndarray:
         img = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         lab = cv2.resize(labels, size, interpolation=cv2.INTER_NEAREST)
     bgm, fgm = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    # its colour models start from k-means on OpenCV's RNG, which is per thread and moves
+    # on from call to call: seeded, the same inputs give the same outline in every render
+    cv2.setRNGSeed(0)
     cv2.grabCut(np.ascontiguousarray(img[..., ::-1]), lab, None, bgm, fgm, 4,
                 cv2.GC_INIT_WITH_MASK)
     fg = ((lab == cv2.GC_FGD) | (lab == cv2.GC_PR_FGD)).astype(np.float32)

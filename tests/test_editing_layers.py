@@ -62,6 +62,29 @@ def test_shape_edit_travels_as_a_layer(pipe, star):
     assert np.mean(layer) > np.mean(per_pixel) + 2, (np.mean(layer), np.mean(per_pixel))
 
 
+def test_layer_pass_two_reads_kept_frames_or_decodes_again(pipe, star, monkeypatch):
+    """A clip within KEEP_DECODED_BYTES is decoded once (pass 1 keeps its frames for pass
+    2); a longer one is decoded again; the output is the same either way, to the level
+    (renders in one process are reproducible: GrabCut's k-means is seeded)."""
+    import animakit.editing.flow_engine as fe
+    from animakit.media import video
+    clip, d = star
+    opened = []
+    real = video.VideoReader.__iter__
+
+    def counting(self):
+        opened.append(self.path)
+        return real(self)
+
+    monkeypatch.setattr(video.VideoReader, "__iter__", counting)
+    kept = np.stack(pipe(video=d / "src.mp4", edited=d / "star.png").frames)
+    assert len(opened) == 1
+    monkeypatch.setattr(fe, "KEEP_DECODED_BYTES", 5 * clip.source[0].nbytes)
+    again = np.stack(pipe(video=d / "src.mp4", edited=d / "star.png").frames)
+    assert len(opened) == 3 and len(kept) == len(again) == len(clip.source)
+    assert np.array_equal(kept, again)
+
+
 def test_recolour_stays_on_its_object(pipe, star, tmp_path):
     """A recolour of the disc alone: auto keeps the flow path, the disc is recoloured all
     along and the background around it (what the disc passes over) stays the source's."""
